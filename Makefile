@@ -1,0 +1,44 @@
+# Two commands on a fresh machine with Python 3.12: `make run` and `make test`.
+PYTHON ?= $(shell command -v python3.12 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+# Local defaults for a production-shaped run (DEBUG off); any of them can be overridden from the
+# environment. The secret key is generated once and kept in .data/ so voter cookies stay valid.
+LOCAL_ENV = SECRET_KEY="$${SECRET_KEY:-$$(cat .data/secret_key)}" \
+	ALLOWED_HOSTS="$${ALLOWED_HOSTS:-127.0.0.1,localhost}" \
+	SECURE_COOKIES="$${SECURE_COOKIES:-0}"
+MANAGE := $(LOCAL_ENV) $(BIN)/python manage.py
+
+.PHONY: run test setup lint ci clean
+
+run: setup
+	$(LOCAL_ENV) $(BIN)/gunicorn --config python:pollsite.gunicorn_conf pollsite.wsgi
+
+test: setup
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+setup: $(VENV)/.installed .data/secret_key
+	$(MANAGE) migrate --no-input
+	$(MANAGE) seed
+	$(MANAGE) collectstatic --no-input -v0
+
+lint: $(VENV)/.installed .data/secret_key
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(MANAGE) makemigrations --check --dry-run
+
+ci:
+	bash .ci/run
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[test]"
+	touch $@
+
+.data/secret_key: | $(VENV)/.installed
+	mkdir -p .data
+	$(BIN)/python -c "import secrets; print(secrets.token_urlsafe(50))" > $@
+
+clean:
+	rm -rf $(VENV) staticfiles

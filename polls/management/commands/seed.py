@@ -1,0 +1,64 @@
+import json
+from datetime import date, datetime
+from pathlib import Path
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from polls.models import Article, Choice, Poll, Topic
+
+DEMO_CONTENT = Path(__file__).resolve().parents[2] / "demo_content.json"
+
+
+class Command(BaseCommand):
+    help = (
+        "Create the seeded poll and the demo articles where they are missing. Safe to run again:"
+        " existing polls, votes and editors' changes are left alone."
+    )
+
+    @transaction.atomic
+    def handle(self, *args, **options) -> None:
+        content = json.loads(DEMO_CONTENT.read_text())
+        topics = {}
+        for topic in content["topics"]:
+            topics[topic["slug"]], _ = Topic.objects.get_or_create(
+                slug=topic["slug"], defaults={"name": topic["name"]}
+            )
+        for seeded in content["polls"]:
+            poll, created = Poll.objects.get_or_create(
+                slug=seeded["slug"],
+                defaults={
+                    "question": seeded["question"],
+                    "status": Poll.Status.PUBLISHED,
+                    "opens_at": datetime.fromisoformat(seeded["opens_at"]),
+                },
+            )
+            if created:
+                Choice.objects.bulk_create(
+                    Choice(poll=poll, text=text, position=position)
+                    for position, text in enumerate(seeded["choices"], start=1)
+                )
+        new_articles = []
+        for seeded in content["articles"]:
+            article, created = Article.objects.get_or_create(
+                slug=seeded["slug"],
+                defaults={
+                    "title": seeded["title"],
+                    "author": seeded["author"],
+                    "published_on": date.fromisoformat(seeded["published_on"]),
+                    "summary": seeded["summary"],
+                    "body": seeded["body"],
+                    "poll": Poll.objects.get(slug=seeded["poll"]) if "poll" in seeded else None,
+                },
+            )
+            if created:
+                article.topics.set(topics[slug] for slug in seeded["topics"])
+                new_articles.append(seeded)
+        for seeded in new_articles:
+            if seeded.get("pinned_related"):
+                Article.objects.get(slug=seeded["slug"]).pinned_related.set(
+                    Article.objects.filter(slug__in=seeded["pinned_related"])
+                )
+        self.stdout.write(
+            f"Seeded {len(content['polls'])} poll(s) and {len(content['articles'])} articles."
+        )

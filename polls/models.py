@@ -1,0 +1,263 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import models
+from django.db.models import Q, Sum
+from django.urls import reverse
+from django.utils import timezone
+
+
+class PollQuerySet(models.QuerySet):
+    def visible(self, now: datetime | None = None) -> PollQuerySet:
+        """Polls a reader may see: published and already opened."""
+        now = now or timezone.now()
+        return self.filter(status=Poll.Status.PUBLISHED, opens_at__lte=now)
+
+    def open(self, now: datetime | None = None) -> PollQuerySet:
+        now = now or timezone.now()
+        return self.visible(now).filter(Q(closes_at__isnull=True) | Q(closes_at__gt=now))
+
+    def closed(self, now: datetime | None = None) -> PollQuerySet:
+        now = now or timezone.now()
+        return self.visible(now).filter(closes_at__lte=now)
+
+    def with_total_votes(self) -> PollQuerySet:
+        return self.annotate(total_votes=Sum("choices__votes", default=0))
+
+
+class Poll(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        PUBLISHED = "published", "Published"
+
+    question = models.CharField(max_length=300)
+    slug = models.SlugField(max_length=120, unique=True)
+    status = models.CharField(max_length=10, choices=Status, default=Status.DRAFT)
+    opens_at = models.DateTimeField(
+        default=timezone.now, help_text="Readers see the poll and can vote from this time on."
+    )
+    closes_at = models.DateTimeField(
+        null=True, blank=True, help_text="Leave empty to keep the poll open until you close it."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PollQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-opens_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(closes_at__isnull=True) | Q(closes_at__gt=models.F("opens_at")),
+                name="poll_closes_after_opens",
+                violation_error_message="The poll must close after it opens.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.question
+
+    def get_absolute_url(self) -> str:
+        return reverse("polls:detail", args=[self.slug])
+
+    def get_results_url(self) -> str:
+        return reverse("polls:results", args=[self.slug])
+
+    def state(self, now: datetime | None = None) -> str:
+        """draft, scheduled, open or closed."""
+        now = now or timezone.now()
+        if self.status == self.Status.DRAFT:
+            return "draft"
+        if self.opens_at > now:
+            return "scheduled"
+        if self.closes_at is not None and self.closes_at <= now:
+            return "closed"
+        return "open"
+
+    def is_visible(self, now: datetime | None = None) -> bool:
+        return self.state(now) in ("open", "closed")
+
+    def is_open(self, now: datetime | None = None) -> bool:
+        return self.state(now) == "open"
+
+    def is_closed(self, now: datetime | None = None) -> bool:
+        return self.state(now) == "closed"
+
+    def results(self) -> PollResults:
+        return PollResults.from_choices(list(self.choices.all()))
+
+    def related_articles(self, limit: int = 5) -> list[Article]:
+        """The articles that carry this poll, then the articles related to them."""
+        hosts = list(self.articles.published().order_by("-published_on", "-id"))
+        related = hosts[:limit]
+        for host in hosts:
+            if len(related) >= limit:
+                break
+            related += [a for a in host.related_articles(limit) if a not in related]
+        return related[:limit]
+
+
+class Choice(models.Model):
+    poll = models.ForeignKey(Poll, on_delete=models.CASCADE, related_name="choices")
+    text = models.CharField(max_length=200)
+    position = models.PositiveSmallIntegerField(
+        default=0, help_text="Choices are shown in ascending order of position."
+    )
+    # Kept by the vote service with an atomic UPDATE ... SET votes = votes + 1; the ballots are
+    # the audit trail the counts can be checked against.
+    votes = models.PositiveIntegerField(default=0, editable=False)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["poll", "text"], name="choice_text_unique_per_poll")
+        ]
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True)
+class ChoiceResult:
+    choice: Choice
+    votes: int
+    percent: int
+
+
+@dataclass(frozen=True)
+class PollResults:
+    rows: list[ChoiceResult]
+    total: int
+
+    @classmethod
+    def from_choices(cls, choices: list[Choice]) -> PollResults:
+        total = sum(choice.votes for choice in choices)
+        percents = whole_percentages([choice.votes for choice in choices])
+        rows = [
+            ChoiceResult(choice=choice, votes=choice.votes, percent=percent)
+            for choice, percent in zip(choices, percents, strict=True)
+        ]
+        return cls(rows=rows, total=total)
+
+    @property
+    def leading(self) -> set[int]:
+        """Ids of the choices with the most votes (none before the first vote)."""
+        top = max((row.votes for row in self.rows), default=0)
+        return {row.choice.pk for row in self.rows if top and row.votes == top}
+
+
+def whole_percentages(counts: list[int]) -> list[int]:
+    """Whole-number percentages that add up to exactly 100 (largest remainder method).
+
+    Rounding each share on its own can show 33 + 33 + 33 = 99; readers notice.
+    """
+    total = sum(counts)
+    if total == 0:
+        return [0 for _ in counts]
+    exact = [count * 100 / total for count in counts]
+    floors = [int(share) for share in exact]
+    shortfall = 100 - sum(floors)
+    by_remainder = sorted(
+        range(len(counts)), key=lambda i: (exact[i] - floors[i], counts[i]), reverse=True
+    )
+    for index in by_remainder[:shortfall]:
+        floors[index] += 1
+    return floors
+
+
+class Ballot(models.Model):
+    class Source(models.TextChoices):
+        POLL_PAGE = "poll_page", "Poll page"
+        ARTICLE = "article", "Article page"
+        EMBED = "embed", "Embedded widget"
+
+    poll = models.ForeignKey(Poll, on_delete=models.PROTECT, related_name="ballots")
+    choice = models.ForeignKey(Choice, on_delete=models.PROTECT, related_name="ballots")
+    # A keyed hash (HMAC) of the reader's opaque voter id: stable per reader, useless if leaked.
+    voter_hash = models.CharField(max_length=64)
+    cast_at = models.DateTimeField(default=timezone.now)
+    source = models.CharField(max_length=20, choices=Source, default=Source.POLL_PAGE)
+    article = models.ForeignKey(
+        "Article", null=True, blank=True, on_delete=models.SET_NULL, related_name="ballots"
+    )
+
+    class Meta:
+        ordering = ["-cast_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["poll", "voter_hash"], name="one_ballot_per_voter")
+        ]
+        indexes = [models.Index(fields=["poll", "cast_at"], name="ballot_poll_cast_at")]
+
+    def __str__(self) -> str:
+        return f"{self.choice} ({self.cast_at:%Y-%m-%d %H:%M})"
+
+
+class Topic(models.Model):
+    name = models.CharField(max_length=80, unique=True)
+    slug = models.SlugField(max_length=80, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ArticleQuerySet(models.QuerySet):
+    def published(self) -> ArticleQuerySet:
+        return self.filter(published_on__lte=timezone.localdate())
+
+
+class Article(models.Model):
+    title = models.CharField(max_length=250)
+    slug = models.SlugField(max_length=250, unique=True)
+    author = models.CharField(max_length=120)
+    published_on = models.DateField()
+    summary = models.TextField(help_text="One or two sentences, shown in lists and the sidebar.")
+    body = models.TextField(blank=True, help_text="Paragraphs separated by a blank line.")
+    topics = models.ManyToManyField(Topic, blank=True, related_name="articles")
+    poll = models.ForeignKey(
+        Poll,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="articles",
+        help_text="The poll shown at the top of the article.",
+    )
+    pinned_related = models.ManyToManyField(
+        "self",
+        symmetrical=False,
+        blank=True,
+        related_name="pinned_by",
+        help_text="Shown first in the related-articles sidebar, before articles on shared topics.",
+    )
+
+    objects = ArticleQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-published_on", "-id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("polls:article", args=[self.slug])
+
+    def paragraphs(self) -> list[str]:
+        return [p.strip() for p in self.body.split("\n\n") if p.strip()]
+
+    def related_articles(self, limit: int = 5) -> list[Article]:
+        """Pinned articles first, then articles sharing a topic, newest first."""
+        pinned = list(self.pinned_related.published().exclude(pk=self.pk).order_by("-published_on"))
+        if len(pinned) >= limit:
+            return pinned[:limit]
+        sharing_topics = (
+            Article.objects.published()
+            .filter(topics__in=self.topics.all())
+            .exclude(pk__in=[self.pk, *[a.pk for a in pinned]])
+            .distinct()
+            .order_by("-published_on", "-id")[: limit - len(pinned)]
+        )
+        return pinned + list(sharing_topics)

@@ -1,0 +1,58 @@
+"""Voting: the one rule that spans polls, choices and ballots."""
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from polls.models import Article, Ballot, Choice, Poll
+
+
+class VoteRefused(Exception):
+    """A vote that must not be counted; the message is safe to show to the reader."""
+
+
+class PollClosed(VoteRefused):
+    pass
+
+
+class AlreadyVoted(VoteRefused):
+    pass
+
+
+def ballot_cast(
+    *,
+    poll: Poll,
+    choice: Choice,
+    voter_hash: str,
+    source: str = Ballot.Source.POLL_PAGE,
+    article: Article | None = None,
+) -> Ballot:
+    """Record one reader's vote and count it, exactly once.
+
+    The ballot insert and the counter increment commit together or not at all. The unique
+    constraint on (poll, voter_hash) settles races between two requests of the same reader inside
+    PostgreSQL, and the counter is incremented by the database (votes = votes + 1), so concurrent
+    votes never overwrite each other.
+    """
+    if choice.poll_id != poll.pk:
+        raise VoteRefused("That choice does not belong to this poll.")
+    if not poll.is_open():
+        if poll.is_closed():
+            raise PollClosed("This poll is closed; votes are no longer counted.")
+        raise PollClosed("This poll is not open for votes.")
+    try:
+        with transaction.atomic():
+            ballot = Ballot.objects.create(
+                poll=poll, choice=choice, voter_hash=voter_hash, source=source, article=article
+            )
+            Choice.objects.filter(pk=choice.pk).update(votes=F("votes") + 1)
+    except IntegrityError as error:
+        if "one_ballot_per_voter" in str(error):
+            raise AlreadyVoted("You have already voted in this poll.") from error
+        raise
+    return ballot
+
+
+def ballot_for(*, poll: Poll, voter_hash: str | None) -> Ballot | None:
+    if voter_hash is None:
+        return None
+    return Ballot.objects.filter(poll=poll, voter_hash=voter_hash).select_related("choice").first()

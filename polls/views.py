@@ -1,0 +1,116 @@
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET
+
+from polls import voters
+from polls.forms import VoteForm
+from polls.models import Article, Ballot, Poll
+from polls.services import AlreadyVoted, PollClosed, ballot_cast, ballot_for
+
+
+def visible_poll_or_404(slug: str) -> Poll:
+    return get_object_or_404(Poll.objects.visible().prefetch_related("choices"), slug=slug)
+
+
+def reader_ballot(request: HttpRequest, poll: Poll) -> Ballot | None:
+    voter_id = voters.voter_id_from(request)
+    return ballot_for(poll=poll, voter_hash=voters.voter_hash(voter_id) if voter_id else None)
+
+
+@require_GET
+def index(request: HttpRequest) -> HttpResponse:
+    polls = Poll.objects.open().with_total_votes().prefetch_related("articles")
+    return render(request, "polls/index.html", {"polls": polls})
+
+
+@require_GET
+def archive(request: HttpRequest) -> HttpResponse:
+    polls = Poll.objects.closed().with_total_votes().order_by("-closes_at")
+    return render(request, "polls/archive.html", {"polls": polls})
+
+
+@require_GET
+def poll_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    poll = visible_poll_or_404(slug)
+    if not poll.is_open() or reader_ballot(request, poll):
+        return redirect("polls:results", slug=poll.slug)
+    form = VoteForm(poll=poll, choices=list(poll.choices.all()))
+    return render(
+        request,
+        "polls/poll_detail.html",
+        {"poll": poll, "form": form, "related_articles": poll.related_articles()},
+    )
+
+
+def vote(request: HttpRequest, slug: str) -> HttpResponse:
+    if request.method != "POST":
+        response = render(request, "polls/vote_get.html", {"slug": slug}, status=405)
+        response["Allow"] = "POST"
+        return response
+    poll = visible_poll_or_404(slug)
+    form = VoteForm(request.POST, poll=poll, choices=list(poll.choices.all()))
+    article = None
+    if form.is_valid() and form.cleaned_data["article"]:
+        article = poll.articles.filter(slug=form.cleaned_data["article"]).first()
+        if article is None:
+            form.add_error(None, "This poll is not shown on that article.")
+    if not form.is_valid():
+        context = {"poll": poll, "form": form, "related_articles": poll.related_articles()}
+        return render(request, "polls/poll_detail.html", context, status=400)
+
+    voter_id = voters.voter_id_from(request) or voters.new_voter_id()
+    try:
+        ballot_cast(
+            poll=poll,
+            choice=form.selected_choice(),
+            voter_hash=voters.voter_hash(voter_id),
+            source=Ballot.Source.ARTICLE if article else Ballot.Source.POLL_PAGE,
+            article=article,
+        )
+    except (PollClosed, AlreadyVoted) as refusal:
+        return results_response(request, poll, refusal=str(refusal), status=409)
+    messages.success(request, "Thank you, your vote has been counted.")
+    response = redirect("polls:results", slug=poll.slug)
+    response.status_code = 303
+    voters.remember_voter(response, voter_id)
+    return response
+
+
+@require_GET
+def results(request: HttpRequest, slug: str) -> HttpResponse:
+    return results_response(request, visible_poll_or_404(slug))
+
+
+def results_response(
+    request: HttpRequest, poll: Poll, refusal: str = "", status: int = 200
+) -> HttpResponse:
+    context = {
+        "poll": poll,
+        "results": poll.results(),
+        "ballot": reader_ballot(request, poll),
+        "refusal": refusal,
+        "related_articles": poll.related_articles(),
+    }
+    return render(request, "polls/results.html", context, status=status)
+
+
+@require_GET
+def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    article = get_object_or_404(Article.objects.published().select_related("poll"), slug=slug)
+    poll = article.poll if article.poll and article.poll.is_visible() else None
+    context = {"article": article, "poll": poll, "related_articles": article.related_articles()}
+    if poll:
+        ballot = reader_ballot(request, poll)
+        context["ballot"] = ballot
+        if poll.is_open() and not ballot:
+            context["form"] = VoteForm(
+                initial={"article": article.slug}, poll=poll, choices=list(poll.choices.all())
+            )
+        else:
+            context["results"] = poll.results()
+    return render(request, "polls/article_detail.html", context)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    return render(request, "403_csrf.html", status=403)

@@ -1,0 +1,17 @@
+"""gunicorn settings shared by `make run` and docker-compose; values come from the environment."""
+
+import os
+
+bind = os.environ.get("BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = os.environ.get("WORKER_CLASS", "sync")
+# Load Django once in the master: workers fork ready to serve, and with the embedded database the
+# master holds the server for the whole run and stops it cleanly on exit.
+preload_app = True
+accesslog = os.environ.get("ACCESS_LOG", "-")
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def when_ready(server) -> None:
+    host, _, port = bind.rpartition(":")
+    server.log.info("pollsite is ready: open http://%s:%s/ (Ctrl-C stops it)", host, port)

@@ -1,0 +1,12 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+
+admin.site.site_header = f"{settings.SITE_NAME} polls"
+admin.site.site_title = f"{settings.SITE_NAME} polls"
+admin.site.index_title = "Polls and articles"
+
+urlpatterns = [
+    path(settings.ADMIN_URL, admin.site.urls),
+    path("", include("polls.urls")),
+]

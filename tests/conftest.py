@@ -1,0 +1,117 @@
+import os
+import shutil
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from polls.models import Article, Choice, Poll, Topic
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+# CI sets REQUIRE_BROWSER=1 so that a missing Chromium fails the run instead of skipping.
+REQUIRE_BROWSER = os.environ.get("REQUIRE_BROWSER") == "1"
+
+
+def make_poll(
+    question: str = "Which proxy do you run at the edge?",
+    choices: tuple[str, ...] = ("Envoy", "NGINX", "HAProxy"),
+    *,
+    slug: str | None = None,
+    state: str = "open",
+) -> Poll:
+    now = timezone.now()
+    schedule = {
+        "open": {"status": Poll.Status.PUBLISHED, "opens_at": now - timedelta(days=1)},
+        "draft": {"status": Poll.Status.DRAFT, "opens_at": now - timedelta(days=1)},
+        "scheduled": {"status": Poll.Status.PUBLISHED, "opens_at": now + timedelta(days=1)},
+        "closed": {
+            "status": Poll.Status.PUBLISHED,
+            "opens_at": now - timedelta(days=3),
+            "closes_at": now - timedelta(days=1),
+        },
+    }[state]
+    poll = Poll.objects.create(
+        question=question, slug=slug or f"{state}-{Poll.objects.count() + 1}", **schedule
+    )
+    for position, text in enumerate(choices, start=1):
+        Choice.objects.create(poll=poll, text=text, position=position)
+    return poll
+
+
+def make_article(title: str, *, topics: tuple[str, ...] = (), days_ago: int = 1, **fields):
+    article = Article.objects.create(
+        title=title,
+        slug=fields.pop("slug", title.lower().replace(" ", "-")),
+        author=fields.pop("author", "Test desk"),
+        published_on=timezone.localdate() - timedelta(days=days_ago),
+        summary=fields.pop("summary", f"About {title}."),
+        **fields,
+    )
+    for name in topics:
+        topic, _ = Topic.objects.get_or_create(name=name, slug=name.lower().replace(" ", "-"))
+        article.topics.add(topic)
+    return article
+
+
+def counts(poll: Poll) -> dict[str, int]:
+    return {choice.text: choice.votes for choice in poll.choices.all()}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def collected_static_files():
+    """Pages are served as in production: hashed file names from the collectstatic manifest."""
+    call_command("collectstatic", interactive=False, verbosity=0)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def live_server_serves_static_files_like_production():
+    """Let WhiteNoise serve /static/ in the live server, as gunicorn does.
+
+    Django's live server otherwise puts its own static handler in front, which looks files up
+    by their source names and cannot serve the hashed names of the production manifest.
+    """
+    from django.contrib.staticfiles import handlers
+
+    original = handlers.StaticFilesHandler
+    handlers.StaticFilesHandler = lambda application: application
+    yield
+    handlers.StaticFilesHandler = original
+
+
+@pytest.fixture
+def poll(db) -> Poll:
+    return make_poll()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
+        message = f"Chromium not found at {CHROMIUM} (apt-get install -y chromium)"
+        if REQUIRE_BROWSER:
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    yield page
+    context.close()

@@ -1,0 +1,124 @@
+"""A reader votes in a real Chromium, with and without JavaScript."""
+
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from polls.models import Article, Ballot, Poll
+from tests.conftest import make_article, make_poll
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
+
+
+@pytest.fixture
+def interview(live_server) -> Article:
+    call_command("seed")
+    return Article.objects.get(poll__isnull=False)
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
+def test_a_reader_votes_from_the_article_and_lands_on_the_results(
+    browser, live_server, interview, javascript
+):
+    context = browser.new_context(java_script_enabled=javascript)
+    page = context.new_page()
+    second_tab = context.new_page()
+    poll = interview.poll
+    article_url = live_server.url + interview.get_absolute_url()
+
+    page.goto(article_url)
+    second_tab.goto(article_url)
+    page.get_by_role("group", name=poll.question).wait_for()
+    page.get_by_label("What recent turmoil?").check()
+    page.get_by_role("button", name="Vote").click()
+
+    page.wait_for_url(live_server.url + poll.get_results_url())
+    assert page.get_by_text("Thank you, your vote has been counted.").is_visible()
+    assert page.get_by_text("Your vote: What recent turmoil?").is_visible()
+    mine = page.locator(".poll-result.is-mine")
+    assert mine.locator(".poll-result__text").inner_text().startswith("What recent turmoil?")
+    assert mine.locator(".poll-result__percent").inner_text() == "100%"
+    assert page.locator(".poll-result__bar").count() == 4
+    assert page.locator(".poll-result.is-mine .poll-result__fill").get_attribute("width") == "100"
+    sidebar = page.get_by_role("complementary")
+    assert sidebar.get_by_role("link", name=interview.title).is_visible()
+    assert sidebar.get_by_role("listitem").count() == 5
+
+    # The tab opened before voting still shows the form: its vote is refused.
+    second_tab.get_by_role("radio").first.check()
+    second_tab.get_by_role("button", name="Vote").click()
+    assert second_tab.get_by_text("You have already voted in this poll.").is_visible()
+    counted_once = "Your vote, “What recent turmoil?”, was counted once."
+    assert second_tab.get_by_text(counted_once).is_visible()
+
+    # Back on the article, the reader sees the results instead of the form.
+    page.goto(article_url)
+    assert page.get_by_text("You have voted in this poll.").is_visible()
+    assert page.get_by_role("radio").count() == 0
+
+    ballot = Ballot.objects.get()
+    assert (ballot.choice.text, ballot.source, ballot.article) == (
+        "What recent turmoil?",
+        Ballot.Source.ARTICLE,
+        interview,
+    )
+    assert sum(choice.votes for choice in poll.choices.all()) == 1
+    context.close()
+
+
+def test_a_reader_votes_on_the_poll_page(page, live_server):
+    poll = make_poll("Which proxy do you run at the edge?")
+    make_article("Edge proxies compared", poll=poll, topics=("Proxies",))
+    page.goto(live_server.url + poll.get_absolute_url())
+    page.get_by_label("HAProxy").check()
+    page.get_by_role("button", name="Vote").click()
+    page.wait_for_url(live_server.url + poll.get_results_url())
+    assert (
+        page.locator(".poll-result.is-mine .poll-result__text").inner_text().startswith("HAProxy")
+    )
+    assert Ballot.objects.get().source == Ballot.Source.POLL_PAGE
+
+
+def test_a_closed_poll_shows_results_without_a_form(page, live_server):
+    poll = make_poll(state="closed")
+    page.goto(live_server.url + poll.get_absolute_url())
+    page.wait_for_url(live_server.url + poll.get_results_url())
+    assert page.get_by_text("This poll is closed.").is_visible()
+    assert page.get_by_role("radio").count() == 0
+
+
+@pytest.mark.parametrize(
+    ("device", "width", "height"), [("phone", 390, 844), ("desktop", 1366, 900)]
+)
+def test_screenshots_of_the_reader_pages(browser, live_server, interview, device, width, height):
+    """Not an assertion of looks: pictures for a person to check, plus the layout rules."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    poll: Poll = interview.poll
+
+    page.goto(live_server.url + interview.get_absolute_url())
+    page.screenshot(path=SCREENSHOTS / f"article-{device}.png", full_page=True)
+    page.goto(live_server.url + poll.get_absolute_url())
+    page.screenshot(path=SCREENSHOTS / f"poll-{device}.png", full_page=True)
+    page.get_by_label("No change in plans, though we will keep an eye on the situation.").check()
+    page.get_by_role("button", name="Vote").click()
+    page.wait_for_url(live_server.url + poll.get_results_url())
+    page.screenshot(path=SCREENSHOTS / f"results-{device}.png", full_page=True)
+
+    no_horizontal_scroll = page.evaluate(
+        "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+    )
+    assert no_horizontal_scroll
+    results_box = page.locator(".poll-results").bounding_box()
+    sidebar_box = page.get_by_role("complementary").bounding_box()
+    if device == "phone":
+        assert sidebar_box["y"] > results_box["y"] + results_box["height"]
+    else:
+        assert sidebar_box["x"] > results_box["x"] + results_box["width"]
+    page.goto(live_server.url + "/")
+    page.screenshot(path=SCREENSHOTS / f"index-{device}.png", full_page=True)
+    context.close()

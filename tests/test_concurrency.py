@@ -1,0 +1,58 @@
+"""Many voters at once, each thread with its own PostgreSQL connection."""
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from django.db import connection
+
+from polls.models import Ballot
+from polls.services import AlreadyVoted, ballot_cast
+from tests.conftest import counts, make_poll
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def race(votes: list[tuple], threads: int) -> list[str]:
+    """Cast (poll, choice, voter_hash) votes from many threads released at the same moment."""
+    start = threading.Event()
+
+    def cast(vote: tuple) -> str:
+        poll, choice, voter_hash = vote
+        start.wait()
+        try:
+            ballot_cast(poll=poll, choice=choice, voter_hash=voter_hash)
+            return "counted"
+        except AlreadyVoted:
+            return "already voted"
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        futures = [pool.submit(cast, vote) for vote in votes]
+        start.set()
+        return [future.result(timeout=60) for future in futures]
+
+
+def test_concurrent_voters_end_with_counts_equal_to_the_ballots():
+    poll = make_poll(choices=("A", "B", "C", "D"))
+    choices = list(poll.choices.all())
+    # Half the votes on one hot choice, the rest spread over all four.
+    votes = [(poll, choices[0] if n % 2 else choices[n % 4], f"voter-{n}") for n in range(200)]
+    outcomes = race(votes, threads=16)
+    assert outcomes.count("counted") == 200
+    per_choice = counts(poll)
+    assert sum(per_choice.values()) == 200 == Ballot.objects.count()
+    for choice in choices:
+        assert per_choice[choice.text] == Ballot.objects.filter(choice=choice).count()
+
+
+def test_one_voter_racing_itself_gets_one_ballot():
+    poll = make_poll(choices=("A", "B"))
+    choices = list(poll.choices.all())
+    outcomes = race([(poll, choices[n % 2], "the-same-voter") for n in range(12)], threads=12)
+    assert outcomes.count("counted") == 1
+    assert outcomes.count("already voted") == 11
+    assert Ballot.objects.count() == 1
+    assert sum(counts(poll).values()) == 1
+    assert counts(poll)[Ballot.objects.get().choice.text] == 1

@@ -1,0 +1,231 @@
+import re
+
+import pytest
+from django.conf import settings
+from django.urls import reverse
+
+from polls.models import Ballot, Choice
+from tests.conftest import counts, make_article, make_poll
+
+pytestmark = pytest.mark.django_db
+
+
+def vote(client, poll, choice_text=None, **extra):
+    data = dict(extra)
+    if choice_text is not None:
+        data["choice"] = str(poll.choices.get(text=choice_text).pk)
+    return client.post(reverse("polls:vote", args=[poll.slug]), data)
+
+
+def snapshot():
+    """Everything a vote could change: the counters and the ballots."""
+    return (
+        sorted(Choice.objects.values_list("pk", "votes")),
+        sorted(Ballot.objects.values_list("pk", "choice_id", "voter_hash")),
+    )
+
+
+def test_it_lists_open_polls_on_the_index_and_closed_ones_in_the_archive(client):
+    open_poll = make_poll("Open question?", state="open")
+    closed_poll = make_poll("Closed question?", state="closed")
+    make_poll("Draft question?", state="draft")
+    make_poll("Future question?", state="scheduled")
+    index = client.get(reverse("polls:index")).content.decode()
+    archive = client.get(reverse("polls:archive")).content.decode()
+    assert open_poll.question in index and closed_poll.question not in index
+    assert closed_poll.question in archive and open_poll.question not in archive
+    for page in (index, archive):
+        assert "Draft question?" not in page and "Future question?" not in page
+
+
+def test_it_shows_the_poll_as_a_form_with_its_choices_in_order(client, poll):
+    response = client.get(poll.get_absolute_url())
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "<fieldset" in html and "<legend" in html and poll.question in html
+    labels = re.findall(r'class="form-check-label">\s*([^<]+?)\s*</label>', html)
+    assert labels == ["Envoy", "NGINX", "HAProxy"]
+    positions = [html.index(text) for text in labels]
+    assert positions == sorted(positions)
+    assert 'type="radio"' in html and 'name="csrfmiddlewaretoken"' in html
+
+
+def test_a_vote_redirects_to_the_results_with_the_readers_choice_marked(client, poll):
+    response = vote(client, poll, "NGINX")
+    assert response.status_code == 303
+    assert response["Location"] == poll.get_results_url()
+    assert counts(poll) == {"Envoy": 0, "NGINX": 1, "HAProxy": 0}
+    results = client.get(response["Location"])
+    html = results.content.decode()
+    assert "Thank you, your vote has been counted." in html
+    assert "Your vote: NGINX" in html
+    assert "100%" in html and "1 vote in total" in html
+    assert Ballot.objects.get().source == Ballot.Source.POLL_PAGE
+
+
+def test_the_voter_cookie_is_signed_and_the_ballot_stores_only_a_hash(client, poll):
+    vote(client, poll, "Envoy")
+    cookie = client.cookies[settings.VOTER_COOKIE_NAME]
+    assert cookie["httponly"] and cookie["samesite"] == "Lax"
+    raw_voter_id = cookie.value.split(":")[0]
+    ballot = Ballot.objects.get()
+    assert raw_voter_id not in ballot.voter_hash and len(ballot.voter_hash) == 64
+
+
+def test_a_second_vote_is_refused_with_the_results_and_changes_nothing(client, poll):
+    vote(client, poll, "Envoy")
+    before = snapshot()
+    response = vote(client, poll, "HAProxy")
+    assert response.status_code == 409
+    html = response.content.decode()
+    assert "You have already voted in this poll." in html
+    assert "Your vote, “Envoy”, was counted once." in html
+    assert snapshot() == before
+
+
+def test_after_voting_the_poll_page_leads_to_the_results(client, poll):
+    vote(client, poll, "Envoy")
+    response = client.get(poll.get_absolute_url())
+    assert response.status_code == 302
+    assert response["Location"] == poll.get_results_url()
+
+
+def test_a_forged_voter_cookie_is_ignored_and_gets_a_fresh_identity(client, poll):
+    client.cookies[settings.VOTER_COOKIE_NAME] = "someone-else:forged-signature"
+    assert vote(client, poll, "Envoy").status_code == 303
+    assert client.cookies[settings.VOTER_COOKIE_NAME].value != "someone-else:forged-signature"
+
+
+def test_two_readers_each_get_their_vote(client, poll):
+    from django.test import Client
+
+    vote(client, poll, "Envoy")
+    vote(Client(), poll, "Envoy")
+    assert counts(poll)["Envoy"] == 2
+
+
+def test_voting_from_an_article_records_the_article(client, poll):
+    article = make_article("Host article", poll=poll)
+    response = vote(client, poll, "HAProxy", article=article.slug)
+    assert response.status_code == 303
+    ballot = Ballot.objects.get()
+    assert (ballot.source, ballot.article) == (Ballot.Source.ARTICLE, article)
+
+
+def test_the_article_page_shows_its_poll_at_the_top_then_the_results_after_voting(client, poll):
+    article = make_article("Host article", poll=poll, topics=("Proxies",))
+    related = make_article("A related piece", topics=("Proxies",))
+    html = client.get(article.get_absolute_url()).content.decode()
+    assert html.index(poll.question) < html.index('class="article__body"')
+    assert f'value="{article.slug}"' in html and 'type="radio"' in html
+    assert related.title in html and "Related articles" in html
+    vote(client, poll, "Envoy", article=article.slug)
+    html = client.get(article.get_absolute_url()).content.decode()
+    assert 'type="radio"' not in html
+    assert "You have voted in this poll." in html and "Your vote" in html
+
+
+def test_the_results_page_shows_counts_percentages_and_the_sidebar(client, poll):
+    host = make_article("Host article", poll=poll, topics=("Proxies",))
+    Choice.objects.filter(poll=poll, text="Envoy").update(votes=2)
+    Choice.objects.filter(poll=poll, text="NGINX").update(votes=1)
+    html = client.get(poll.get_results_url()).content.decode()
+    assert "67%" in html and "33%" in html and "0%" in html
+    assert "2 votes" in html and "1 vote<" in html and "3 votes in total" in html
+    assert host.title in html
+    assert "Vote in this poll" in html
+
+
+def test_a_closed_poll_shows_results_only_and_refuses_votes(client):
+    poll = make_poll(state="closed")
+    assert client.get(poll.get_absolute_url())["Location"] == poll.get_results_url()
+    assert "This poll is closed." in client.get(poll.get_results_url()).content.decode()
+    before = snapshot()
+    response = vote(client, poll, "Envoy")
+    assert response.status_code == 409
+    assert "This poll is closed; votes are no longer counted." in response.content.decode()
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("state", ["draft", "scheduled"])
+def test_readers_cannot_see_or_vote_in_unpublished_polls(client, state):
+    poll = make_poll(state=state)
+    article = make_article("Host", poll=poll)
+    assert client.get(poll.get_absolute_url()).status_code == 404
+    assert client.get(poll.get_results_url()).status_code == 404
+    assert vote(client, poll, "Envoy").status_code == 404
+    assert poll.question not in client.get(article.get_absolute_url()).content.decode()
+    assert Ballot.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({}, "Please pick one of the answers before voting."),
+        ({"choice": ""}, "Please pick one of the answers before voting."),
+        ({"choice": "not-a-number"}, "That answer is not one of this poll"),
+        ({"choice": "999999999"}, "That answer is not one of this poll"),
+        ({"choice": "-1"}, "That answer is not one of this poll"),
+        ({"choice": "1e3"}, "That answer is not one of this poll"),
+        ({"choice": "99999999999999999999999"}, "That answer is not one of this poll"),
+    ],
+)
+def test_bad_votes_get_a_400_with_the_form_and_change_nothing(client, poll, data, message):
+    before = snapshot()
+    response = client.post(reverse("polls:vote", args=[poll.slug]), data)
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert message in html and 'type="radio"' in html
+    assert snapshot() == before
+
+
+def test_a_choice_of_another_poll_is_refused(client, poll):
+    other = make_poll("Other?", ("Yes", "No"))
+    before = snapshot()
+    response = client.post(
+        reverse("polls:vote", args=[poll.slug]), {"choice": other.choices.first().pk}
+    )
+    assert response.status_code == 400
+    assert snapshot() == before
+
+
+def test_an_article_that_does_not_carry_the_poll_is_refused(client, poll):
+    stranger = make_article("Stranger")
+    before = snapshot()
+    assert vote(client, poll, "Envoy", article=stranger.slug).status_code == 400
+    assert vote(client, poll, "Envoy", article="no such article!").status_code == 400
+    assert snapshot() == before
+
+
+def test_an_unknown_poll_is_a_404(client):
+    assert client.get("/polls/no-such-poll/").status_code == 404
+    assert client.get("/polls/no-such-poll/results/").status_code == 404
+    assert client.post("/polls/no-such-poll/vote/", {"choice": "1"}).status_code == 404
+    assert client.get("/articles/no-such-article/").status_code == 404
+    assert "We could not find that page" in client.get("/polls/nope/").content.decode()
+
+
+@pytest.mark.parametrize("method", ["get", "put", "delete", "patch"])
+def test_the_vote_url_only_accepts_post(client, poll, method):
+    before = snapshot()
+    response = getattr(client, method)(reverse("polls:vote", args=[poll.slug]))
+    assert response.status_code == 405
+    assert response["Allow"] == "POST"
+    assert snapshot() == before
+
+
+def test_a_vote_without_the_csrf_token_is_refused_clearly(poll):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    before = snapshot()
+    response = vote(client, poll, "Envoy")
+    assert response.status_code == 403
+    assert "Your vote could not be sent" in response.content.decode()
+    assert snapshot() == before
+
+
+def test_vote_counts_are_read_only_in_the_admin(admin_client, poll):
+    html = admin_client.get(reverse("admin:polls_poll_change", args=[poll.pk])).content.decode()
+    assert 'name="choices-0-text"' in html
+    assert 'name="choices-0-votes"' not in html

@@ -1,0 +1,60 @@
+import pytest
+
+from polls.models import Ballot
+from polls.services import AlreadyVoted, PollClosed, VoteRefused, ballot_cast
+from tests.conftest import counts, make_article, make_poll
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_records_a_ballot_and_counts_it(poll):
+    envoy = poll.choices.get(text="Envoy")
+    ballot = ballot_cast(poll=poll, choice=envoy, voter_hash="a" * 64)
+    assert counts(poll) == {"Envoy": 1, "NGINX": 0, "HAProxy": 0}
+    assert ballot.source == Ballot.Source.POLL_PAGE
+    assert Ballot.objects.get() == ballot
+
+
+def test_it_records_where_the_vote_was_cast(poll):
+    article = make_article("Host", poll=poll)
+    ballot = ballot_cast(
+        poll=poll,
+        choice=poll.choices.first(),
+        voter_hash="b" * 64,
+        source=Ballot.Source.ARTICLE,
+        article=article,
+    )
+    ballot.refresh_from_db()
+    assert (ballot.source, ballot.article) == (Ballot.Source.ARTICLE, article)
+
+
+def test_it_counts_one_ballot_per_voter_per_poll(poll):
+    ballot_cast(poll=poll, choice=poll.choices.get(text="Envoy"), voter_hash="c" * 64)
+    with pytest.raises(AlreadyVoted):
+        ballot_cast(poll=poll, choice=poll.choices.get(text="NGINX"), voter_hash="c" * 64)
+    assert counts(poll) == {"Envoy": 1, "NGINX": 0, "HAProxy": 0}
+    assert Ballot.objects.count() == 1
+
+
+def test_it_lets_the_same_voter_vote_in_another_poll(poll):
+    other = make_poll("Other?", ("Yes", "No"))
+    ballot_cast(poll=poll, choice=poll.choices.first(), voter_hash="d" * 64)
+    ballot_cast(poll=other, choice=other.choices.first(), voter_hash="d" * 64)
+    assert Ballot.objects.count() == 2
+
+
+def test_it_refuses_a_choice_from_another_poll(poll):
+    other = make_poll("Other?", ("Yes", "No"))
+    with pytest.raises(VoteRefused):
+        ballot_cast(poll=poll, choice=other.choices.first(), voter_hash="e" * 64)
+    assert Ballot.objects.count() == 0
+    assert sum(counts(other).values()) == 0
+
+
+@pytest.mark.parametrize("state", ["closed", "scheduled", "draft"])
+def test_it_refuses_votes_on_a_poll_that_is_not_open(state):
+    poll = make_poll(state=state)
+    with pytest.raises(PollClosed):
+        ballot_cast(poll=poll, choice=poll.choices.first(), voter_hash="f" * 64)
+    assert Ballot.objects.count() == 0
+    assert sum(counts(poll).values()) == 0
