@@ -182,6 +182,10 @@ class Ballot(models.Model):
     article = models.ForeignKey(
         "Article", null=True, blank=True, on_delete=models.SET_NULL, related_name="ballots"
     )
+    # For votes cast in the embedded widget: the page that framed it, e.g.
+    # "https://news.example" and "/2024/03/envoy-interview".
+    host_origin = models.CharField(max_length=200, blank=True)
+    host_path = models.CharField(max_length=500, blank=True)
 
     class Meta:
         ordering = ["-cast_at", "-id"]
