@@ -1,11 +1,15 @@
 from crispy_forms.helper import FormHelper
 from django import forms
+from django.conf import settings
+from django.core.validators import RegexValidator
 from django.urls import reverse
 
 from polls.models import Choice, Poll
 
 
-class VoteForm(forms.Form):
+class ChoiceForm(forms.Form):
+    """Picks one of a poll's choices, from choices the caller already loaded."""
+
     choice = forms.TypedChoiceField(
         coerce=int,
         widget=forms.RadioSelect,
@@ -14,8 +18,6 @@ class VoteForm(forms.Form):
             "invalid_choice": "That answer is not one of this poll's choices.",
         },
     )
-    # The article the poll was shown on, to record where the vote was cast.
-    article = forms.SlugField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, poll: Poll, choices: list[Choice], **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -23,6 +25,19 @@ class VoteForm(forms.Form):
         self.choices_by_id = {choice.pk: choice for choice in choices}
         self.fields["choice"].choices = [(choice.pk, choice.text) for choice in choices]
         self.fields["choice"].label = poll.question
+
+    def selected_choice(self) -> Choice:
+        return self.choices_by_id[self.cleaned_data["choice"]]
+
+
+class VoteForm(ChoiceForm):
+    """The vote form of our own pages, protected by Django's CSRF token."""
+
+    # The article the poll was shown on, to record where the vote was cast.
+    article = forms.SlugField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, poll: Poll, choices: list[Choice], **kwargs) -> None:
+        super().__init__(*args, poll=poll, choices=choices, **kwargs)
         # The <form> element and its button live in includes/vote_form.html, so the poll page,
         # the article page and their error states share one markup.
         self.helper = FormHelper()
@@ -33,5 +48,31 @@ class VoteForm(forms.Form):
     def action(self) -> str:
         return reverse("polls:vote", args=[self.poll.slug])
 
-    def selected_choice(self) -> Choice:
-        return self.choices_by_id[self.cleaned_data["choice"]]
+
+ORIGIN = RegexValidator(
+    r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$",
+    "The host page address is not a valid origin.",
+)
+
+
+class EmbedVoteForm(ChoiceForm):
+    """The widget's vote form: a single-use token instead of a CSRF cookie, and the host page."""
+
+    token = forms.CharField(required=False, max_length=500, widget=forms.HiddenInput)
+    host_origin = forms.CharField(
+        required=False, max_length=200, validators=[ORIGIN], widget=forms.HiddenInput
+    )
+    host_path = forms.CharField(required=False, max_length=500, widget=forms.HiddenInput)
+
+    def clean_host_origin(self) -> str:
+        origin = self.cleaned_data["host_origin"]
+        allowed = settings.EMBED_ALLOWED_ORIGINS
+        if origin and "*" not in allowed and origin not in allowed:
+            raise forms.ValidationError("This site is not allowed to embed the poll.")
+        return origin
+
+    def clean_host_path(self) -> str:
+        path = self.cleaned_data["host_path"]
+        if path and not path.startswith("/"):
+            raise forms.ValidationError("The host page path must start with a slash.")
+        return path

@@ -186,11 +186,17 @@ class Ballot(models.Model):
     # "https://news.example" and "/2024/03/envoy-interview".
     host_origin = models.CharField(max_length=200, blank=True)
     host_path = models.CharField(max_length=500, blank=True)
+    # The nonce of the single-use token an embedded vote was cast with (see polls/vote_tokens.py).
+    # NULL, not "", for other votes: the unique constraint must ignore them.
+    token_nonce = models.CharField(  # noqa: DJ001
+        max_length=64, null=True, blank=True, editable=False
+    )
 
     class Meta:
         ordering = ["-cast_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["poll", "voter_hash"], name="one_ballot_per_voter")
+            models.UniqueConstraint(fields=["poll", "voter_hash"], name="one_ballot_per_voter"),
+            models.UniqueConstraint(fields=["token_nonce"], name="vote_token_used_once"),
         ]
         indexes = [models.Index(fields=["poll", "cast_at"], name="ballot_poll_cast_at")]
 

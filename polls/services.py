@@ -18,6 +18,10 @@ class AlreadyVoted(VoteRefused):
     pass
 
 
+class TokenAlreadyUsed(VoteRefused):
+    pass
+
+
 def ballot_cast(
     *,
     poll: Poll,
@@ -25,6 +29,9 @@ def ballot_cast(
     voter_hash: str,
     source: str = Ballot.Source.POLL_PAGE,
     article: Article | None = None,
+    host_origin: str = "",
+    host_path: str = "",
+    token_nonce: str | None = None,
 ) -> Ballot:
     """Record one reader's vote and count it, exactly once.
 
@@ -42,12 +49,23 @@ def ballot_cast(
     try:
         with transaction.atomic():
             ballot = Ballot.objects.create(
-                poll=poll, choice=choice, voter_hash=voter_hash, source=source, article=article
+                poll=poll,
+                choice=choice,
+                voter_hash=voter_hash,
+                source=source,
+                article=article,
+                host_origin=host_origin,
+                host_path=host_path,
+                token_nonce=token_nonce,
             )
             Choice.objects.filter(pk=choice.pk).update(votes=F("votes") + 1)
     except IntegrityError as error:
         if "one_ballot_per_voter" in str(error):
             raise AlreadyVoted("You have already voted in this poll.") from error
+        if "vote_token_used_once" in str(error):
+            raise TokenAlreadyUsed(
+                "This voting form was already used. Please vote again."
+            ) from error
         raise
     return ballot
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from polls import views
+from polls import embed_views, views
 
 app_name = "polls"
 
@@ -10,5 +10,9 @@ urlpatterns = [
     path("polls/<slug:slug>/", views.poll_detail, name="detail"),
     path("polls/<slug:slug>/vote/", views.vote, name="vote"),
     path("polls/<slug:slug>/results/", views.results, name="results"),
+    path("polls/<slug:slug>/embed/", embed_views.widget, name="embed"),
+    path("polls/<slug:slug>/embed/vote/", embed_views.widget_vote, name="embed_vote"),
+    path("polls/<slug:slug>/embed/token/", embed_views.widget_token, name="embed_token"),
+    path("api/polls/<slug:slug>/results", embed_views.results_json, name="api_results"),
     path("articles/<slug:slug>/", views.article_detail, name="article"),
 ]

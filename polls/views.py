@@ -7,10 +7,15 @@ from polls import voters
 from polls.forms import VoteForm
 from polls.models import Article, Ballot, Poll
 from polls.services import AlreadyVoted, PollClosed, ballot_cast, ballot_for
+from polls.snippets import embed_snippets
 
 
 def visible_poll_or_404(slug: str) -> Poll:
     return get_object_or_404(Poll.objects.visible().prefetch_related("choices"), slug=slug)
+
+
+def site_origin(request: HttpRequest) -> str:
+    return f"{request.scheme}://{request.get_host()}"
 
 
 def reader_ballot(request: HttpRequest, poll: Poll) -> Ballot | None:
@@ -36,11 +41,13 @@ def poll_detail(request: HttpRequest, slug: str) -> HttpResponse:
     if not poll.is_open() or reader_ballot(request, poll):
         return redirect("polls:results", slug=poll.slug)
     form = VoteForm(poll=poll, choices=list(poll.choices.all()))
-    return render(
-        request,
-        "polls/poll_detail.html",
-        {"poll": poll, "form": form, "related_articles": poll.related_articles()},
-    )
+    context = {
+        "poll": poll,
+        "form": form,
+        "related_articles": poll.related_articles(),
+        "embed": embed_snippets(site_origin(request), poll),
+    }
+    return render(request, "polls/poll_detail.html", context)
 
 
 def vote(request: HttpRequest, slug: str) -> HttpResponse:
@@ -56,7 +63,12 @@ def vote(request: HttpRequest, slug: str) -> HttpResponse:
         if article is None:
             form.add_error(None, "This poll is not shown on that article.")
     if not form.is_valid():
-        context = {"poll": poll, "form": form, "related_articles": poll.related_articles()}
+        context = {
+            "poll": poll,
+            "form": form,
+            "related_articles": poll.related_articles(),
+            "embed": embed_snippets(site_origin(request), poll),
+        }
         return render(request, "polls/poll_detail.html", context, status=400)
 
     voter_id = voters.voter_id_from(request) or voters.new_voter_id()
@@ -91,6 +103,7 @@ def results_response(
         "ballot": reader_ballot(request, poll),
         "refusal": refusal,
         "related_articles": poll.related_articles(),
+        "embed": embed_snippets(site_origin(request), poll),
     }
     return render(request, "polls/results.html", context, status=status)
 

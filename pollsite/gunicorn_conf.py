@@ -8,7 +8,8 @@ worker_class = os.environ.get("WORKER_CLASS", "sync")
 # Load Django once in the master: workers fork ready to serve, and with the embedded database the
 # master holds the server for the whole run and stops it cleanly on exit.
 preload_app = True
-accesslog = os.environ.get("ACCESS_LOG", "-")
+# "-" logs requests to stdout; ACCESS_LOG=off turns the access log off (benchmarks).
+accesslog = None if os.environ.get("ACCESS_LOG") == "off" else os.environ.get("ACCESS_LOG", "-")
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 

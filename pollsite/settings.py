@@ -9,6 +9,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 
 from pollsite.embedded_postgres import embedded_database
 
@@ -86,6 +87,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "pollsite.urls"
@@ -165,6 +167,9 @@ SESSION_COOKIE_SECURE = SECURE_COOKIES
 CSRF_COOKIE_SECURE = SECURE_COOKIES
 CSRF_FAILURE_VIEW = "polls.views.csrf_failure"
 X_FRAME_OPTIONS = "DENY"
+# Only the embeddable widget may be framed, and only by these origins ("*": any site).
+EMBED_ALLOWED_ORIGINS = envlist("EMBED_ALLOWED_ORIGINS", ["*"])
+SECURE_CSP = {"frame-ancestors": [CSP.NONE]}
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 

@@ -1,0 +1,324 @@
+"""The poll on other sites: the widget page, its vote, the loader script, oEmbed, results JSON.
+
+Caching: the widget and the JSON are the same for every reader, so a CDN may hold them for a
+few seconds. They never read or set cookies; what a reader voted is remembered in the widget's
+partitioned storage and a partitioned (CHIPS) cookie, and applied by the widget's script. See
+docs/embedding.md.
+"""
+
+import hashlib
+import json
+from functools import wraps
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.contrib.staticfiles import finders
+from django.core import signing
+from django.http import HttpRequest, HttpResponse, HttpResponseNotModified, JsonResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import Resolver404, resolve
+from django.utils.http import parse_etags
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from polls import voters
+from polls.forms import EmbedVoteForm
+from polls.models import Ballot, Poll, PollResults
+from polls.services import AlreadyVoted, PollClosed, TokenAlreadyUsed, ballot_cast
+from polls.snippets import iframe_snippet
+from polls.vote_tokens import BadVoteToken, vote_token_check, vote_token_issue
+
+SHARED_CACHE = "public, max-age=0, s-maxage=5, stale-while-revalidate=30"
+EMBED_VOTER_COOKIE = "pollsite_embed_voter"
+EMBED_VOTER_SALT = "polls.embed-voter-cookie"
+OEMBED_DEFAULT_WIDTH = 600
+OEMBED_DEFAULT_HEIGHT = 440
+
+
+def frameable(view):
+    """Let the allowed origins frame this view's pages; every other page refuses framing."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        response.xframe_options_exempt = True
+        response._csp_config = {
+            **settings.SECURE_CSP,
+            "frame-ancestors": settings.EMBED_ALLOWED_ORIGINS,
+        }
+        return response
+
+    return wrapper
+
+
+def visible_poll_or_404(slug: str) -> Poll:
+    return get_object_or_404(Poll.objects.visible().prefetch_related("choices"), slug=slug)
+
+
+def results_etag(poll: Poll, results: PollResults) -> str:
+    fingerprint = [poll.pk, poll.updated_at.isoformat(), poll.state()]
+    fingerprint += [(row.choice.pk, row.choice.text, row.votes) for row in results.rows]
+    return '"' + hashlib.sha256(json.dumps(fingerprint).encode()).hexdigest()[:32] + '"'
+
+
+def shared_response(request: HttpRequest, etag: str, build) -> HttpResponse:
+    """A response a CDN may share between readers, answered with 304 when unchanged."""
+    if etag in parse_etags(request.headers.get("If-None-Match", "")):
+        response = HttpResponseNotModified()
+    else:
+        response = build()
+    response["ETag"] = etag
+    response["Cache-Control"] = SHARED_CACHE
+    return response
+
+
+@require_GET
+@frameable
+def widget(request: HttpRequest, slug: str) -> HttpResponse:
+    poll = visible_poll_or_404(slug)
+    results = poll.results()
+
+    def build() -> HttpResponse:
+        return render_widget(request, poll, results)
+
+    return shared_response(request, results_etag(poll, results), build)
+
+
+def render_widget(
+    request: HttpRequest,
+    poll: Poll,
+    results: PollResults,
+    *,
+    form: EmbedVoteForm | None = None,
+    ballot: Ballot | None = None,
+    notice: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    if form is None and poll.is_open() and ballot is None:
+        form = EmbedVoteForm(poll=poll, choices=[row.choice for row in results.rows])
+    context = {
+        "poll": poll,
+        "results": results,
+        "form": form,
+        "ballot": ballot,
+        "notice": notice,
+        "show_results": ballot is not None or not poll.is_open(),
+        # Every rendering carries a fresh token, so a refused attempt can simply be retried.
+        "vote_token": vote_token_issue(poll) if form is not None else "",
+    }
+    return render(request, "polls/embed.html", context, status=status)
+
+
+def embed_voter_signer() -> signing.TimestampSigner:
+    return signing.TimestampSigner(salt=EMBED_VOTER_SALT)
+
+
+def embed_voter_id(request: HttpRequest) -> str | None:
+    try:
+        return embed_voter_signer().unsign(request.COOKIES[EMBED_VOTER_COOKIE])
+    except (KeyError, signing.BadSignature):
+        return None
+
+
+def remember_embed_voter(response: HttpResponse, voter_id: str) -> None:
+    """A partitioned (CHIPS) cookie: kept by browsers that block third-party cookies, but only
+    for this widget on this host site, so it cannot track a reader across sites.
+
+    Django's set_cookie has no Partitioned attribute yet, so the header is written (and the
+    value signed) here; the widget's vote responses set no other cookie.
+    """
+    value = embed_voter_signer().sign(voter_id)
+    response["Set-Cookie"] = (
+        f"{EMBED_VOTER_COOKIE}={value}; Max-Age={settings.VOTER_COOKIE_MAX_AGE}; "
+        "Path=/polls/; Secure; HttpOnly; SameSite=None; Partitioned"
+    )
+
+
+def is_cross_site_post(request: HttpRequest) -> bool:
+    """True for a form posted by another site: only our own widget document may vote.
+
+    Browsers send Origin and Sec-Fetch-Site with every POST; clients that send neither get no
+    ambient credentials to abuse, and still need a valid single-use token.
+    """
+    fetch_site = request.headers.get("Sec-Fetch-Site")
+    if fetch_site is not None and fetch_site not in ("same-origin", "none"):
+        return True
+    origin = request.headers.get("Origin")
+    if origin is not None:
+        return origin != f"{request.scheme}://{request.get_host()}"
+    return False
+
+
+@csrf_exempt
+@require_POST
+@frameable
+def widget_vote(request: HttpRequest, slug: str) -> HttpResponse:
+    poll = visible_poll_or_404(slug)
+    results = poll.results()
+    if is_cross_site_post(request):
+        return render_widget(
+            request,
+            poll,
+            results,
+            notice="Votes can only be cast from the poll itself. Nothing was counted.",
+            status=403,
+        )
+    choices = [row.choice for row in results.rows]
+    form = EmbedVoteForm(request.POST, poll=poll, choices=choices)
+    if not form.is_valid():
+        return render_widget(request, poll, results, form=form, status=400)
+    try:
+        nonce = vote_token_check(form.cleaned_data["token"], poll)
+    except BadVoteToken as refusal:
+        return render_widget(request, poll, results, notice=str(refusal), status=403)
+
+    voter_id = embed_voter_id(request) or voters.new_voter_id()
+    try:
+        ballot = ballot_cast(
+            poll=poll,
+            choice=form.selected_choice(),
+            voter_hash=voters.voter_hash(voter_id),
+            source=Ballot.Source.EMBED,
+            host_origin=form.cleaned_data["host_origin"],
+            host_path=form.cleaned_data["host_path"],
+            token_nonce=nonce,
+        )
+    except AlreadyVoted as refusal:
+        ballot = Ballot.objects.filter(poll=poll, voter_hash=voters.voter_hash(voter_id)).first()
+        return render_widget(
+            request, poll, poll.results(), ballot=ballot, notice=str(refusal), status=409
+        )
+    except TokenAlreadyUsed as refusal:
+        return render_widget(request, poll, results, notice=str(refusal), status=409)
+    except PollClosed as refusal:
+        return render_widget(request, poll, results, notice=str(refusal), status=409)
+    response = render_widget(
+        request, poll, poll.results(), ballot=ballot, notice="Thank you, your vote was counted."
+    )
+    response["Cache-Control"] = "no-store"
+    remember_embed_voter(response, voter_id)
+    return response
+
+
+@csrf_exempt
+@require_POST
+def widget_token(request: HttpRequest, slug: str) -> JsonResponse:
+    """A fresh single-use token, fetched by the widget's script just before it votes: the token
+    in the widget's HTML may be shared by every reader a CDN served the same copy to."""
+    poll = get_object_or_404(Poll.objects.open(), slug=slug)
+    response = JsonResponse({"token": vote_token_issue(poll)})
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_GET
+def results_json(request: HttpRequest, slug: str) -> HttpResponse:
+    poll = visible_poll_or_404(slug)
+    results = poll.results()
+
+    def build() -> HttpResponse:
+        return JsonResponse(
+            {
+                "poll": {
+                    "slug": poll.slug,
+                    "question": poll.question,
+                    "state": poll.state(),
+                    "url": request.build_absolute_uri(poll.get_absolute_url()),
+                    "results_url": request.build_absolute_uri(poll.get_results_url()),
+                    "closes_at": poll.closes_at.isoformat() if poll.closes_at else None,
+                },
+                "total": results.total,
+                "choices": [
+                    {
+                        "id": row.choice.pk,
+                        "text": row.choice.text,
+                        "votes": row.votes,
+                        "percent": row.percent,
+                    }
+                    for row in results.rows
+                ],
+            }
+        )
+
+    response = shared_response(request, results_etag(poll, results), build)
+    response["Access-Control-Allow-Origin"] = "*"
+    response["Access-Control-Expose-Headers"] = "ETag"
+    return response
+
+
+@require_GET
+def embed_js(request: HttpRequest) -> HttpResponse:
+    """The script loader at a stable address publishers can paste (static names are hashed)."""
+    with open(finders.find("embed/embed.js"), encoding="utf-8") as script:
+        response = HttpResponse(script.read(), content_type="text/javascript; charset=utf-8")
+    response["Cache-Control"] = "public, max-age=300"
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+class OEmbedError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def positive_dimension(request: HttpRequest, name: str) -> int | None:
+    raw = request.GET.get(name)
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit() or len(raw) > 6 or int(raw) <= 0:
+        raise OEmbedError(400, f"{name} must be a positive whole number of pixels.")
+    return int(raw)
+
+
+def poll_from_url(request: HttpRequest, url: str) -> Poll:
+    if not url:
+        raise OEmbedError(400, "The url parameter is required.")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or parts.hostname is None:
+        raise OEmbedError(404, "That URL is not a poll on this site.")
+    if not (parts.hostname in settings.ALLOWED_HOSTS or parts.netloc == request.get_host()):
+        raise OEmbedError(404, "That URL is not a poll on this site.")
+    try:
+        match = resolve(parts.path)
+    except Resolver404:
+        raise OEmbedError(404, "That URL is not a poll on this site.") from None
+    if match.url_name not in ("detail", "results", "embed") or match.namespace != "polls":
+        raise OEmbedError(404, "That URL is not a poll on this site.")
+    poll = Poll.objects.visible().filter(slug=match.kwargs["slug"]).first()
+    if poll is None:
+        raise OEmbedError(404, "That URL is not a poll on this site.")
+    return poll
+
+
+@require_GET
+def oembed(request: HttpRequest) -> JsonResponse:
+    """oEmbed provider (https://oembed.com), type "rich": the widget in an iframe."""
+    try:
+        if request.GET.get("format", "json") != "json":
+            raise OEmbedError(501, "Only the json format is supported.")
+        maxwidth = positive_dimension(request, "maxwidth")
+        maxheight = positive_dimension(request, "maxheight")
+        poll = poll_from_url(request, request.GET.get("url", ""))
+    except OEmbedError as error:
+        return JsonResponse({"error": str(error)}, status=error.status)
+    # The spec: never larger than maxwidth/maxheight; the widget itself reflows down to 280 px.
+    width = min(OEMBED_DEFAULT_WIDTH, maxwidth or OEMBED_DEFAULT_WIDTH)
+    height = min(OEMBED_DEFAULT_HEIGHT, maxheight or OEMBED_DEFAULT_HEIGHT)
+    site = request.build_absolute_uri("/").rstrip("/")
+    response = JsonResponse(
+        {
+            "version": "1.0",
+            "type": "rich",
+            "title": poll.question,
+            "provider_name": settings.SITE_NAME,
+            "provider_url": site + "/",
+            "cache_age": 3600,
+            "width": width,
+            "height": height,
+            "html": iframe_snippet(site, poll, width=width, height=height),
+        }
+    )
+    response["Access-Control-Allow-Origin"] = "*"
+    response["Cache-Control"] = "public, max-age=3600"
+    return response
