@@ -2,7 +2,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
-from polls import embed_views
+from polls import embed_views, health
 
 admin.site.site_header = f"{settings.SITE_NAME} polls"
 admin.site.site_title = f"{settings.SITE_NAME} polls"
@@ -10,6 +10,8 @@ admin.site.index_title = "Polls and articles"
 
 urlpatterns = [
     path(settings.ADMIN_URL, admin.site.urls),
+    path("healthz", health.process_health, name="health"),
+    path("healthz/db", health.database_health, name="health_db"),
     path("embed.js", embed_views.embed_js, name="embed_js"),
     path("oembed", embed_views.oembed, name="oembed"),
     path("", include("polls.urls")),
