@@ -18,6 +18,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotModified, Json
 from django.shortcuts import get_object_or_404, render
 from django.urls import Resolver404, resolve
 from django.utils.http import parse_etags
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
@@ -160,7 +161,7 @@ def widget_vote(request: HttpRequest, slug: str) -> HttpResponse:
             request,
             poll,
             results,
-            notice="Votes can only be cast from the poll itself. Nothing was counted.",
+            notice=_("Votes can only be cast from the poll itself. Nothing was counted."),
             status=403,
         )
     choices = [row.choice for row in results.rows]
@@ -192,8 +193,10 @@ def widget_vote(request: HttpRequest, slug: str) -> HttpResponse:
         return render_widget(request, poll, results, notice=str(refusal), status=409)
     except PollClosed as refusal:
         return render_widget(request, poll, results, notice=str(refusal), status=409)
+    # The choices were prefetched before the vote: reload them so the results include it.
+    poll.refresh_from_db(fields=["choices"])
     response = render_widget(
-        request, poll, poll.results(), ballot=ballot, notice="Thank you, your vote was counted."
+        request, poll, poll.results(), ballot=ballot, notice=_("Thank you, your vote was counted.")
     )
     response["Cache-Control"] = "no-store"
     remember_embed_voter(response, voter_id)
