@@ -8,13 +8,18 @@ LOCAL_ENV = SECRET_KEY="$${SECRET_KEY:-$$(cat .data/secret_key)}" \
 	ALLOWED_HOSTS="$${ALLOWED_HOSTS:-127.0.0.1,localhost}" \
 	SECURE_COOKIES="$${SECURE_COOKIES:-0}"
 MANAGE := $(LOCAL_ENV) $(BIN)/python manage.py
+# The Nu HTML Checker for tests/test_html_validity.py: from the npm registry, kept out of git.
+# It runs on Java 17+; on a machine without Java, the test set-up installs Debian's.
+VNU_VERSION := 26.9.27
+VNU_JAR := .data/vnu-$(VNU_VERSION)/vnu.jar
+export VNU_JAR
 
-.PHONY: run test setup lint ci clean
+.PHONY: run test setup lint ci clean messages
 
 run: setup
 	$(LOCAL_ENV) $(BIN)/gunicorn --config python:pollsite.gunicorn_conf pollsite.wsgi
 
-test: setup
+test: setup $(VNU_JAR)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 setup: $(VENV)/.installed .data/secret_key
@@ -39,6 +44,19 @@ $(VENV)/.installed: pyproject.toml
 .data/secret_key: | $(VENV)/.installed
 	mkdir -p .data
 	$(BIN)/python -c "import secrets; print(secrets.token_urlsafe(50))" > $@
+
+$(VNU_JAR):
+	command -v java >/dev/null || (apt-get update -q && apt-get install -y -q openjdk-17-jre-headless)
+	mkdir -p $(@D)
+	cd $(@D) && npm pack --silent vnu-jar@$(VNU_VERSION) >/dev/null
+	tar -xzf $(@D)/vnu-jar-$(VNU_VERSION).tgz -C $(@D) --strip-components=3 package/build/dist/vnu.jar
+	rm $(@D)/vnu-jar-$(VNU_VERSION).tgz
+
+# After changing user-facing texts: update the catalogues in locale/, translate, run it again.
+messages: $(VENV)/.installed .data/secret_key
+	$(MANAGE) makemessages -l en -l de --no-location --ignore=.venv --ignore=staticfiles \
+		--ignore=tests --ignore=.data --ignore=node_modules
+	$(MANAGE) compilemessages --ignore=.venv
 
 clean:
 	rm -rf $(VENV) staticfiles
