@@ -3,6 +3,7 @@ from django import forms
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 from polls.models import Choice, Poll
 
@@ -14,8 +15,8 @@ class ChoiceForm(forms.Form):
         coerce=int,
         widget=forms.RadioSelect,
         error_messages={
-            "required": "Please pick one of the answers before voting.",
-            "invalid_choice": "That answer is not one of this poll's choices.",
+            "required": _("Please pick one of the answers before voting."),
+            "invalid_choice": _("That answer is not one of this poll's choices."),
         },
     )
 
@@ -51,7 +52,7 @@ class VoteForm(ChoiceForm):
 
 ORIGIN = RegexValidator(
     r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$",
-    "The host page address is not a valid origin.",
+    _("The host page address is not a valid origin."),
 )
 
 
@@ -68,11 +69,11 @@ class EmbedVoteForm(ChoiceForm):
         origin = self.cleaned_data["host_origin"]
         allowed = settings.EMBED_ALLOWED_ORIGINS
         if origin and "*" not in allowed and origin not in allowed:
-            raise forms.ValidationError("This site is not allowed to embed the poll.")
+            raise forms.ValidationError(_("This site is not allowed to embed the poll."))
         return origin
 
     def clean_host_path(self) -> str:
         path = self.cleaned_data["host_path"]
         if path and not path.startswith("/"):
-            raise forms.ValidationError("The host page path must start with a slash.")
+            raise forms.ValidationError(_("The host page path must start with a slash."))
         return path

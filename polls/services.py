@@ -2,6 +2,7 @@
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.utils.translation import gettext as _
 
 from polls.models import Article, Ballot, Choice, Poll
 
@@ -41,11 +42,11 @@ def ballot_cast(
     votes never overwrite each other.
     """
     if choice.poll_id != poll.pk:
-        raise VoteRefused("That choice does not belong to this poll.")
+        raise VoteRefused(_("That choice does not belong to this poll."))
     if not poll.is_open():
         if poll.is_closed():
-            raise PollClosed("This poll is closed; votes are no longer counted.")
-        raise PollClosed("This poll is not open for votes.")
+            raise PollClosed(_("This poll is closed; votes are no longer counted."))
+        raise PollClosed(_("This poll is not open for votes."))
     try:
         with transaction.atomic():
             ballot = Ballot.objects.create(
@@ -61,10 +62,10 @@ def ballot_cast(
             Choice.objects.filter(pk=choice.pk).update(votes=F("votes") + 1)
     except IntegrityError as error:
         if "one_ballot_per_voter" in str(error):
-            raise AlreadyVoted("You have already voted in this poll.") from error
+            raise AlreadyVoted(_("You have already voted in this poll.")) from error
         if "vote_token_used_once" in str(error):
             raise TokenAlreadyUsed(
-                "This voting form was already used. Please vote again."
+                _("This voting form was already used. Please vote again.")
             ) from error
         raise
     return ballot

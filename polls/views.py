@@ -1,6 +1,7 @@
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from polls import voters
@@ -61,7 +62,7 @@ def vote(request: HttpRequest, slug: str) -> HttpResponse:
     if form.is_valid() and form.cleaned_data["article"]:
         article = poll.articles.filter(slug=form.cleaned_data["article"]).first()
         if article is None:
-            form.add_error(None, "This poll is not shown on that article.")
+            form.add_error(None, _("This poll is not shown on that article."))
     if not form.is_valid():
         context = {
             "poll": poll,
@@ -82,7 +83,7 @@ def vote(request: HttpRequest, slug: str) -> HttpResponse:
         )
     except (PollClosed, AlreadyVoted) as refusal:
         return results_response(request, poll, refusal=str(refusal), status=409)
-    messages.success(request, "Thank you, your vote has been counted.")
+    messages.success(request, _("Thank you, your vote has been counted."))
     response = redirect("polls:results", slug=poll.slug)
     response.status_code = 303
     voters.remember_voter(response, voter_id)

@@ -9,6 +9,7 @@ random nonce is stored on the ballot it casts, where a unique constraint refuses
 import secrets
 
 from django.core import signing
+from django.utils.translation import gettext as _
 
 from polls.models import Poll
 
@@ -27,18 +28,18 @@ def vote_token_issue(poll: Poll) -> str:
 def vote_token_check(token: str, poll: Poll) -> str:
     """Return the token's nonce if it was issued by us for this poll and has not expired."""
     if not token:
-        raise BadVoteToken("The voting form is incomplete. Reload the poll and try again.")
+        raise BadVoteToken(_("The voting form is incomplete. Reload the poll and try again."))
     try:
         payload = signing.loads(token, salt=SALT, max_age=MAX_AGE_SECONDS)
     except signing.SignatureExpired:
-        raise BadVoteToken("This voting form has expired. Please vote again.") from None
+        raise BadVoteToken(_("This voting form has expired. Please vote again.")) from None
     except signing.BadSignature:
         raise BadVoteToken(
-            "This voting form is not valid. Reload the poll and try again."
+            _("This voting form is not valid. Reload the poll and try again.")
         ) from None
     if not isinstance(payload, dict) or payload.get("poll") != poll.pk:
-        raise BadVoteToken("This voting form belongs to another poll.")
+        raise BadVoteToken(_("This voting form belongs to another poll."))
     nonce = payload.get("nonce")
     if not isinstance(nonce, str) or not nonce:
-        raise BadVoteToken("This voting form is not valid. Reload the poll and try again.")
+        raise BadVoteToken(_("This voting form is not valid. Reload the poll and try again."))
     return nonce

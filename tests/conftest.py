@@ -54,6 +54,14 @@ def make_article(title: str, *, topics: tuple[str, ...] = (), days_ago: int = 1,
     return article
 
 
+def seed_reader_pages() -> Article:
+    """The seeded poll and articles plus a closed poll, so every reader page has content.
+    Returns the article that carries the seeded poll."""
+    call_command("seed")
+    make_poll("Did you move off Kubernetes last year?", ("Yes", "No"), state="closed")
+    return Article.objects.select_related("poll").get(poll__isnull=False)
+
+
 def counts(poll: Poll) -> dict[str, int]:
     return {choice.text: choice.votes for choice in poll.choices.all()}
 

@@ -34,7 +34,14 @@
     } catch (e) { return null; }
   }
 
-  function plural(n, word) { return n + " " + word + (n === 1 ? "" : "s"); }
+  // Texts in the reader's language, from data-t-*: "one|several", {n} the number.
+  function text(name, n) {
+    var f = root.getAttribute("data-t-" + name).split("|");
+    return f[n === 1 ? 0 : f.length - 1].replace("{n}", n);
+  }
+  function say(name) {
+    announce.textContent = text(name) + " " + root.querySelector("[data-total]").textContent + ".";
+  }
 
   function markMine(choice) {
     var row = results.querySelector('[data-choice="' + choice + '"]');
@@ -42,7 +49,7 @@
     row.classList.add("is-mine");
     var badge = document.createElement("span");
     badge.className = "poll-result__mine";
-    badge.textContent = "Your vote";
+    badge.textContent = text("mine");
     row.querySelector(".poll-result__text").append(" ", badge);
   }
 
@@ -54,14 +61,13 @@
       var row = results.querySelector('[data-choice="' + c.id + '"]');
       if (!row) return;
       row.querySelector("[data-percent]").textContent = c.percent + "%";
-      row.querySelector("[data-count]").textContent = plural(c.votes, "vote");
+      row.querySelector("[data-count]").textContent = text("votes", c.votes);
       row.querySelector("[data-fill]").setAttribute("width", c.percent);
+      row.querySelector("[role=meter]").setAttribute("aria-valuenow", c.percent);
       row.classList.toggle("is-leading", top > 0 && c.votes === top);
     });
-    root.querySelector("[data-total]").textContent = plural(data.total, "vote") + " in total";
-    if (lastTotal !== null && data.total !== lastTotal && announce) {
-      announce.textContent = "Results updated: " + plural(data.total, "vote") + " in total.";
-    }
+    root.querySelector("[data-total]").textContent = text("total", data.total);
+    if (lastTotal !== null && data.total !== lastTotal) say("updated");
     lastTotal = data.total;
   }
 
@@ -91,10 +97,8 @@
     if (form) form.hidden = true;
     results.hidden = false;
     if (choice) markMine(choice);
-    if (announce && choice) {
-      var text = root.querySelector("[data-total]").textContent;
-      announce.textContent = "You voted. " + text + ".";
-    }
+    // A moment after load, so screen readers see the live region change, and speak it.
+    if (choice) setTimeout(function () { say("voted"); }, 100);
     startLiveResults();
   }
 

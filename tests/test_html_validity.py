@@ -1,0 +1,105 @@
+"""Every reader page and the widget is valid HTML, by the Nu HTML Checker (vnu.jar, on Java).
+
+`make test` fetches the checker from the npm registry into .data/ (see the Makefile)."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from django.test import Client, RequestFactory
+from django.views.defaults import server_error
+
+from polls.vote_tokens import vote_token_issue
+from tests.conftest import REQUIRE_BROWSER, seed_reader_pages
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def vnu_jar() -> Path:
+    if os.environ.get("VNU_JAR"):
+        jar = Path(os.environ["VNU_JAR"])
+        return jar if jar.is_absolute() else ROOT / jar
+    found = sorted(ROOT.glob(".data/vnu-*/vnu.jar"))
+    return found[-1] if found else ROOT / ".data" / "vnu.jar"
+
+
+@pytest.fixture(scope="module")
+def checker() -> list[str]:
+    jar = vnu_jar()
+    if not jar.exists() or not shutil.which("java"):
+        message = f"The Nu HTML Checker needs Java and {jar} (make test fetches it)"
+        if REQUIRE_BROWSER:
+            pytest.fail(message)
+        pytest.skip(message)
+    return ["java", "-jar", str(jar)]
+
+
+def page_html(client: Client, url: str, method: str = "get", **form) -> str:
+    response = getattr(client, method)(url, form, follow=True) if form else client.get(url)
+    return response.content.decode()
+
+
+def validation_errors(checker: list[str], pages: dict[str, str], folder: Path) -> dict:
+    files = []
+    for name, html in pages.items():
+        path = folder / f"{name}.html"
+        path.write_text(html)
+        files.append(str(path))
+    run = subprocess.run(
+        [*checker, "--format", "json", "--exit-zero-always", *files],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    errors: dict[str, list[str]] = {}
+    for message in json.loads(run.stderr)["messages"]:
+        if message["type"] in ("error", "non-document-error"):
+            name = Path(message.get("url", "?")).stem
+            errors.setdefault(name, []).append(
+                f"line {message.get('lastLine')}: {message['message']} {message.get('extract', '')}"
+            )
+    return errors
+
+
+@pytest.mark.django_db
+def test_it_finds_no_errors_on_any_page_before_and_after_voting(checker, tmp_path):
+    article = seed_reader_pages()
+    poll = article.poll
+    choice = poll.choices.first()
+    reader, widget_reader = Client(), Client()
+    widget = f"/polls/{poll.slug}/embed/"
+
+    pages = {
+        "index": page_html(reader, "/"),
+        "archive": page_html(reader, "/polls/archive/"),
+        "poll": page_html(reader, poll.get_absolute_url()),
+        "results": page_html(reader, poll.get_results_url()),
+        "article": page_html(reader, article.get_absolute_url()),
+        "widget": page_html(widget_reader, widget),
+        "poll-missing-choice": page_html(reader, f"/polls/{poll.slug}/vote/", "post", choice=""),
+        "vote-by-get": page_html(reader, f"/polls/{poll.slug}/vote/"),
+        "not-found": page_html(reader, "/polls/no-such-poll/"),
+        "server-error": server_error(RequestFactory().get("/")).content.decode(),
+        "results-voted": page_html(reader, f"/polls/{poll.slug}/vote/", "post", choice=choice.pk),
+        "article-voted": page_html(reader, article.get_absolute_url()),
+        "index-voted": page_html(reader, "/"),
+        "widget-voted": page_html(
+            widget_reader, f"{widget}vote/", "post", choice=choice.pk, token=vote_token_issue(poll)
+        ),
+        "results-refused": page_html(reader, f"/polls/{poll.slug}/vote/", "post", choice=choice.pk),
+    }
+    assert "Thank you, your vote has been counted." in pages["results-voted"]
+    assert "Thank you, your vote was counted." in pages["widget-voted"]
+    assert "You have already voted in this poll." in pages["results-refused"]
+    assert all(re.search(r"<html lang=\"en\">", html) for html in pages.values())
+
+    assert validation_errors(checker, pages, tmp_path) == {}
+
+
+def test_the_checker_catches_invalid_html(checker, tmp_path):
+    broken = "<!doctype html><html lang=en><title>x</title><p><div>a</p></span>"
+    assert validation_errors(checker, {"broken": broken}, tmp_path)
