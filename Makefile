@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # environment. The secret key is generated once and kept in .data/ so voter cookies stay valid.
 LOCAL_ENV = SECRET_KEY="$${SECRET_KEY:-$$(cat .data/secret_key)}" \
 	ALLOWED_HOSTS="$${ALLOWED_HOSTS:-127.0.0.1,localhost}" \
-	SECURE_COOKIES="$${SECURE_COOKIES:-0}"
+	SECURE_COOKIES="$${SECURE_COOKIES:-0}" SECURE_SSL_REDIRECT="$${SECURE_SSL_REDIRECT:-0}"
 MANAGE := $(LOCAL_ENV) $(BIN)/python manage.py
 
 .PHONY: run test setup lint ci clean

@@ -3,6 +3,7 @@
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
+from polls import rate_limit
 from polls.models import Article, Ballot, Choice, Poll
 
 
@@ -20,6 +21,24 @@ class AlreadyVoted(VoteRefused):
 
 class TokenAlreadyUsed(VoteRefused):
     pass
+
+
+class OverRateLimit(VoteRefused):
+    def __init__(self, retry_after: int) -> None:
+        minutes = max(1, round(retry_after / 60))
+        super().__init__(
+            "Too many votes have come from your network in the last few minutes. "
+            f"Please try again in {minutes} minute{'s' if minutes != 1 else ''}."
+        )
+        self.retry_after = retry_after
+
+
+def vote_attempt_admit(*, poll: Poll, client_address: str) -> None:
+    """Count a vote attempt against its address's rate limit; refuse it when over."""
+    decision = rate_limit.vote_attempt_register(client_address)
+    if not decision.allowed:
+        poll.count_refusal("refused_over_limit_votes")
+        raise OverRateLimit(decision.retry_after)
 
 
 def ballot_cast(
@@ -61,6 +80,7 @@ def ballot_cast(
             Choice.objects.filter(pk=choice.pk).update(votes=F("votes") + 1)
     except IntegrityError as error:
         if "one_ballot_per_voter" in str(error):
+            poll.count_refusal("refused_repeat_votes")
             raise AlreadyVoted("You have already voted in this poll.") from error
         if "vote_token_used_once" in str(error):
             raise TokenAlreadyUsed(

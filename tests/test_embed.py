@@ -11,18 +11,11 @@ from django.urls import reverse
 
 from polls import vote_tokens
 from polls.embed_views import EMBED_VOTER_COOKIE
-from polls.models import Ballot, Choice
+from polls.models import Ballot
 from polls.vote_tokens import vote_token_issue
-from tests.conftest import counts, make_poll
+from tests.conftest import counts, make_poll, snapshot
 
 pytestmark = pytest.mark.django_db
-
-
-def snapshot():
-    return (
-        sorted(Choice.objects.values_list("pk", "votes")),
-        sorted(Ballot.objects.values_list("pk", "choice_id", "voter_hash")),
-    )
 
 
 def embed_vote(client, poll, choice_text="Envoy", *, token=None, headers=None, **fields):

@@ -5,7 +5,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from polls.models import Ballot, Choice
-from tests.conftest import counts, make_article, make_poll
+from tests.conftest import counts, make_article, make_poll, snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -15,14 +15,6 @@ def vote(client, poll, choice_text=None, **extra):
     if choice_text is not None:
         data["choice"] = str(poll.choices.get(text=choice_text).pk)
     return client.post(reverse("polls:vote", args=[poll.slug]), data)
-
-
-def snapshot():
-    """Everything a vote could change: the counters and the ballots."""
-    return (
-        sorted(Choice.objects.values_list("pk", "votes")),
-        sorted(Ballot.objects.values_list("pk", "choice_id", "voter_hash")),
-    )
 
 
 def test_it_lists_open_polls_on_the_index_and_closed_ones_in_the_archive(client):
