@@ -5,9 +5,11 @@ a temporary folder, so the test can stop and start that server without touching 
 """
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -129,10 +131,14 @@ class Site:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    site = Site(tmp_path_factory.mktemp("site"))
+def site():
+    # Not pytest's tmp_path: the embedded server runs as another user (pgserver, when the tests
+    # run as root), and pytest keeps its own temporary folders private to the current user.
+    data_dir = Path(tempfile.mkdtemp(prefix="pollsite-faults-"))
+    site = Site(data_dir)
     yield site
     site.close()
+    shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def test_many_voters_at_once_end_with_counts_equal_to_acknowledged_votes(site):
