@@ -8,7 +8,13 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from polls import charts, editing, exports
-from polls.admin_forms import CONFIRM_FIELD, ChoiceInlineFormSet, PollAdminForm, ballot_count
+from polls.admin_forms import (
+    CONFIRM_FIELD,
+    ChoiceInlineFormSet,
+    PollAdminForm,
+    ballot_count,
+    choice_form_keeping_voted_choices,
+)
 from polls.forms import VoteForm
 from polls.models import Article, Ballot, Choice, Poll, Topic
 from polls.snippets import embed_snippets
@@ -25,6 +31,11 @@ class ChoiceInline(admin.TabularInline):
     min_num = 2
     ordering = ["position", "id"]
     classes = ["choice-inline"]
+
+    def get_formset(self, request: HttpRequest, obj: Poll | None = None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.form = choice_form_keeping_voted_choices(formset.form)
+        return formset
 
 
 class PollStateFilter(admin.SimpleListFilter):
@@ -71,14 +82,24 @@ class PollAdmin(admin.ModelAdmin):
         js = ["admin_polls/poll_admin.js"]
 
     def get_fieldsets(self, request: HttpRequest, obj: Poll | None = None) -> list:
+        # "articles" and the confirmation are form fields, not model fields: someone who may
+        # only view the poll gets a read-only list of the articles instead.
+        can_change = obj is None or self.has_change_permission(request, obj)
         fieldsets = [
             (None, {"fields": ["question", "slug", "status", "results_before_voting"]}),
             ("Schedule", {"fields": ["opens_at", "closes_at"]}),
-            ("Where it appears", {"fields": ["articles"]}),
+            ("Where it appears", {"fields": ["articles" if can_change else "shown_on"]}),
         ]
-        if obj is not None and ballot_count(obj):
+        if can_change and obj is not None and ballot_count(obj):
             fieldsets.append(("Readers have voted", {"fields": [CONFIRM_FIELD]}))
         return fieldsets
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Poll | None = None) -> list:
+        return ["shown_on"]
+
+    @admin.display(description="Articles")
+    def shown_on(self, poll: Poll) -> str:
+        return ", ".join(str(article) for article in poll.articles.all()) or "None"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         last_vote = Ballot.objects.filter(poll=OuterRef("pk")).order_by("-cast_at")
