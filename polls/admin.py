@@ -5,6 +5,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 
 from polls import charts, editing, exports
@@ -68,7 +69,7 @@ class PollStateFilter(admin.SimpleListFilter):
 @admin.register(Poll)
 class PollAdmin(admin.ModelAdmin):
     form = PollAdminForm
-    list_display = ["question", "state", "total_votes", "last_vote_at", "opens_at", "closes_at"]
+    list_display = ["question", "state", "total_votes", "last_vote_at", "schedule"]
     list_filter = [PollStateFilter, "status", "results_before_voting", "opens_at"]
     search_fields = ["question", "slug", "choices__text"]
     prepopulated_fields = {"slug": ["question"]}
@@ -122,8 +123,15 @@ class PollAdmin(admin.ModelAdmin):
         return poll.total_votes
 
     @admin.display(description="Last vote", ordering="last_vote_at", empty_value="No votes yet")
-    def last_vote_at(self, poll: Poll):
-        return poll.last_vote_at
+    def last_vote_at(self, poll: Poll) -> str | None:
+        return poll.last_vote_at and date_format(timezone.localtime(poll.last_vote_at), "M j, H:i")
+
+    @admin.display(description="Runs", ordering="opens_at")
+    def schedule(self, poll: Poll) -> str:
+        opens = date_format(timezone.localtime(poll.opens_at), "M j Y, H:i")
+        if poll.closes_at is None:
+            return f"{opens} → until closed"
+        return f"{opens} → {date_format(timezone.localtime(poll.closes_at), 'M j Y, H:i')}"
 
     def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
         super().save_related(request, form, formsets, change)
