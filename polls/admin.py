@@ -74,6 +74,8 @@ class PollAdmin(admin.ModelAdmin):
     search_fields = ["question", "slug", "choices__text"]
     prepopulated_fields = {"slug": ["question"]}
     date_hierarchy = "opens_at"
+    # Explicit: the vote totals' GROUP BY drops Meta.ordering, and autocomplete pages results.
+    ordering = ["-opens_at", "-id"]
     inlines = [ChoiceInline]
     actions = ["close_now", "reopen", "duplicate", "export_results_csv", "export_ballots_csv"]
     change_form_template = "admin/polls/poll/change_form.html"

@@ -175,3 +175,21 @@ def test_screenshots_of_the_editor_pages(browser, live_server):
     page.screenshot(path=SCREENSHOTS / "admin-poll-change.png", full_page=True)
     page.screenshot(path=SCREENSHOTS / "admin-poll-change-top.png")
     context.close()
+
+
+def test_an_editor_reorders_choices_with_the_move_buttons(browser, live_server):
+    poll = make_poll(choices=("Envoy", "NGINX", "HAProxy"))
+    context, page = signed_in_editor_page(browser, live_server)
+    page.goto(live_server.url + reverse("admin:polls_poll_change", args=[poll.pk]))
+    envoy_row = page.locator("#choices-group tr.form-row", has=page.locator('input[value="Envoy"]'))
+    envoy_row.get_by_role("button", name="Move down").click()
+    envoy_row.get_by_role("button", name="Move down").click()
+    haproxy_row = page.locator(
+        "#choices-group tr.form-row", has=page.locator('input[value="HAProxy"]')
+    )
+    haproxy_row.get_by_role("button", name="Move up").click()
+    page.get_by_role("button", name="Save and continue editing").click()
+    page.get_by_text("was changed successfully").wait_for()
+    assert [c.text for c in poll.choices.all()] == ["HAProxy", "NGINX", "Envoy"]
+    assert [c.position for c in poll.choices.all()] == [1, 2, 3]
+    context.close()

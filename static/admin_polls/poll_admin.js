@@ -30,3 +30,51 @@ document.addEventListener("DOMContentLoaded", () => {
     if (frame.contentDocument && frame.contentDocument.readyState === "complete") fitPreview(frame);
   }
 });
+
+// Choices: "move up / move down" buttons beside each position, renumbering the positions 1, 2, 3
+// in the order shown. Without JavaScript the position numbers do the same job.
+function choiceRows(tbody) {
+  return [...tbody.querySelectorAll("tr.form-row:not(.empty-form)")];
+}
+
+function renumberChoices(tbody) {
+  let position = 1;
+  for (const row of choiceRows(tbody)) {
+    const positionInput = row.querySelector("td.field-position input");
+    const textInput = row.querySelector("td.field-text input");
+    if (positionInput && textInput && textInput.value.trim()) positionInput.value = position++;
+  }
+}
+
+function addMoveButtons(row) {
+  const cell = row.querySelector("td.field-position");
+  if (!cell || row.classList.contains("empty-form") || cell.querySelector(".choice-move")) return;
+  for (const [label, step] of [["Move up", -1], ["Move down", 1]]) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "choice-move";
+    button.dataset.step = step;
+    button.textContent = step < 0 ? "↑" : "↓";
+    button.setAttribute("aria-label", label);
+    button.title = label;
+    cell.append(button);
+  }
+}
+
+document.addEventListener("click", (event) => {
+  const button = event.target.closest(".choice-move");
+  if (!button) return;
+  const row = button.closest("tr");
+  const rows = choiceRows(row.parentElement);
+  const other = rows[rows.indexOf(row) + Number(button.dataset.step)];
+  if (!other) return;
+  if (Number(button.dataset.step) < 0) other.before(row);
+  else other.after(row);
+  renumberChoices(row.parentElement);
+  button.focus();
+});
+
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("#choices-group tr.form-row").forEach(addMoveButtons);
+});
+document.addEventListener("formset:added", (event) => addMoveButtons(event.target));
