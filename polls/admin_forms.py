@@ -64,7 +64,8 @@ class PollAdminForm(forms.ModelForm):
             self.add_error(
                 "question",
                 f"{votes} reader{'s have' if votes != 1 else ' has'} already voted on this "
-                "question. Tick “Change it anyway” below the form to save the new wording.",
+                "question. Tick “Change it anyway” (under “Readers have voted”) to save the "
+                "new wording.",
             )
         return cleaned
 

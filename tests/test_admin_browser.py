@@ -188,8 +188,10 @@ def test_an_editor_reorders_choices_with_the_move_buttons(browser, live_server):
         "#choices-group tr.form-row", has=page.locator('input[value="HAProxy"]')
     )
     haproxy_row.get_by_role("button", name="Move up").click()
+    page.locator("#id_choices-3-text").fill("Traefik")  # the empty row: goes last
+    assert page.locator("#id_choices-3-position").input_value() == "4"
     page.get_by_role("button", name="Save and continue editing").click()
     page.get_by_text("was changed successfully").wait_for()
-    assert [c.text for c in poll.choices.all()] == ["HAProxy", "NGINX", "Envoy"]
-    assert [c.position for c in poll.choices.all()] == [1, 2, 3]
+    assert [c.text for c in poll.choices.all()] == ["HAProxy", "NGINX", "Envoy", "Traefik"]
+    assert [c.position for c in poll.choices.all()] == [1, 2, 3, 4]
     context.close()

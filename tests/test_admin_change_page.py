@@ -72,6 +72,12 @@ def test_it_offers_the_three_embed_snippets_with_copy_buttons():
             r'<textarea id="snippet-(\w+)"[^>]*>(.*?)</textarea>', page, flags=re.S
         )
     }
+    snippets.update(
+        (key, html.unescape(code))
+        for key, code in re.findall(
+            r'<input type="text" id="snippet-(\w+)"[^>]*value="([^"]*)"', page
+        )
+    )
     assert snippets == {
         "script": f'<div data-poll="safe-question" data-poll-src="{site}"></div>'
         f'<script src="{site}/embed.js" async></script>',

@@ -74,6 +74,17 @@ document.addEventListener("click", (event) => {
   button.focus();
 });
 
+// A new choice goes last: give it the next position when its text is first typed.
+document.addEventListener("input", (event) => {
+  const row = event.target.closest("#choices-group tr.form-row");
+  if (!row || !event.target.closest("td.field-text")) return;
+  const positionInput = row.querySelector("td.field-position input");
+  if (!positionInput || Number(positionInput.value) > 0) return;
+  const taken = choiceRows(row.parentElement)
+    .map((other) => Number(other.querySelector("td.field-position input")?.value) || 0);
+  positionInput.value = Math.max(0, ...taken) + 1;
+});
+
 document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("#choices-group tr.form-row").forEach(addMoveButtons);
 });
