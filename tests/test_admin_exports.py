@@ -126,3 +126,11 @@ def test_cells_that_a_spreadsheet_would_run_as_formulas_are_defused():
 def test_an_unknown_poll_is_a_404():
     response = editor_client().get(reverse("admin:polls_poll_ballots_csv", args=[999999]))
     assert response.status_code == 404
+
+
+def test_the_exports_are_also_actions_on_the_polls_page(voted_poll):
+    response = editor_client().post(
+        reverse("admin:polls_poll_change", args=[voted_poll.pk]),
+        {"CHANGE_FORM-action": "export_ballots_csv", "_selected_action": [str(voted_poll.pk)]},
+    )
+    assert [row[2] for row in rows(response)[1:]] == ["Envoy", "NGINX", "Envoy"]
