@@ -30,6 +30,13 @@ lint: $(VENV)/.installed .data/secret_key
 ci:
 	bash .ci/run
 
+# make editor NAME=jane [EMAIL=jane@news.example]: a poll editor account (asks for a password).
+.PHONY: editor
+editor: $(VENV)/.installed .data/secret_key
+	@test -n "$(NAME)" || { echo "usage: make editor NAME=username [EMAIL=address]"; exit 2; }
+	$(MANAGE) migrate --no-input
+	$(MANAGE) create_editor "$(NAME)" --email "$(EMAIL)"
+
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip

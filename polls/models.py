@@ -65,6 +65,11 @@ class Poll(CountersKeptByTheDatabase):
     closes_at = models.DateTimeField(
         null=True, blank=True, help_text="Leave empty to keep the poll open until you close it."
     )
+    results_before_voting = models.BooleanField(
+        "readers see results before voting",
+        default=False,
+        help_text="Show the current results next to the vote form. Off: only after voting.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     # For the integrity line under the results: attempts refused as a second vote by the same
