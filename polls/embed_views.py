@@ -112,6 +112,7 @@ def render_widget(
         "ballot": ballot,
         "notice": notice,
         "show_results": ballot is not None or not poll.is_open(),
+        "results_before_voting": poll.results_before_voting,
         # Every rendering carries a fresh token, so a refused attempt can simply be retried.
         "vote_token": vote_token_issue(poll) if form is not None else "",
     }

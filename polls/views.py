@@ -52,6 +52,7 @@ def poll_detail(request: HttpRequest, slug: str) -> HttpResponse:
     context = {
         "poll": poll,
         "form": form,
+        "results": poll.results() if poll.results_before_voting else None,
         "related_articles": poll.related_articles(),
         "embed": embed_snippets(site_origin(request), poll),
     }
@@ -134,6 +135,8 @@ def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
             context["form"] = VoteForm(
                 initial={"article": article.slug}, poll=poll, choices=list(poll.choices.all())
             )
+            if poll.results_before_voting:
+                context["results"] = poll.results()
         else:
             context["results"] = poll.results()
     return render(request, "polls/article_detail.html", context)
