@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # environment. The secret key is generated once and kept in .data/ so voter cookies stay valid.
 LOCAL_ENV = SECRET_KEY="$${SECRET_KEY:-$$(cat .data/secret_key)}" \
 	ALLOWED_HOSTS="$${ALLOWED_HOSTS:-127.0.0.1,localhost}" \
-	SECURE_COOKIES="$${SECURE_COOKIES:-0}"
+	SECURE_COOKIES="$${SECURE_COOKIES:-0}" SECURE_SSL_REDIRECT="$${SECURE_SSL_REDIRECT:-0}"
 MANAGE := $(LOCAL_ENV) $(BIN)/python manage.py
 # The Nu HTML Checker for tests/test_html_validity.py: from the npm registry, kept out of git.
 # It runs on Java 17+; on a machine without Java, the test set-up installs Debian's.
@@ -34,6 +34,13 @@ lint: $(VENV)/.installed .data/secret_key
 
 ci:
 	bash .ci/run
+
+# make editor NAME=jane [EMAIL=jane@news.example]: a poll editor account (asks for a password).
+.PHONY: editor
+editor: $(VENV)/.installed .data/secret_key
+	@test -n "$(NAME)" || { echo "usage: make editor NAME=username [EMAIL=address]"; exit 2; }
+	$(MANAGE) migrate --no-input
+	$(MANAGE) create_editor "$(NAME)" --email "$(EMAIL)"
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

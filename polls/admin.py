@@ -1,18 +1,42 @@
-from django.contrib import admin
-from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import OuterRef, QuerySet, Subquery
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.loader import render_to_string
+from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html
 
+from polls import charts, editing, exports
+from polls.admin_forms import (
+    CONFIRM_FIELD,
+    ChoiceInlineFormSet,
+    PollAdminForm,
+    ballot_count,
+    choice_form_keeping_voted_choices,
+)
+from polls.forms import VoteForm
 from polls.models import Article, Ballot, Choice, Poll, Topic
+from polls.snippets import embed_snippets
+
+BOTH = [admin.ActionLocation.CHANGE_LIST, admin.ActionLocation.CHANGE_FORM]
 
 
 class ChoiceInline(admin.TabularInline):
     model = Choice
+    formset = ChoiceInlineFormSet
     fields = ["position", "text", "votes"]
     readonly_fields = ["votes"]
-    extra = 0
+    extra = 1
     min_num = 2
     ordering = ["position", "id"]
+    classes = ["choice-inline"]
+
+    def get_formset(self, request: HttpRequest, obj: Poll | None = None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.form = choice_form_keeping_voted_choices(formset.form)
+        return formset
 
 
 class PollStateFilter(admin.SimpleListFilter):
@@ -44,27 +68,227 @@ class PollStateFilter(admin.SimpleListFilter):
 
 @admin.register(Poll)
 class PollAdmin(admin.ModelAdmin):
-    list_display = ["question", "state", "total_votes", "opens_at", "closes_at"]
-    list_filter = [PollStateFilter, "opens_at"]
+    form = PollAdminForm
+    list_display = ["question", "state", "total_votes", "last_vote_at", "schedule"]
+    list_filter = [PollStateFilter, "status", "results_before_voting", "opens_at"]
     search_fields = ["question", "slug", "choices__text"]
     prepopulated_fields = {"slug": ["question"]}
     date_hierarchy = "opens_at"
+    # Explicit: the vote totals' GROUP BY drops Meta.ordering, and autocomplete pages results.
+    ordering = ["-opens_at", "-id"]
     inlines = [ChoiceInline]
-    fieldsets = [
-        (None, {"fields": ["question", "slug", "status"]}),
-        ("Schedule", {"fields": ["opens_at", "closes_at"]}),
-    ]
+    actions = ["close_now", "reopen", "duplicate", "export_results_csv", "export_ballots_csv"]
+    change_form_template = "admin/polls/poll/change_form.html"
+
+    class Media:
+        css = {"all": ["admin_polls/poll_admin.css"]}
+        js = ["admin_polls/poll_admin.js"]
+
+    def get_fieldsets(self, request: HttpRequest, obj: Poll | None = None) -> list:
+        # "articles" and the confirmation are form fields, not model fields: someone who may
+        # only view the poll gets a read-only list of the articles instead.
+        can_change = obj is None or self.has_change_permission(request, obj)
+        fieldsets = [
+            (None, {"fields": ["question", "slug", "status", "results_before_voting"]}),
+            ("Schedule", {"fields": ["opens_at", "closes_at"]}),
+            ("Where it appears", {"fields": ["articles" if can_change else "shown_on"]}),
+        ]
+        if can_change and obj is not None and ballot_count(obj):
+            fieldsets.append(("Readers have voted", {"fields": [CONFIRM_FIELD]}))
+        return fieldsets
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Poll | None = None) -> list:
+        return ["shown_on"]
+
+    @admin.display(description="Articles")
+    def shown_on(self, poll: Poll) -> str:
+        return ", ".join(str(article) for article in poll.articles.all()) or "None"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return super().get_queryset(request).with_total_votes()
+        last_vote = Ballot.objects.filter(poll=OuterRef("pk")).order_by("-cast_at")
+        return (
+            super()
+            .get_queryset(request)
+            .with_total_votes()
+            .annotate(last_vote_at=Subquery(last_vote.values("cast_at")[:1]))
+        )
 
     @admin.display(description="State")
     def state(self, poll: Poll) -> str:
-        return poll.state().capitalize()
+        state = poll.state()
+        return format_html(
+            '<span class="poll-state poll-state--{}">{}</span>', state, state.title()
+        )
 
     @admin.display(description="Votes", ordering="total_votes")
     def total_votes(self, poll: Poll) -> int:
         return poll.total_votes
+
+    @admin.display(description="Last vote", ordering="last_vote_at", empty_value="No votes yet")
+    def last_vote_at(self, poll: Poll) -> str | None:
+        return poll.last_vote_at and date_format(timezone.localtime(poll.last_vote_at), "M j, H:i")
+
+    @admin.display(description="Runs", ordering="opens_at")
+    def schedule(self, poll: Poll) -> str:
+        opens = date_format(timezone.localtime(poll.opens_at), "M j Y, H:i")
+        if poll.closes_at is None:
+            return f"{opens} → until closed"
+        return f"{opens} → {date_format(timezone.localtime(poll.closes_at), 'M j Y, H:i')}"
+
+    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        form.save_articles(form.instance)
+
+    # The poll's page: results, charts, snippets and preview above the form.
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None
+    ) -> HttpResponse:
+        poll = self.get_object(request, object_id)
+        if poll is not None and self.has_view_or_change_permission(request, poll):
+            extra_context = {**(extra_context or {}), **self.report_context(request, poll)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def report_context(self, request: HttpRequest, poll: Poll) -> dict:
+        over_time = charts.votes_over_time(poll)
+        return {
+            "results": poll.results(),
+            "poll_state": poll.state(),
+            "over_time": over_time,
+            "hourly_chart": charts.bar_chart_svg(
+                over_time.hourly, by="hour", title="Votes per hour, first two days"
+            ),
+            "daily_chart": charts.bar_chart_svg(
+                over_time.daily, by="day", title="Votes per day, after the first two days"
+            ),
+            "sources": charts.votes_by_source(poll),
+            "snippets": self.snippet_rows(request, poll),
+            "preview_form": self.preview_document(request, poll, with_form=True),
+            "preview_results": self.preview_document(request, poll, with_form=False),
+        }
+
+    def snippet_rows(self, request: HttpRequest, poll: Poll) -> list[tuple[str, str, str]]:
+        snippets = embed_snippets(request.build_absolute_uri("/").rstrip("/"), poll)
+        return [
+            ("script", "Script loader (recommended)", snippets["loader"]),
+            ("iframe", "Plain iframe (works without JavaScript)", snippets["iframe"]),
+            ("oembed_url", "Poll URL, for sites that embed from a link (oEmbed)", snippets["url"]),
+        ]
+
+    def preview_document(self, request: HttpRequest, poll: Poll, *, with_form: bool) -> str:
+        """The reader's widget as a standalone HTML page, shown in a sandboxed iframe (srcdoc):
+        the site's own CSS cannot clash with the admin's, and the sandbox allows no form
+        submission, so no vote can be cast from the preview."""
+        choices = list(poll.choices.all())
+        context = {"poll": poll, "results": poll.results()}
+        if with_form:
+            context["form"] = VoteForm(poll=poll, choices=choices)
+        return render_to_string("admin/polls/poll/widget_preview.html", context, request)
+
+    def get_urls(self) -> list:
+        def wrap(view):
+            return self.admin_site.admin_view(view)
+
+        return [
+            path(
+                "<path:object_id>/results.csv",
+                wrap(self.results_csv),
+                name="polls_poll_results_csv",
+            ),
+            path(
+                "<path:object_id>/ballots.csv",
+                wrap(self.ballots_csv),
+                name="polls_poll_ballots_csv",
+            ),
+            *super().get_urls(),
+        ]
+
+    def viewable_poll(self, request: HttpRequest, object_id: str) -> Poll:
+        poll = self.get_object(request, object_id)
+        if poll is None:
+            raise Http404("No such poll.")
+        if not self.has_view_or_change_permission(request, poll):
+            raise PermissionDenied
+        return poll
+
+    def results_csv(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        poll = self.viewable_poll(request, object_id)
+        return exports.results_csv_response(Poll.objects.filter(pk=poll.pk))
+
+    def ballots_csv(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        poll = self.viewable_poll(request, object_id)
+        return exports.ballots_csv_response(Poll.objects.filter(pk=poll.pk))
+
+    # Actions, on the list and on a poll's page (Django's change-form actions).
+
+    @admin.action(
+        description="Close this poll now",
+        description_plural="Close the selected polls now",
+        permissions=["change"],
+        location=BOTH,
+    )
+    def close_now(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self.apply(request, queryset, editing.poll_close, "closed")
+
+    @admin.action(
+        description="Reopen this poll",
+        description_plural="Reopen the selected closed polls",
+        permissions=["change"],
+        location=BOTH,
+    )
+    def reopen(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self.apply(request, queryset, editing.poll_reopen, "reopened")
+
+    def apply(self, request: HttpRequest, queryset: QuerySet, change, done: str) -> None:
+        for poll in queryset:
+            try:
+                change(poll=poll)
+            except editing.EditRefused as refusal:
+                self.message_user(request, str(refusal), messages.WARNING)
+            else:
+                self.log_change(request, poll, f"{done.capitalize()} from the admin.")
+                self.message_user(request, f"“{poll}” is {done}.", messages.SUCCESS)
+
+    @admin.action(
+        description="Duplicate this poll (without votes)",
+        description_plural="Duplicate the selected polls (without votes)",
+        permissions=["add"],
+        location=BOTH,
+    )
+    def duplicate(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        copies = []
+        for poll in queryset:
+            copy = editing.poll_duplicate(poll=poll)
+            self.log_addition(request, copy, f"Duplicated from “{poll.slug}”.")
+            copies.append(copy)
+        for copy in copies:
+            url = reverse("admin:polls_poll_change", args=[copy.pk])
+            self.message_user(
+                request,
+                format_html('Created the draft <a href="{}">{}</a> ({}).', url, copy, copy.slug),
+                messages.SUCCESS,
+            )
+        if len(copies) == 1:
+            return HttpResponseRedirect(reverse("admin:polls_poll_change", args=[copies[0].pk]))
+        return None
+
+    @admin.action(
+        description="Export the results (CSV)",
+        description_plural="Export results of the selected polls (CSV)",
+        permissions=["view"],
+        location=BOTH,
+    )
+    def export_results_csv(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
+        return exports.results_csv_response(Poll.objects.filter(pk__in=queryset.values("pk")))
+
+    @admin.action(
+        description="Export the ballots (CSV)",
+        description_plural="Export ballots of the selected polls (CSV)",
+        permissions=["view"],
+        location=BOTH,
+    )
+    def export_ballots_csv(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
+        return exports.ballots_csv_response(Poll.objects.filter(pk__in=queryset.values("pk")))
 
 
 @admin.register(Article)
@@ -77,6 +301,24 @@ class ArticleAdmin(admin.ModelAdmin):
     filter_horizontal = ["topics", "pinned_related"]
     autocomplete_fields = ["poll"]
     list_select_related = ["poll"]
+    readonly_fields = ["sidebar_preview"]
+    fieldsets = [
+        (None, {"fields": ["title", "slug", "author", "published_on", "summary", "body"]}),
+        ("Poll and related articles", {"fields": ["poll", "topics", "pinned_related"]}),
+        ("Sidebar preview", {"fields": ["sidebar_preview"]}),
+    ]
+
+    class Media:
+        css = {"all": ["admin_polls/poll_admin.css"]}
+
+    @admin.display(description="Related articles readers will see")
+    def sidebar_preview(self, article: Article) -> str:
+        if not article.pk:
+            return "Save the article to see its related articles."
+        return render_to_string(
+            "admin/polls/article/sidebar_preview.html",
+            {"related_articles": article.related_articles()},
+        )
 
 
 @admin.register(Topic)
@@ -90,11 +332,13 @@ class TopicAdmin(admin.ModelAdmin):
 class BallotAdmin(admin.ModelAdmin):
     """The audit trail: readable, never edited or deleted from the admin."""
 
-    list_display = ["cast_at", "poll", "choice", "source", "article"]
+    list_display = ["cast_at", "poll", "choice", "source", "article", "host_origin"]
     list_filter = ["source", "cast_at"]
     list_select_related = ["poll", "choice", "article"]
-    search_fields = ["poll__question"]
+    search_fields = ["poll__question", "poll__slug", "host_origin"]
     date_hierarchy = "cast_at"
+    # The voter hash stays out of sight: it identifies a reader across polls.
+    fields = ["poll", "choice", "cast_at", "source", "article", "host_origin", "host_path"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

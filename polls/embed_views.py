@@ -25,7 +25,15 @@ from django.views.decorators.http import require_GET, require_POST
 from polls import voters
 from polls.forms import EmbedVoteForm
 from polls.models import Ballot, Poll, PollResults
-from polls.services import AlreadyVoted, PollClosed, TokenAlreadyUsed, ballot_cast
+from polls.rate_limit import client_address
+from polls.services import (
+    AlreadyVoted,
+    OverRateLimit,
+    PollClosed,
+    TokenAlreadyUsed,
+    ballot_cast,
+    vote_attempt_admit,
+)
 from polls.snippets import iframe_snippet
 from polls.vote_tokens import BadVoteToken, vote_token_check, vote_token_issue
 
@@ -58,6 +66,7 @@ def visible_poll_or_404(slug: str) -> Poll:
 
 def results_etag(poll: Poll, results: PollResults) -> str:
     fingerprint = [poll.pk, poll.updated_at.isoformat(), poll.state()]
+    fingerprint += [poll.refused_repeat_votes, poll.refused_over_limit_votes]
     fingerprint += [(row.choice.pk, row.choice.text, row.votes) for row in results.rows]
     return '"' + hashlib.sha256(json.dumps(fingerprint).encode()).hexdigest()[:32] + '"'
 
@@ -104,6 +113,7 @@ def render_widget(
         "ballot": ballot,
         "notice": notice,
         "show_results": ballot is not None or not poll.is_open(),
+        "results_before_voting": poll.results_before_voting,
         # Every rendering carries a fresh token, so a refused attempt can simply be retried.
         "vote_token": vote_token_issue(poll) if form is not None else "",
     }
@@ -164,6 +174,12 @@ def widget_vote(request: HttpRequest, slug: str) -> HttpResponse:
             notice=_("Votes can only be cast from the poll itself. Nothing was counted."),
             status=403,
         )
+    try:
+        vote_attempt_admit(poll=poll, client_address=client_address(request))
+    except OverRateLimit as refusal:
+        response = render_widget(request, poll, results, notice=str(refusal), status=429)
+        response["Retry-After"] = str(refusal.retry_after)
+        return response
     choices = [row.choice for row in results.rows]
     form = EmbedVoteForm(request.POST, poll=poll, choices=choices)
     if not form.is_valid():

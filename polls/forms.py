@@ -27,6 +27,12 @@ class ChoiceForm(forms.Form):
         self.fields["choice"].choices = [(choice.pk, choice.text) for choice in choices]
         self.fields["choice"].label = poll.question
 
+    def clean(self) -> dict:
+        # A radio group sends one value; several mean a crafted request, not a reader.
+        if self.is_bound and len(self.data.getlist("choice")) > 1:
+            raise forms.ValidationError(_("Please pick only one answer."))
+        return super().clean()
+
     def selected_choice(self) -> Choice:
         return self.choices_by_id[self.cleaned_data["choice"]]
 
@@ -76,4 +82,6 @@ class EmbedVoteForm(ChoiceForm):
         path = self.cleaned_data["host_path"]
         if path and not path.startswith("/"):
             raise forms.ValidationError(_("The host page path must start with a slash."))
+        if any(ord(character) < 32 or ord(character) == 127 for character in path):
+            raise forms.ValidationError(_("The host page path contains control characters."))
         return path

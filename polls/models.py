@@ -9,6 +9,28 @@ from django.urls import reverse
 from django.utils import timezone
 
 
+class CountersKeptByTheDatabase(models.Model):
+    """A model whose counter fields only the database increments (UPDATE ... SET n = n + 1).
+
+    Saving a loaded instance (an editor's admin form, say) must never write its counters back:
+    the values it read may be stale by then, and writing them would erase votes cast meanwhile.
+    """
+
+    counter_fields: tuple[str, ...] = ()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding and kwargs.get("update_fields") is None:
+            kwargs["update_fields"] = [
+                field.name
+                for field in self._meta.concrete_fields
+                if not field.primary_key and field.name not in self.counter_fields
+            ]
+        super().save(*args, **kwargs)
+
+
 class PollQuerySet(models.QuerySet):
     def visible(self, now: datetime | None = None) -> PollQuerySet:
         """Polls a reader may see: published and already opened."""
@@ -27,7 +49,9 @@ class PollQuerySet(models.QuerySet):
         return self.annotate(total_votes=Sum("choices__votes", default=0))
 
 
-class Poll(models.Model):
+class Poll(CountersKeptByTheDatabase):
+    counter_fields = ("refused_repeat_votes", "refused_over_limit_votes")
+
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
         PUBLISHED = "published", "Published"
@@ -41,8 +65,17 @@ class Poll(models.Model):
     closes_at = models.DateTimeField(
         null=True, blank=True, help_text="Leave empty to keep the poll open until you close it."
     )
+    results_before_voting = models.BooleanField(
+        "readers see results before voting",
+        default=False,
+        help_text="Show the current results next to the vote form. Off: only after voting.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # For the integrity line under the results: attempts refused as a second vote by the same
+    # reader, and attempts refused because their address was over the rate limit.
+    refused_repeat_votes = models.PositiveIntegerField(default=0, editable=False)
+    refused_over_limit_votes = models.PositiveIntegerField(default=0, editable=False)
 
     objects = PollQuerySet.as_manager()
 
@@ -88,6 +121,9 @@ class Poll(models.Model):
     def results(self) -> PollResults:
         return PollResults.from_choices(list(self.choices.all()))
 
+    def count_refusal(self, field: str) -> None:
+        Poll.objects.filter(pk=self.pk).update(**{field: models.F(field) + 1})
+
     def related_articles(self, limit: int = 5) -> list[Article]:
         """The articles that carry this poll, then the articles related to them."""
         hosts = list(self.articles.published().order_by("-published_on", "-id"))
@@ -99,7 +135,9 @@ class Poll(models.Model):
         return related[:limit]
 
 
-class Choice(models.Model):
+class Choice(CountersKeptByTheDatabase):
+    counter_fields = ("votes",)
+
     poll = models.ForeignKey(Poll, on_delete=models.CASCADE, related_name="choices")
     text = models.CharField(max_length=200)
     position = models.PositiveSmallIntegerField(
@@ -271,3 +309,26 @@ class Article(models.Model):
             .order_by("-published_on", "-id")[: limit - len(pinned)]
         )
         return pinned + list(sharing_topics)
+
+
+class VoteRateWindow(models.Model):
+    """Vote attempts per client address in fixed time windows, for the rate limit.
+
+    The address is stored only as a keyed hash. Rows of past windows are deleted as new ones
+    are written (see polls/rate_limit.py).
+    """
+
+    address_hash = models.CharField(max_length=64)
+    window_start = models.DateTimeField()
+    attempts = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["address_hash", "window_start"], name="one_rate_window_per_address"
+            )
+        ]
+        indexes = [models.Index(fields=["window_start"], name="rate_window_start")]
+
+    def __str__(self) -> str:
+        return f"{self.address_hash[:12]} @ {self.window_start:%H:%M:%S}: {self.attempts}"

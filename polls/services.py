@@ -3,7 +3,9 @@
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
+from polls import rate_limit
 from polls.models import Article, Ballot, Choice, Poll
 
 
@@ -21,6 +23,30 @@ class AlreadyVoted(VoteRefused):
 
 class TokenAlreadyUsed(VoteRefused):
     pass
+
+
+class OverRateLimit(VoteRefused):
+    def __init__(self, retry_after: int) -> None:
+        minutes = max(1, round(retry_after / 60))
+        super().__init__(
+            _("Too many votes have come from your network in the last few minutes.")
+            + " "
+            + ngettext(
+                "Please try again in %(minutes)d minute.",
+                "Please try again in %(minutes)d minutes.",
+                minutes,
+            )
+            % {"minutes": minutes}
+        )
+        self.retry_after = retry_after
+
+
+def vote_attempt_admit(*, poll: Poll, client_address: str) -> None:
+    """Count a vote attempt against its address's rate limit; refuse it when over."""
+    decision = rate_limit.vote_attempt_register(client_address)
+    if not decision.allowed:
+        poll.count_refusal("refused_over_limit_votes")
+        raise OverRateLimit(decision.retry_after)
 
 
 def ballot_cast(
@@ -62,6 +88,7 @@ def ballot_cast(
             Choice.objects.filter(pk=choice.pk).update(votes=F("votes") + 1)
     except IntegrityError as error:
         if "one_ballot_per_voter" in str(error):
+            poll.count_refusal("refused_repeat_votes")
             raise AlreadyVoted(_("You have already voted in this poll.")) from error
         if "vote_token_used_once" in str(error):
             raise TokenAlreadyUsed(

@@ -31,6 +31,7 @@ def loader_snippet(site: str, poll: Poll) -> SafeString:
 
 
 def embed_snippets(site: str, poll: Poll) -> dict[str, str]:
+    """The snippets are HTML; templates that show them as text must escape them (force_escape)."""
     return {
         "loader": loader_snippet(site, poll),
         "iframe": iframe_snippet(site, poll),

@@ -7,7 +7,15 @@ from django.views.decorators.http import require_GET
 from polls import voters
 from polls.forms import VoteForm
 from polls.models import Article, Ballot, Poll
-from polls.services import AlreadyVoted, PollClosed, ballot_cast, ballot_for
+from polls.rate_limit import client_address
+from polls.services import (
+    AlreadyVoted,
+    OverRateLimit,
+    PollClosed,
+    ballot_cast,
+    ballot_for,
+    vote_attempt_admit,
+)
 from polls.snippets import embed_snippets
 
 
@@ -45,6 +53,7 @@ def poll_detail(request: HttpRequest, slug: str) -> HttpResponse:
     context = {
         "poll": poll,
         "form": form,
+        "results": poll.results() if poll.results_before_voting else None,
         "related_articles": poll.related_articles(),
         "embed": embed_snippets(site_origin(request), poll),
     }
@@ -57,6 +66,12 @@ def vote(request: HttpRequest, slug: str) -> HttpResponse:
         response["Allow"] = "POST"
         return response
     poll = visible_poll_or_404(slug)
+    try:
+        vote_attempt_admit(poll=poll, client_address=client_address(request))
+    except OverRateLimit as refusal:
+        response = results_response(request, poll, refusal=str(refusal), status=429)
+        response["Retry-After"] = str(refusal.retry_after)
+        return response
     form = VoteForm(request.POST, poll=poll, choices=list(poll.choices.all()))
     article = None
     if form.is_valid() and form.cleaned_data["article"]:
@@ -121,6 +136,8 @@ def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
             context["form"] = VoteForm(
                 initial={"article": article.slug}, poll=poll, choices=list(poll.choices.all())
             )
+            if poll.results_before_voting:
+                context["results"] = poll.results()
         else:
             context["results"] = poll.results()
     return render(request, "polls/article_detail.html", context)

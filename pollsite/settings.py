@@ -5,6 +5,7 @@ without SECRET_KEY and ALLOWED_HOSTS.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -44,6 +45,15 @@ def envlist(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def envrate(name: str, default: str) -> tuple[int, int]:
+    """A rate such as "60/600": that many events per that many seconds."""
+    value = os.environ.get(name, "").strip() or default
+    count, _, seconds = value.partition("/")
+    if not (count.isdigit() and seconds.isdigit() and int(count) > 0 and int(seconds) > 0):
+        raise ImproperlyConfigured(f"{name} must look like 60/600 (count/seconds), not {value!r}")
+    return int(count), int(seconds)
+
+
 def required(name: str) -> str:
     value = os.environ.get(name, "").strip()
     if not value:
@@ -75,6 +85,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "crispy_forms",
     "crispy_bootstrap5",
+    "axes",
     "polls",
 ]
 
@@ -87,10 +98,29 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "polls.middleware.DatabaseUnavailableMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into a 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Admin logins are throttled by django-axes, its attempts stored in PostgreSQL: after
+# AXES_FAILURE_LIMIT failures for one username from one address, that pair is locked out for
+# AXES_COOLOFF_MINUTES. Keyed on the pair so that a newsroom behind one NAT address is not
+# locked out by a single mistyped password, and an editor cannot be locked out from elsewhere.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = envint("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=envint("AXES_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
+# The same client address as the vote rate limit: proxy-aware through TRUSTED_PROXY_COUNT.
+AXES_CLIENT_IP_CALLABLE = "polls.rate_limit.client_address"
 
 ROOT_URLCONF = "pollsite.urls"
 WSGI_APPLICATION = "pollsite.wsgi.application"
@@ -107,6 +137,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "polls.context_processors.site",
+                "django.template.context_processors.csp",
             ],
         },
     },
@@ -168,14 +199,46 @@ MESSAGE_STORAGE = "django.contrib.messages.storage.cookie.CookieStorage"
 VOTER_COOKIE_NAME = "pollsite_voter"
 VOTER_COOKIE_MAX_AGE = 60 * 60 * 24 * 365 * 2
 
+# Vote attempts allowed per client address per window (count/seconds). Shared office and
+# mobile-carrier addresses hide many readers, so the default is generous.
+VOTE_RATE_LIMIT = envrate("VOTE_RATE_LIMIT", "60/600")
+# How many reverse proxies (load balancer, CDN) append to X-Forwarded-For in front of us; 0
+# means the socket's address is the client's, and X-Forwarded-For is ignored.
+TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 0)
+if TRUSTED_PROXY_COUNT > 0:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Votes are a few hundred bytes; anything much larger is not a vote.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 100
+
 SECURE_COOKIES = envbool("SECURE_COOKIES", not DEBUG)
 SESSION_COOKIE_SECURE = SECURE_COOKIES
 CSRF_COOKIE_SECURE = SECURE_COOKIES
+CSRF_COOKIE_HTTPONLY = True
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^healthz"]
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 0 if DEBUG else 60 * 60 * 24 * 365)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", not DEBUG)
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 CSRF_FAILURE_VIEW = "polls.views.csrf_failure"
 X_FRAME_OPTIONS = "DENY"
 # Only the embeddable widget may be framed, and only by these origins ("*": any site).
 EMBED_ALLOWED_ORIGINS = envlist("EMBED_ALLOWED_ORIGINS", ["*"])
-SECURE_CSP = {"frame-ancestors": [CSP.NONE]}
+# No inline scripts or styles anywhere; a nonce is available ({{ csp_nonce }}) should a page
+# ever need one inline script.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:"],
+    "connect-src": [CSP.SELF],
+    "form-action": [CSP.SELF],
+    "base-uri": [CSP.NONE],
+    "object-src": [CSP.NONE],
+    "frame-ancestors": [CSP.NONE],
+}
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 

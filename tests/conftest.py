@@ -62,6 +62,17 @@ def seed_reader_pages() -> Article:
     return Article.objects.select_related("poll").get(poll__isnull=False)
 
 
+def snapshot() -> tuple:
+    """Everything a vote could change: the counters, the ballots and the polls."""
+    from polls.models import Ballot
+
+    return (
+        sorted(Choice.objects.values_list("pk", "votes")),
+        sorted(Ballot.objects.values_list("pk", "poll_id", "choice_id", "voter_hash")),
+        sorted(Poll.objects.values_list("pk", "question", "status")),
+    )
+
+
 def counts(poll: Poll) -> dict[str, int]:
     return {choice.text: choice.votes for choice in poll.choices.all()}
 

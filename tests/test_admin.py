@@ -58,7 +58,9 @@ def test_the_poll_list_shows_state_and_total_votes_with_filters(admin_client):
     html = admin_client.get(reverse("admin:polls_poll_changelist")).content.decode()
     assert "Counted poll?" in html and "Draft poll?" in html
     assert '<td class="field-total_votes">2</td>' in html
-    assert '<td class="field-state">Open</td>' in html
+    assert (
+        '<td class="field-state"><span class="poll-state poll-state--open">Open</span></td>' in html
+    )
     drafts = admin_client.get(reverse("admin:polls_poll_changelist") + "?state=draft")
     assert "Draft poll?" in drafts.content.decode()
     assert "Counted poll?" not in drafts.content.decode()

@@ -11,18 +11,11 @@ from django.urls import reverse
 
 from polls import vote_tokens
 from polls.embed_views import EMBED_VOTER_COOKIE
-from polls.models import Ballot, Choice
+from polls.models import Ballot
 from polls.vote_tokens import vote_token_issue
-from tests.conftest import counts, make_poll
+from tests.conftest import counts, make_poll, snapshot
 
 pytestmark = pytest.mark.django_db
-
-
-def snapshot():
-    return (
-        sorted(Choice.objects.values_list("pk", "votes")),
-        sorted(Ballot.objects.values_list("pk", "choice_id", "voter_hash")),
-    )
 
 
 def embed_vote(client, poll, choice_text="Envoy", *, token=None, headers=None, **fields):
@@ -347,3 +340,15 @@ def test_poll_pages_link_to_oembed_for_discovery_and_show_the_snippets(client, p
         assert json.loads(discovered.content)["title"] == poll.question
         assert f"/polls/{poll.slug}/embed/" in html and "/embed.js" in html
         assert quote(f"/polls/{poll.slug}/", safe="") in link.group(1)
+
+
+def test_the_snippets_shown_to_publishers_are_the_html_to_paste(client):
+    import html as html_lib
+
+    poll = make_poll("Is <b>this</b> safe?", slug="tricky")
+    page = client.get(poll.get_results_url()).content.decode()
+    shown = html_lib.unescape(
+        re.search(r'id="snippet-iframe"[^>]*>(.*?)</textarea>', page).group(1)
+    )
+    assert shown.startswith('<iframe src="http://testserver/polls/tricky/embed/"')
+    assert 'title="Reader poll: Is &lt;b&gt;this&lt;/b&gt; safe?"' in shown

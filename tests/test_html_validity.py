@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from django.template.loader import render_to_string
 from django.test import Client, RequestFactory
 from django.views.defaults import server_error
 
@@ -84,6 +85,7 @@ def test_it_finds_no_errors_on_any_page_before_and_after_voting(checker, tmp_pat
         "vote-by-get": page_html(reader, f"/polls/{poll.slug}/vote/"),
         "not-found": page_html(reader, "/polls/no-such-poll/"),
         "server-error": server_error(RequestFactory().get("/")).content.decode(),
+        "unavailable": render_to_string("503.html"),
         "results-voted": page_html(reader, f"/polls/{poll.slug}/vote/", "post", choice=choice.pk),
         "article-voted": page_html(reader, article.get_absolute_url()),
         "index-voted": page_html(reader, "/"),

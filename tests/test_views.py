@@ -5,7 +5,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from polls.models import Ballot, Choice
-from tests.conftest import counts, make_article, make_poll
+from tests.conftest import counts, make_article, make_poll, snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -15,14 +15,6 @@ def vote(client, poll, choice_text=None, **extra):
     if choice_text is not None:
         data["choice"] = str(poll.choices.get(text=choice_text).pk)
     return client.post(reverse("polls:vote", args=[poll.slug]), data)
-
-
-def snapshot():
-    """Everything a vote could change: the counters and the ballots."""
-    return (
-        sorted(Choice.objects.values_list("pk", "votes")),
-        sorted(Ballot.objects.values_list("pk", "choice_id", "voter_hash")),
-    )
 
 
 def test_it_lists_open_polls_on_the_index_and_closed_ones_in_the_archive(client):
@@ -229,3 +221,19 @@ def test_vote_counts_are_read_only_in_the_admin(admin_client, poll):
     html = admin_client.get(reverse("admin:polls_poll_change", args=[poll.pk])).content.decode()
     assert 'name="choices-0-text"' in html
     assert 'name="choices-0-votes"' not in html
+
+
+def test_readers_see_results_before_voting_when_the_editor_allows_it(client, poll):
+    Choice.objects.filter(poll=poll, text="Envoy").update(votes=3)
+    html = client.get(poll.get_absolute_url()).content.decode()
+    assert 'type="radio"' in html and "Results so far" not in html
+    poll.results_before_voting = True
+    poll.save()
+    article = make_article("Host", poll=poll)
+    for url in (poll.get_absolute_url(), article.get_absolute_url()):
+        html = client.get(url).content.decode()
+        assert 'type="radio"' in html
+        assert "Results so far" in html and "100%<" in html and "3 votes in total" in html
+    widget = client.get(reverse("polls:embed", args=[poll.slug])).content.decode()
+    assert 'type="radio"' in widget
+    assert re.search(r'<section class="widget__results" aria-label="Results">', widget)

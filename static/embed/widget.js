@@ -1,6 +1,5 @@
-// The embedded widget's behaviour. The page works without it; this adds a fresh vote token,
-// remembers the reader's vote in a cookie partitioned to this host site, keeps the results live
-// and tells the host page (embed.js) how tall the widget is.
+// The widget works without this script, which adds: a fresh vote token, the reader's vote in a
+// cookie partitioned to the host site, live results, and the height for embed.js.
 (function () {
   "use strict";
   var root = document.querySelector("main[data-poll]");
@@ -14,8 +13,7 @@
   var timer = null;
   var inView = true;
 
-  // A partitioned (CHIPS) cookie: browsers that block third-party cookies and storage in a
-  // cross-site iframe still keep it, but only for this host site.
+  // Partitioned (CHIPS): kept where third-party cookies are blocked, but only for this host site.
   function remember(choice) {
     document.cookie = cookieName + "=" + encodeURIComponent(choice) + "; Max-Age=63072000; Path=" +
       root.getAttribute("data-widget-path") + "; Secure; SameSite=None; Partitioned";
@@ -34,7 +32,7 @@
     } catch (e) { return null; }
   }
 
-  // Texts in the reader's language, from data-t-*: "one|several", {n} the number.
+  // The reader's language, from data-t-*: "one|several", {n} the number.
   function text(name, n) {
     var f = root.getAttribute("data-t-" + name).split("|");
     return f[n === 1 ? 0 : f.length - 1].replace("{n}", n);
@@ -97,7 +95,7 @@
     if (form) form.hidden = true;
     results.hidden = false;
     if (choice) markMine(choice);
-    // A moment after load, so screen readers see the live region change, and speak it.
+    // After load, so screen readers notice the live region change.
     if (choice) setTimeout(function () { say("voted"); }, 100);
     startLiveResults();
   }

@@ -1,0 +1,144 @@
+"""The poll form of the admin and its choices, with the rules an editor must follow."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.admin.widgets import FilteredSelectMultiple
+from django.core.exceptions import ValidationError
+from django.forms.models import BaseInlineFormSet
+
+from polls.models import Article, Ballot, Poll
+
+CONFIRM_FIELD = "confirm_change_after_voting"
+
+
+def ballot_count(poll: Poll) -> int:
+    return Ballot.objects.filter(poll=poll).count() if poll.pk else 0
+
+
+def normalised(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+class PollAdminForm(forms.ModelForm):
+    articles = forms.ModelMultipleChoiceField(
+        queryset=Article.objects.all(),
+        required=False,
+        widget=FilteredSelectMultiple("articles", is_stacked=False),
+        help_text="The poll is shown at the top of these articles (instead of their current poll).",
+    )
+    confirm_change_after_voting = forms.BooleanField(
+        required=False,
+        label="Change it anyway",
+        help_text=(
+            "Readers have already voted in this poll. Changing the question or a choice's text "
+            "changes what they voted on; tick this to save such a change."
+        ),
+    )
+
+    class Meta:
+        model = Poll
+        fields = [
+            "question",
+            "slug",
+            "status",
+            "results_before_voting",
+            "opens_at",
+            "closes_at",
+        ]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["articles"].initial = list(
+                self.instance.articles.values_list("pk", flat=True)
+            )
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        opens_at, closes_at = cleaned.get("opens_at"), cleaned.get("closes_at")
+        if opens_at and closes_at and closes_at <= opens_at:
+            self.add_error("closes_at", "The poll must close after it opens.")
+        votes = ballot_count(self.instance)
+        if votes and "question" in self.changed_data and not cleaned.get(CONFIRM_FIELD):
+            self.add_error(
+                "question",
+                f"{votes} reader{'s have' if votes != 1 else ' has'} already voted on this "
+                "question. Tick “Change it anyway” (under “Readers have voted”) to save the "
+                "new wording.",
+            )
+        return cleaned
+
+    def save_articles(self, poll: Poll) -> None:
+        """Called once the poll is saved (a new poll has no id before)."""
+        chosen = self.cleaned_data["articles"]
+        poll.articles.exclude(pk__in=[a.pk for a in chosen]).update(poll=None)
+        Article.objects.filter(pk__in=[a.pk for a in chosen]).update(poll=poll)
+
+
+class ChoiceInlineFormSet(BaseInlineFormSet):
+    def add_fields(self, form: forms.Form, index: int | None) -> None:
+        super().add_fields(form, index)
+        form.fields["text"].error_messages["required"] = "Every choice needs a text."
+
+    def clean(self) -> None:
+        super().clean()
+        # The rows that will be choices once saved: not the untouched empty rows, not the deleted.
+        kept = [
+            form
+            for form in self.forms
+            if (form.has_changed() or form.instance.pk) and not self._should_delete_form(form)
+        ]
+        if any(form.errors for form in kept):
+            return
+        errors = []
+
+        texts = [form.cleaned_data.get("text", "") for form in kept]
+        if len([t for t in texts if t.strip()]) < 2:
+            errors.append("A poll needs at least two choices.")
+        seen: dict[str, str] = {}
+        for text in texts:
+            if normalised(text) in seen:
+                errors.append(
+                    f"“{text}” is there twice (as “{seen[normalised(text)]}” too): "
+                    "every choice must be different."
+                )
+            seen.setdefault(normalised(text), text)
+
+        if ballot_count(self.instance):
+            renamed = [f for f in kept if f.instance.pk and "text" in f.changed_data]
+            confirm = forms.CheckboxInput()
+            confirmed = confirm.value_from_datadict(self.data, self.files, CONFIRM_FIELD)
+            if renamed and not confirmed:
+                errors.append(
+                    "Readers have already voted in this poll, and you changed the text of "
+                    + ", ".join(f"“{f.initial['text']}”" for f in renamed)
+                    + ". Tick “Change it anyway” to save the new wording."
+                )
+        if errors:
+            raise ValidationError(errors)
+
+
+def choice_form_keeping_voted_choices(form_class: type[forms.ModelForm]) -> type[forms.ModelForm]:
+    """The admin's inline choice form, refusing to delete a choice that has votes, in words.
+
+    The admin checks protected objects (ballots) itself, in hand_clean_DELETE, but lists them
+    as "ballot Envoy (2024-03-01 10:00)" lines; this says what it means for the editor.
+    """
+
+    class ChoiceForm(form_class):
+        def hand_clean_DELETE(self) -> None:
+            choice = self.instance
+            if self.cleaned_data.get("DELETE") and choice.pk:
+                votes = Ballot.objects.filter(choice=choice).count()
+                if votes:
+                    raise ValidationError(
+                        f"“{choice.text}” cannot be deleted: {votes} reader"
+                        f"{'s' if votes != 1 else ''} voted for it, and their ballots must keep "
+                        "pointing at what they chose. Close the poll, or duplicate it without "
+                        "this choice.",
+                        code="choice_has_votes",
+                    )
+            super().hand_clean_DELETE()
+
+    return ChoiceForm

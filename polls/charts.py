@@ -1,0 +1,197 @@
+"""What the admin shows about a poll's votes: over time, and where they were cast.
+
+Queries aggregate in PostgreSQL; the charts are drawn here as plain SVG (no JavaScript, no
+charting library) so they work in any browser and print as they look.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.db.models import Count
+from django.db.models.functions import TruncDay, TruncHour
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+
+from polls.models import Ballot, Poll, whole_percentages
+
+HOURLY_PERIOD = timedelta(days=2)
+
+
+@dataclass(frozen=True)
+class Bucket:
+    start: datetime
+    end: datetime
+    votes: int
+
+
+@dataclass(frozen=True)
+class VotesOverTime:
+    hourly: list[Bucket]
+    daily: list[Bucket]
+
+    @property
+    def total(self) -> int:
+        return sum(b.votes for b in self.hourly) + sum(b.votes for b in self.daily)
+
+
+def votes_over_time(poll: Poll, now: datetime | None = None) -> VotesOverTime:
+    """Votes per hour for the first two days after the poll opened, then per day.
+
+    Empty hours and days are included (with 0 votes) up to now, or up to the close of the poll,
+    so the charts' time axis has no gaps. Days are days in the site's time zone.
+    """
+    now = now or timezone.now()
+    tz = timezone.get_current_timezone()
+    # Hours are counted in UTC (an hour is an hour across a DST change), days in the site's zone.
+    first_hour = poll.opens_at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    hourly_until = first_hour + HOURLY_PERIOD
+    ballots = Ballot.objects.filter(poll=poll)
+    last_vote = ballots.order_by("-cast_at").values_list("cast_at", flat=True).first()
+    end = min(now, poll.closes_at) if poll.closes_at else now
+    end = max(end, last_vote) if last_vote else end
+    if end <= poll.opens_at:
+        return VotesOverTime(hourly=[], daily=[])
+
+    per_hour = dict(
+        ballots.filter(cast_at__lt=hourly_until)
+        .annotate(bucket=TruncHour("cast_at", tzinfo=UTC))
+        .values_list("bucket")
+        .annotate(votes=Count("id"))
+    )
+    hourly = []
+    start = first_hour
+    while start < min(end, hourly_until):
+        hourly.append(Bucket(start, start + timedelta(hours=1), per_hour.get(start, 0)))
+        start += timedelta(hours=1)
+
+    daily = []
+    if end > hourly_until:
+        per_day = dict(
+            ballots.filter(cast_at__gte=hourly_until)
+            .annotate(bucket=TruncDay("cast_at", tzinfo=tz))
+            .values_list("bucket")
+            .annotate(votes=Count("id"))
+        )
+        day = hourly_until.astimezone(tz).replace(hour=0, minute=0)
+        while day < end:
+            next_day = day + timedelta(days=1)  # wall-clock arithmetic: the next midnight
+            daily.append(Bucket(max(day, hourly_until), next_day, per_day.get(day, 0)))
+            day = next_day
+    return VotesOverTime(hourly=hourly, daily=daily)
+
+
+@dataclass(frozen=True)
+class SourceRow:
+    label: str
+    detail: str
+    votes: int
+    percent: int
+
+
+def votes_by_source(poll: Poll) -> list[SourceRow]:
+    """Where the votes were cast: our poll page, each article, each site embedding the widget."""
+    groups = (
+        Ballot.objects.filter(poll=poll)
+        .values_list("source", "article__title", "host_origin")
+        .annotate(votes=Count("id"))
+        .order_by("-votes", "source", "article__title", "host_origin")
+    )
+    labelled = []
+    for source, article_title, host_origin, votes in groups:
+        if source == Ballot.Source.ARTICLE:
+            label, detail = "Article", article_title or "(article removed)"
+        elif source == Ballot.Source.EMBED:
+            label, detail = "Embedded widget", host_origin or "(host site unknown)"
+        else:
+            label, detail = Ballot.Source(source).label, "Our poll page"
+        labelled.append((label, detail, votes))
+    percents = whole_percentages([votes for _, _, votes in labelled])
+    return [
+        SourceRow(label, detail, votes, percent)
+        for (label, detail, votes), percent in zip(labelled, percents, strict=True)
+    ]
+
+
+# Drawing. Coordinates are in the SVG's own units; the SVG scales to its container's width.
+WIDTH, HEIGHT = 720, 180
+LEFT, BOTTOM, TOP = 36, 22, 8
+
+
+def bar_chart_svg(buckets: list[Bucket], *, by: str, title: str) -> SafeString:
+    """A bar per bucket; `by` is "hour" or "day" and decides the labels."""
+    plot_width, plot_height = WIDTH - LEFT, HEIGHT - BOTTOM - TOP
+    top_votes = max((b.votes for b in buckets), default=0)
+    scale_max = max(top_votes, 1)
+    slot = plot_width / max(len(buckets), 1)
+    label_every = max(1, round(len(buckets) / 8)) if by == "day" else 6
+
+    def when(bucket: Bucket) -> str:
+        local = timezone.localtime(bucket.start)
+        if by == "hour":
+            return f"{date_format(local, 'M j, H:i')} to {timezone.localtime(bucket.end):%H:%M}"
+        return date_format(local, "D, M j")
+
+    bars = format_html_join(
+        "",
+        '<rect class="votes-chart__bar" x="{}" y="{}" width="{}" height="{}">'
+        "<title>{}: {} vote{}</title></rect>",
+        (
+            (
+                f"{LEFT + i * slot + slot * 0.1:.2f}",
+                f"{TOP + plot_height - plot_height * b.votes / scale_max:.2f}",
+                f"{slot * 0.8:.2f}",
+                f"{plot_height * b.votes / scale_max:.2f}",
+                when(b),
+                b.votes,
+                "" if b.votes == 1 else "s",
+            )
+            for i, b in enumerate(buckets)
+        ),
+    )
+    labels = format_html_join(
+        "",
+        '<text class="votes-chart__label" x="{}" y="{}">{}</text>',
+        (
+            (
+                f"{LEFT + i * slot:.2f}",
+                HEIGHT - 6,
+                date_format(timezone.localtime(b.start), "M j H:i" if by == "hour" else "M j"),
+            )
+            for i, b in enumerate(buckets)
+            if i % label_every == 0
+        ),
+    )
+    axis = format_html(
+        '<text class="votes-chart__label" x="{}" y="{}" text-anchor="end">{}</text>'
+        '<text class="votes-chart__label" x="{}" y="{}" text-anchor="end">0</text>'
+        '<line class="votes-chart__axis" x1="{}" y1="{}" x2="{}" y2="{}"/>',
+        LEFT - 6,
+        TOP + 10,
+        top_votes,
+        LEFT - 6,
+        TOP + plot_height,
+        LEFT,
+        TOP + plot_height,
+        WIDTH,
+        TOP + plot_height,
+    )
+    total = sum(b.votes for b in buckets)
+    return format_html(
+        '<svg class="votes-chart" viewBox="0 0 {} {}" role="img" '
+        'aria-label="{}: {} vote{} in {} {}{}">{}{}{}</svg>',
+        WIDTH,
+        HEIGHT,
+        title,
+        total,
+        "" if total == 1 else "s",
+        len(buckets),
+        by,
+        "" if len(buckets) == 1 else "s",
+        axis,
+        bars,
+        labels,
+    )

@@ -1,0 +1,43 @@
+import logging
+
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template.loader import render_to_string
+
+logger = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = 5
+
+
+class DatabaseUnavailableMiddleware:
+    """While PostgreSQL is unreachable, answer 503 with a clear message instead of a 500 trace.
+
+    Nothing is half-done: a vote's ballot and count commit together or not at all. Persistent
+    connections are health-checked before reuse, so requests succeed again as soon as the
+    database is back, without restarting the app.
+    """
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, OperationalError | InterfaceError):
+            return None
+        logger.warning(
+            "Database unavailable for %s %s: %s", request.method, request.path, exception
+        )
+        wants_json = request.path.startswith("/api/") or "application/json" in request.headers.get(
+            "Accept", ""
+        )
+        if wants_json:
+            response = JsonResponse(
+                {"error": "The poll service is briefly unavailable. Please try again."}, status=503
+            )
+        else:
+            response = HttpResponse(render_to_string("503.html"), status=503)
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        response["Cache-Control"] = "no-store"
+        return response

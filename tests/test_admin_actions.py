@@ -1,0 +1,114 @@
+"""Close now, reopen and duplicate: from the poll list and from a poll's page."""
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from polls.models import Ballot, Poll
+from tests.conftest import make_poll
+from tests.test_editor_helpers import editor_client, vote
+
+pytestmark = pytest.mark.django_db
+
+
+def on_list(name: str, *polls: Poll):
+    return editor_client().post(
+        reverse("admin:polls_poll_changelist"),
+        {"action": name, "_selected_action": [str(p.pk) for p in polls]},
+        follow=True,
+    )
+
+
+def on_page(name: str, poll: Poll):
+    """Django 6.1's change-form actions: the action menu above a poll's form."""
+    return editor_client().post(
+        reverse("admin:polls_poll_change", args=[poll.pk]),
+        {"CHANGE_FORM-action": name, "_selected_action": [str(poll.pk)]},
+        follow=True,
+    )
+
+
+def messages_of(response) -> list[str]:
+    return [str(m) for m in response.context["messages"]]
+
+
+def test_close_now_closes_an_open_poll_and_readers_can_no_longer_vote(client):
+    poll = make_poll()
+    response = on_page("close_now", poll)
+    assert f"“{poll}” is closed." in messages_of(response)
+    poll.refresh_from_db()
+    assert poll.state() == "closed" and poll.closes_at <= timezone.now()
+    vote_url = reverse("polls:vote", args=[poll.slug])
+    refused = client.post(vote_url, {"choice": poll.choices.first().pk})
+    assert refused.status_code == 409
+    assert not Ballot.objects.exists()
+
+
+def test_close_now_leaves_drafts_and_scheduled_polls_alone_and_says_so():
+    draft, scheduled = make_poll(state="draft"), make_poll(state="scheduled")
+    response = on_list("close_now", draft, scheduled)
+    assert f"“{draft}” is draft, not open, so there is nothing to close." in messages_of(response)
+    assert f"“{scheduled}” is scheduled, not open" in " ".join(messages_of(response))
+    assert Poll.objects.filter(closes_at__isnull=False).count() == 0
+
+
+def test_reopen_opens_a_closed_poll_without_a_closing_time():
+    closed, open_poll = make_poll(state="closed"), make_poll(state="open")
+    response = on_list("reopen", closed, open_poll)
+    assert f"“{closed}” is reopened." in messages_of(response)
+    assert f"“{open_poll}” is open, not closed, so it cannot be reopened." in messages_of(response)
+    closed.refresh_from_db()
+    assert closed.state() == "open" and closed.closes_at is None
+
+
+def test_duplicate_copies_question_settings_and_choices_but_not_votes():
+    poll = make_poll("Which proxy?", choices=("Envoy", "NGINX"), slug="which-proxy")
+    poll.results_before_voting = True
+    poll.closes_at = timezone.now() + timedelta(days=3)
+    poll.save()
+    vote(poll, "Envoy", "reader")
+    response = on_page("duplicate", poll)
+    copy = Poll.objects.get(slug="which-proxy-copy")
+    assert response.redirect_chain[-1][0] == reverse("admin:polls_poll_change", args=[copy.pk])
+    assert (copy.question, copy.status, copy.results_before_voting) == (
+        "Which proxy?",
+        Poll.Status.DRAFT,
+        True,
+    )
+    assert list(copy.choices.values_list("text", "position", "votes")) == [
+        ("Envoy", 1, 0),
+        ("NGINX", 2, 0),
+    ]
+    assert not copy.ballots.exists() and copy.closes_at is None
+    on_page("duplicate", poll)
+    assert Poll.objects.filter(slug="which-proxy-copy-2").exists()
+    assert poll.choices.get(text="Envoy").votes == 1
+
+
+def test_the_actions_are_recorded_in_the_poll_history():
+    poll = make_poll()
+    on_page("close_now", poll)
+    history = editor_client().get(reverse("admin:polls_poll_history", args=[poll.pk]))
+    assert "Closed from the admin." in history.content.decode()
+
+
+def test_a_viewer_without_change_permission_gets_no_close_action():
+    from django.contrib.auth.models import Permission, User
+    from django.test import Client
+
+    viewer = User.objects.create_user("viewer", password="x", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_poll"))
+    client = Client()
+    client.force_login(viewer)
+    poll = make_poll()
+    page = client.get(reverse("admin:polls_poll_change", args=[poll.pk])).content.decode()
+    assert 'value="export_results_csv"' in page
+    assert 'value="close_now"' not in page
+    client.post(
+        reverse("admin:polls_poll_changelist"),
+        {"action": "close_now", "_selected_action": [str(poll.pk)]},
+    )
+    poll.refresh_from_db()
+    assert poll.state() == "open"

@@ -1,0 +1,136 @@
+"""A poll's page in the admin: results, charts, where votes came from, snippets, preview."""
+
+import html
+import re
+
+import pytest
+from django.urls import reverse
+
+from polls.models import Ballot
+from tests.conftest import make_article, make_poll
+from tests.test_editor_helpers import editor_client, vote
+
+pytestmark = pytest.mark.django_db
+
+
+def change_page(poll) -> str:
+    response = editor_client().get(reverse("admin:polls_poll_change", args=[poll.pk]))
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_it_shows_the_results_with_counts_and_percentages():
+    poll = make_poll(choices=("Envoy", "NGINX", "HAProxy"))
+    vote(poll, "Envoy", "reader-1")
+    vote(poll, "Envoy", "reader-2")
+    vote(poll, "HAProxy", "reader-3")
+    page = change_page(poll)
+    rows = re.findall(
+        r'admin-results__text">([^<]+)</span>\s*<span class="admin-results__figures">'
+        r'<strong class="admin-results__percent">(\d+)%</strong> '
+        r'<span class="admin-results__count">(\d+) votes?</span>',
+        page,
+    )
+    assert rows == [("Envoy", "67", "2"), ("NGINX", "0", "0"), ("HAProxy", "33", "1")]
+    assert "3 votes</strong>" in page
+
+
+def test_it_breaks_votes_down_by_page_article_and_host_site():
+    poll = make_poll(choices=("Yes", "No"))
+    article = make_article("Edge proxies compared", poll=poll)
+    vote(poll, "Yes", "r1")
+    vote(poll, "Yes", "r2", source=Ballot.Source.ARTICLE, article=article)
+    vote(poll, "No", "r3", source=Ballot.Source.ARTICLE, article=article)
+    embedded = [vote(poll, "No", f"e{i}", source=Ballot.Source.EMBED) for i in range(3)]
+    # The embed view on main records the host page; set it here as it will.
+    Ballot.objects.filter(pk__in=[b.pk for b in embedded[:2]]).update(
+        host_origin="https://news.example"
+    )
+    Ballot.objects.filter(pk=embedded[2].pk).update(host_origin="https://blog.example")
+    page = change_page(poll)
+    table = page[page.index('class="poll-sources"') :]
+    rows = re.findall(
+        r"<tr><td>([^<]+)</td><td>([^<]+)</td>"
+        r'<td class="numeric">(\d+)</td><td class="numeric">(\d+)%</td></tr>',
+        table,
+    )
+    assert rows == [
+        ("Article", "Edge proxies compared", "2", "33"),
+        ("Embedded widget", "https://news.example", "2", "33"),
+        ("Embedded widget", "https://blog.example", "1", "17"),
+        ("Poll page", "Our poll page", "1", "17"),
+    ]
+
+
+def test_it_offers_the_three_embed_snippets_with_copy_buttons():
+    poll = make_poll("Is <b>this</b> “safe”?", slug="safe-question")
+    page = change_page(poll)
+    site = "http://testserver"
+    snippets = {
+        key: html.unescape(code)
+        for key, code in re.findall(
+            r'<textarea id="snippet-(\w+)"[^>]*>(.*?)</textarea>', page, flags=re.S
+        )
+    }
+    snippets.update(
+        (key, html.unescape(code))
+        for key, code in re.findall(
+            r'<input type="text" id="snippet-(\w+)"[^>]*value="([^"]*)"', page
+        )
+    )
+    assert snippets == {
+        "script": f'<div data-poll="safe-question"></div>\n'
+        f'<script src="{site}/embed.js" async></script>',
+        "iframe": f'<iframe src="{site}/polls/safe-question/embed/" '
+        'title="Reader poll: Is &lt;b&gt;this&lt;/b&gt; “safe”?" width="100%" height="440" '
+        'loading="lazy" style="border:0;max-width:100%"></iframe>',
+        "oembed_url": f"{site}/polls/safe-question/",
+    }
+    for key in snippets:
+        assert f'data-copy-target="snippet-{key}"' in page
+
+
+def test_the_preview_shows_the_reader_widget_in_a_sandbox_that_cannot_submit_a_vote():
+    poll = make_poll(choices=("Envoy", "NGINX"))
+    page = change_page(poll)
+    frames = re.findall(r"<iframe ([^>]*)></iframe>", page)
+    previews = [f for f in frames if "widget-preview__iframe" in f]
+    assert len(previews) == 2
+    for frame in previews:
+        # allow-same-origin only: no allow-forms (no submission), no allow-scripts.
+        assert 'sandbox="allow-same-origin"' in frame
+    before = html.unescape(re.search(r'srcdoc="([^"]*)"', previews[0]).group(1))
+    assert "<body inert>" in before
+    assert "Envoy" in before and 'type="radio"' in before
+    after = html.unescape(re.search(r'srcdoc="([^"]*)"', previews[1]).group(1))
+    assert "poll-results" in after and 'type="radio"' not in after
+
+
+def test_it_charts_votes_over_time_as_svg_with_one_bar_per_hour():
+    poll = make_poll()
+    vote(poll, "Envoy", "r1")
+    page = change_page(poll)
+    assert "By hour, the first two days" in page
+    chart = re.search(r'<svg class="votes-chart"[^>]*aria-label="([^"]*)"', page)
+    assert chart.group(1).startswith("Votes per hour, first two days: 1 vote in ")
+    assert "<title>" in page and ": 1 vote</title>" in page
+
+
+def test_a_draft_that_has_not_opened_says_so_instead_of_a_chart():
+    poll = make_poll(state="scheduled")
+    page = change_page(poll)
+    assert "The poll has not opened yet." in page
+    assert "No votes yet." in page
+
+
+def test_it_links_to_both_csv_downloads():
+    poll = make_poll()
+    page = change_page(poll)
+    assert reverse("admin:polls_poll_results_csv", args=[poll.pk]) in page
+    assert reverse("admin:polls_poll_ballots_csv", args=[poll.pk]) in page
+
+
+def test_the_add_page_has_no_report():
+    response = editor_client().get(reverse("admin:polls_poll_add"))
+    assert response.status_code == 200
+    assert "poll-report" not in response.content.decode()

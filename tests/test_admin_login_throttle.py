@@ -1,0 +1,56 @@
+"""Admin sign-in is throttled (django-axes, attempts stored in PostgreSQL)."""
+
+import pytest
+from axes.models import AccessAttempt
+from django.conf import settings
+from django.test import Client
+from django.urls import reverse
+
+from tests.test_editor_helpers import EDITOR_PASSWORD, make_editor
+
+pytestmark = pytest.mark.django_db
+
+LOGIN = reverse("admin:login")
+
+
+def sign_in(client: Client, password: str, username: str = "editor"):
+    return client.post(LOGIN, {"username": username, "password": password, "next": "/admin/"})
+
+
+def test_after_too_many_failures_even_the_right_password_is_refused():
+    make_editor()
+    client = Client()
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        response = sign_in(client, "wrong")
+        assert response.status_code == 200
+        assert "Please enter the correct username and password" in response.content.decode()
+    locked = sign_in(client, "wrong")
+    assert locked.status_code == 429
+    assert "Too many failed sign-in attempts" in locked.content.decode()
+    still_locked = sign_in(client, EDITOR_PASSWORD)
+    assert still_locked.status_code == 429
+    assert "_auth_user_id" not in client.session
+    attempt = AccessAttempt.objects.get()
+    assert (attempt.username, attempt.failures_since_start) == (
+        "editor",
+        settings.AXES_FAILURE_LIMIT + 1,
+    )
+
+
+def test_another_username_from_the_same_address_is_not_locked_out():
+    make_editor()
+    make_editor("colleague")
+    client = Client()
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        sign_in(client, "wrong")
+    response = sign_in(Client(), EDITOR_PASSWORD, username="colleague")
+    assert response.status_code == 302 and response["Location"] == "/admin/"
+
+
+def test_a_successful_sign_in_resets_the_failures():
+    make_editor()
+    client = Client()
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        sign_in(client, "wrong")
+    assert sign_in(client, EDITOR_PASSWORD).status_code == 302
+    assert not AccessAttempt.objects.exists()

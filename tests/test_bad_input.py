@@ -1,0 +1,304 @@
+"""Malformed requests at every entry point: each gets a clear 4xx and changes nothing."""
+
+import time
+from dataclasses import dataclass, field
+from unittest import mock
+
+import pytest
+from django.contrib.auth.models import User
+from django.core import signing
+from django.http import QueryDict
+from django.test import Client
+from hypothesis import HealthCheck, assume, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+
+from polls.models import Ballot, Poll
+from polls.vote_tokens import SALT, vote_token_issue
+from tests.conftest import make_article, make_poll, snapshot
+
+pytestmark = pytest.mark.django_db
+
+SAME_ORIGIN = {"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"}
+
+
+@dataclass
+class World:
+    poll: Poll
+    other: Poll
+    closed: Poll
+    draft: Poll
+    scheduled: Poll
+    replayed_token: str
+    admin: Client = field(default_factory=Client)
+
+    def choice(self, poll: Poll | None = None) -> str:
+        return str((poll or self.poll).choices.first().pk)
+
+    def token(self, poll: Poll | None = None) -> str:
+        return vote_token_issue(poll or self.poll)
+
+
+@pytest.fixture
+def world(db) -> World:
+    poll = make_poll("Main?", slug="main")
+    make_article("Host", poll=poll, slug="host")
+    replayed = vote_token_issue(poll)
+    assert (
+        Client()
+        .post("/polls/main/embed/vote/", {"choice": poll.choices.first().pk, "token": replayed})
+        .status_code
+        == 200
+    )
+    staff = User.objects.create(username="editor", is_staff=True, is_superuser=True)
+    admin = Client(enforce_csrf_checks=True)
+    admin.force_login(staff)
+    return World(
+        poll=poll,
+        other=make_poll("Other?", ("Yes", "No"), slug="other"),
+        closed=make_poll("Closed?", slug="closed", state="closed"),
+        draft=make_poll("Draft?", slug="draft", state="draft"),
+        scheduled=make_poll("Future?", slug="future", state="scheduled"),
+        replayed_token=replayed,
+        admin=admin,
+    )
+
+
+def expired_token(world: World) -> str:
+    with mock.patch("django.core.signing.time.time", return_value=time.time() - 3 * 3600):
+        return vote_token_issue(world.poll)
+
+
+def forged_token(world: World) -> str:
+    return signing.dumps({"poll": world.poll.pk, "nonce": "x"}, salt=SALT, key="not-our-key")
+
+
+def post(url, data=None, **kwargs):
+    return lambda w, client: client.post(
+        url(w) if callable(url) else url, data(w) if data else {}, **kwargs
+    )
+
+
+def raw(url, body: bytes, **kwargs):
+    return lambda w, client: client.generic(
+        "POST", url, body, content_type="application/x-www-form-urlencoded", **kwargs
+    )
+
+
+def get(url):
+    return lambda w, client: client.get(url(w) if callable(url) else url)
+
+
+def method(name: str, url: str):
+    return lambda w, client: client.generic(name, url)
+
+
+def embed(data, headers=SAME_ORIGIN, slug="main"):
+    return post(f"/polls/{slug}/embed/vote/", data, headers=headers)
+
+
+def admin(request):
+    return lambda w, client: request(w, w.admin)
+
+
+CASES = {
+    # Our own vote form
+    "vote: unknown poll": (
+        post("/polls/no-such-poll/vote/", lambda w: {"choice": w.choice()}),
+        404,
+    ),
+    "vote: malformed slug": (post("/polls/bad%20slug!/vote/", lambda w: {"choice": "1"}), 404),
+    "vote: absurdly long slug": (
+        post("/polls/" + "a" * 400 + "/vote/", lambda w: {"choice": "1"}),
+        404,
+    ),
+    "vote: missing choice": (post("/polls/main/vote/"), 400),
+    "vote: empty choice": (post("/polls/main/vote/", lambda w: {"choice": ""}), 400),
+    "vote: non-number choice": (post("/polls/main/vote/", lambda w: {"choice": "envoy"}), 400),
+    "vote: negative choice": (post("/polls/main/vote/", lambda w: {"choice": "-1"}), 400),
+    "vote: fractional choice": (post("/polls/main/vote/", lambda w: {"choice": "1.5"}), 400),
+    "vote: huge choice": (post("/polls/main/vote/", lambda w: {"choice": "9" * 40}), 400),
+    "vote: unknown choice": (post("/polls/main/vote/", lambda w: {"choice": "99999999"}), 400),
+    "vote: choice of another poll": (
+        post("/polls/main/vote/", lambda w: {"choice": w.choice(w.other)}),
+        400,
+    ),
+    "vote: several choices": (
+        post("/polls/main/vote/", lambda w: {"choice": [w.choice(), w.poll.choices.last().pk]}),
+        400,
+    ),
+    "vote: GET": (get("/polls/main/vote/"), 405),
+    "vote: PUT": (method("PUT", "/polls/main/vote/"), 405),
+    "vote: DELETE": (method("DELETE", "/polls/main/vote/"), 405),
+    "vote: OPTIONS": (method("OPTIONS", "/polls/main/vote/"), 405),
+    "vote: oversized body": (raw("/polls/main/vote/", b"choice=1&pad=" + b"x" * 200_000), 400),
+    "vote: too many fields": (
+        raw("/polls/main/vote/", b"&".join(b"f%d=1" % n for n in range(500))),
+        400,
+    ),
+    "vote: invalid UTF-8": (raw("/polls/main/vote/", b"choice=%FF%FE%FD"), 400),
+    "vote: control characters": (raw("/polls/main/vote/", b"choice=1%00%07"), 400),
+    "vote: JSON body": (
+        lambda w, c: c.post("/polls/main/vote/", '{"choice": 1}', content_type="application/json"),
+        400,
+    ),
+    "vote: unknown article": (
+        post("/polls/main/vote/", lambda w: {"choice": w.choice(), "article": "nope"}),
+        400,
+    ),
+    "vote: article slug with control characters": (
+        post("/polls/main/vote/", lambda w: {"choice": w.choice(), "article": "ho\x00st"}),
+        400,
+    ),
+    "vote: draft poll": (post("/polls/draft/vote/", lambda w: {"choice": w.choice(w.draft)}), 404),
+    "vote: future poll": (
+        post("/polls/future/vote/", lambda w: {"choice": w.choice(w.scheduled)}),
+        404,
+    ),
+    "vote: closed poll": (
+        post("/polls/closed/vote/", lambda w: {"choice": w.choice(w.closed)}),
+        409,
+    ),
+    "vote: no CSRF token": (
+        lambda w, c: Client(enforce_csrf_checks=True).post(
+            "/polls/main/vote/", {"choice": w.choice()}
+        ),
+        403,
+    ),
+    # The widget's vote
+    "widget: missing token": (embed(lambda w: {"choice": w.choice()}), 403),
+    "widget: forged token": (
+        embed(lambda w: {"choice": w.choice(), "token": forged_token(w)}),
+        403,
+    ),
+    "widget: garbage token": (embed(lambda w: {"choice": w.choice(), "token": "%%%\x01"}), 403),
+    "widget: expired token": (
+        embed(lambda w: {"choice": w.choice(), "token": expired_token(w)}),
+        403,
+    ),
+    "widget: replayed token": (
+        embed(lambda w: {"choice": w.choice(), "token": w.replayed_token}),
+        409,
+    ),
+    "widget: token of another poll": (
+        embed(lambda w: {"choice": w.choice(), "token": w.token(w.other)}),
+        403,
+    ),
+    "widget: cross-site origin": (
+        embed(
+            lambda w: {"choice": w.choice(), "token": w.token()},
+            headers={"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"},
+        ),
+        403,
+    ),
+    "widget: bogus host origin": (
+        embed(lambda w: {"choice": w.choice(), "token": w.token(), "host_origin": "data:x"}),
+        400,
+    ),
+    "widget: host path with control characters": (
+        embed(lambda w: {"choice": w.choice(), "token": w.token(), "host_path": "/a\x07b"}),
+        400,
+    ),
+    "widget: several choices": (
+        embed(lambda w: {"choice": [w.choice(), w.poll.choices.last().pk], "token": w.token()}),
+        400,
+    ),
+    "widget: choice of another poll": (
+        embed(lambda w: {"choice": w.choice(w.other), "token": w.token()}),
+        400,
+    ),
+    "widget: invalid UTF-8": (raw("/polls/main/embed/vote/", b"choice=%FF&token=%FE"), 400),
+    "widget: GET on the vote URL": (get("/polls/main/embed/vote/"), 405),
+    "widget: closed poll": (
+        embed(lambda w: {"choice": w.choice(w.closed), "token": w.token(w.closed)}, slug="closed"),
+        409,
+    ),
+    "widget: draft poll": (get("/polls/draft/embed/"), 404),
+    "widget: unknown poll": (get("/polls/nope/embed/"), 404),
+    "widget: POST to the widget page": (post("/polls/main/embed/"), 405),
+    "token: GET": (get("/polls/main/embed/token/"), 405),
+    "token: closed poll": (post("/polls/closed/embed/token/"), 404),
+    # oEmbed
+    "oembed: format=xml (501 by the oEmbed spec)": (
+        get("/oembed?url=http://testserver/polls/main/&format=xml"),
+        501,
+    ),
+    "oembed: maxwidth=-1": (get("/oembed?url=http://testserver/polls/main/&maxwidth=-1"), 400),
+    "oembed: maxwidth=wide": (get("/oembed?url=http://testserver/polls/main/&maxwidth=wide"), 400),
+    "oembed: absurd maxheight": (
+        get("/oembed?url=http://testserver/polls/main/&maxheight=" + "9" * 30),
+        400,
+    ),
+    "oembed: no url": (get("/oembed"), 400),
+    "oembed: unknown poll": (get("/oembed?url=http://testserver/polls/nope/"), 404),
+    "oembed: another site": (get("/oembed?url=https://evil.example/polls/main/"), 404),
+    "oembed: draft poll": (get("/oembed?url=http://testserver/polls/draft/"), 404),
+    "oembed: garbage url": (get("/oembed?url=%FF%FE%00"), 404),
+    # JSON results
+    "json: unknown poll": (get("/api/polls/nope/results"), 404),
+    "json: draft poll": (get("/api/polls/draft/results"), 404),
+    "json: future poll": (get("/api/polls/future/results"), 404),
+    "json: POST": (post("/api/polls/main/results"), 405),
+    "json: malformed slug": (get("/api/polls/%00%FF/results"), 404),
+    # The admin
+    "admin: POST without the CSRF token": (
+        admin(lambda w, c: c.post("/admin/polls/poll/add/", {"question": "Sneaky?"})),
+        403,
+    ),
+    "admin: delete a ballot": (
+        admin(lambda w, c: c.get(f"/admin/polls/ballot/{Ballot.objects.first().pk}/delete/")),
+        403,
+    ),
+    "admin: add a ballot": (admin(lambda w, c: c.get("/admin/polls/ballot/add/")), 403),
+    "admin: unknown model": (admin(lambda w, c: c.get("/admin/polls/nosuchthing/")), 404),
+    "anonymous: ballots list": (
+        lambda w, c: Client(enforce_csrf_checks=True).post("/admin/polls/ballot/", {"x": 1}),
+        403,
+    ),
+}
+
+
+@pytest.mark.parametrize(("request_fn", "status"), CASES.values(), ids=CASES.keys())
+def test_malformed_requests_get_a_clear_4xx_and_change_nothing(world, client, request_fn, status):
+    before = snapshot()
+    response = request_fn(world, client)
+    assert response.status_code == status
+    assert response.status_code != 500
+    assert snapshot() == before
+
+
+def test_the_battery_is_at_least_forty_requests():
+    assert len(CASES) >= 40
+
+
+JUNK_FIELDS = st.dictionaries(
+    keys=st.sampled_from(["choice", "token", "article", "host_origin", "host_path", "vote", "x"]),
+    values=st.one_of(
+        st.text(max_size=60),
+        st.integers(min_value=-(10**30), max_value=10**30).map(str),
+        st.lists(st.text(max_size=8), min_size=2, max_size=4),
+    ),
+    max_size=6,
+)
+
+
+@hypothesis_settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(fields=JUNK_FIELDS, raw_body=st.binary(max_size=300), widget=st.booleans())
+def test_generated_junk_never_counts_a_vote_or_breaks(world, fields, raw_body, widget):
+    valid_ids = {str(pk) for pk in world.poll.choices.values_list("pk", flat=True)}
+    assume(not (isinstance(fields.get("choice"), str) and fields["choice"].strip() in valid_ids))
+    assume(not {value.strip() for value in QueryDict(raw_body).getlist("choice")} & valid_ids)
+    url = "/polls/main/embed/vote/" if widget else "/polls/main/vote/"
+    client = Client()
+    before = snapshot()
+    form = client.post(url, fields, headers=SAME_ORIGIN)
+    body = client.generic(
+        "POST", url, raw_body, content_type="application/x-www-form-urlencoded", headers=SAME_ORIGIN
+    )
+    for response in (form, body):
+        assert 400 <= response.status_code < 500, (response.status_code, fields, raw_body)
+    assert snapshot() == before

@@ -1,0 +1,64 @@
+"""Helpers for the editors' admin tests (kept out of conftest.py, which belongs to the readers)."""
+
+from django.contrib.auth.models import Group, User
+from django.test import Client
+from django.utils import timezone
+
+from polls import voters
+from polls.models import Ballot, Poll
+from polls.services import ballot_cast
+
+EDITOR_PASSWORD = "a-long-editor-passphrase-42"
+
+
+def make_editor(username: str = "editor") -> User:
+    user = User.objects.create_user(username, f"{username}@news.example", EDITOR_PASSWORD)
+    user.is_staff = True
+    user.save()
+    user.groups.add(Group.objects.get(name="Poll editors"))
+    return user
+
+
+def editor_client() -> Client:
+    client = Client()
+    client.force_login(User.objects.filter(username="editor").first() or make_editor())
+    return client
+
+
+def vote(poll: Poll, choice_text: str, voter: str, **where) -> Ballot:
+    return ballot_cast(
+        poll=poll,
+        choice=poll.choices.get(text=choice_text),
+        voter_hash=voters.voter_hash(voter),
+        **where,
+    )
+
+
+def change_form_data(poll: Poll, **overrides) -> dict:
+    """The POST of the poll's change form as it is now, with `overrides` (field names as posted)."""
+    opens_at = timezone.localtime(poll.opens_at)
+    closes_at = timezone.localtime(poll.closes_at) if poll.closes_at else None
+    choices = list(poll.choices.all())
+    data = {
+        "question": poll.question,
+        "slug": poll.slug,
+        "status": poll.status,
+        "opens_at_0": opens_at.strftime("%Y-%m-%d"),
+        "opens_at_1": opens_at.strftime("%H:%M:%S"),
+        "closes_at_0": closes_at.strftime("%Y-%m-%d") if closes_at else "",
+        "closes_at_1": closes_at.strftime("%H:%M:%S") if closes_at else "",
+        "articles": [str(pk) for pk in poll.articles.values_list("pk", flat=True)],
+        "choices-TOTAL_FORMS": str(len(choices)),
+        "choices-INITIAL_FORMS": str(len(choices)),
+        "choices-MIN_NUM_FORMS": "2",
+        "choices-MAX_NUM_FORMS": "1000",
+    }
+    if poll.results_before_voting:
+        data["results_before_voting"] = "on"
+    for index, choice in enumerate(choices):
+        data[f"choices-{index}-id"] = str(choice.pk)
+        data[f"choices-{index}-poll"] = str(poll.pk)
+        data[f"choices-{index}-position"] = str(choice.position)
+        data[f"choices-{index}-text"] = choice.text
+    data.update(overrides)
+    return data
