@@ -94,6 +94,12 @@ def test_it_finds_no_errors_on_any_page_before_and_after_voting(checker, tmp_pat
         ),
         "results-refused": page_html(reader, f"/polls/{poll.slug}/vote/", "post", choice=choice.pk),
     }
+    poll.results_before_voting = True
+    poll.save()
+    pages["poll-with-results"] = page_html(Client(), poll.get_absolute_url())
+    pages["article-with-results"] = page_html(Client(), article.get_absolute_url())
+    pages["widget-with-results"] = page_html(Client(), widget)
+    assert "Results so far" in pages["poll-with-results"]
     assert "Thank you, your vote has been counted." in pages["results-voted"]
     assert "Thank you, your vote was counted." in pages["widget-voted"]
     assert "You have already voted in this poll." in pages["results-refused"]
