@@ -9,7 +9,7 @@ LOCAL_ENV = SECRET_KEY="$${SECRET_KEY:-$$(cat .data/secret_key)}" \
 	SECURE_COOKIES="$${SECURE_COOKIES:-0}" SECURE_SSL_REDIRECT="$${SECURE_SSL_REDIRECT:-0}"
 MANAGE := $(LOCAL_ENV) $(BIN)/python manage.py
 # The Nu HTML Checker for tests/test_html_validity.py: from the npm registry, kept out of git.
-# It runs on Java 17+; on a machine without Java, the test set-up installs Debian's.
+# It runs on Java 17+; on a machine without Java (or npm), the test set-up installs Debian's.
 VNU_VERSION := 26.9.27
 VNU_JAR := .data/vnu-$(VNU_VERSION)/vnu.jar
 export VNU_JAR
@@ -54,6 +54,7 @@ $(VENV)/.installed: pyproject.toml
 
 $(VNU_JAR):
 	command -v java >/dev/null || (apt-get update -q && apt-get install -y -q openjdk-17-jre-headless)
+	command -v npm >/dev/null || (apt-get update -q && apt-get install -y -q npm)
 	mkdir -p $(@D)
 	cd $(@D) && npm pack --silent vnu-jar@$(VNU_VERSION) >/dev/null
 	tar -xzf $(@D)/vnu-jar-$(VNU_VERSION).tgz -C $(@D) --strip-components=3 package/build/dist/vnu.jar
