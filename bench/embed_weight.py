@@ -31,6 +31,7 @@ def start_site(port: int) -> subprocess.Popen:
         "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only-secret-key"),
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "SECURE_COOKIES": "0",
+        "SECURE_SSL_REDIRECT": "0",
         "BIND": f"127.0.0.1:{port}",
         "ACCESS_LOG": "off",
     }
