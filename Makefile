@@ -14,7 +14,7 @@ VNU_VERSION := 26.9.27
 VNU_JAR := .data/vnu-$(VNU_VERSION)/vnu.jar
 export VNU_JAR
 
-.PHONY: run test setup lint ci clean messages
+.PHONY: run test setup lint ci clean messages bench
 
 run: setup
 	$(LOCAL_ENV) $(BIN)/gunicorn --config python:pollsite.gunicorn_conf pollsite.wsgi
@@ -34,6 +34,13 @@ lint: $(VENV)/.installed .data/secret_key
 
 ci:
 	bash .ci/run
+
+# Load benchmark (about 12 minutes; bench/run.py --quick for a short one): writes
+# docs/performance.md and docs/performance.png. Needs wrk and pgbench (Debian packages).
+bench: $(VENV)/.installed
+	command -v wrk >/dev/null || { apt-get update -q && apt-get install -y -q wrk; }
+	$(BIN)/python -m pip install -q -e ".[test,bench]"
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 # make editor NAME=jane [EMAIL=jane@news.example]: a poll editor account (asks for a password).
 .PHONY: editor

@@ -14,10 +14,12 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.core import signing
+from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import Resolver404, resolve
 from django.utils.http import parse_etags
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -35,6 +37,7 @@ from polls.services import (
     vote_attempt_admit,
 )
 from polls.snippets import iframe_snippet
+from polls.views import visible_poll_or_404
 from polls.vote_tokens import BadVoteToken, vote_token_check, vote_token_issue
 
 SHARED_CACHE = "public, max-age=0, s-maxage=5, stale-while-revalidate=30"
@@ -42,6 +45,8 @@ EMBED_VOTER_COOKIE = "pollsite_embed_voter"
 EMBED_VOTER_SALT = "polls.embed-voter-cookie"
 OEMBED_DEFAULT_WIDTH = 600
 OEMBED_DEFAULT_HEIGHT = 440
+# Stands in for the vote token in a cached rendering; every response gets a fresh token.
+VOTE_TOKEN_SLOT = "pollsite-vote-token-slot"
 
 
 def frameable(view):
@@ -60,12 +65,11 @@ def frameable(view):
     return wrapper
 
 
-def visible_poll_or_404(slug: str) -> Poll:
-    return get_object_or_404(Poll.objects.visible().prefetch_related("choices"), slug=slug)
-
-
 def results_etag(poll: Poll, results: PollResults) -> str:
-    fingerprint = [poll.pk, poll.updated_at.isoformat(), poll.state()]
+    # Everything the widget and the JSON show, so that any change, even one made by a bulk
+    # update that leaves updated_at alone, gives a new ETag and a new cached body.
+    fingerprint = [poll.pk, poll.updated_at.isoformat(), poll.state(), poll.question]
+    fingerprint += [poll.results_before_voting, str(poll.closes_at), get_language()]
     fingerprint += [poll.refused_repeat_votes, poll.refused_over_limit_votes]
     fingerprint += [(row.choice.pk, row.choice.text, row.votes) for row in results.rows]
     return '"' + hashlib.sha256(json.dumps(fingerprint).encode()).hexdigest()[:32] + '"'
@@ -88,10 +92,12 @@ def widget(request: HttpRequest, slug: str) -> HttpResponse:
     poll = visible_poll_or_404(slug)
     results = poll.results()
 
-    def build() -> HttpResponse:
-        return render_widget(request, poll, results)
+    etag = results_etag(poll, results)
 
-    return shared_response(request, results_etag(poll, results), build)
+    def build() -> HttpResponse:
+        return render_shared_widget(request, poll, results, etag)
+
+    return shared_response(request, etag, build)
 
 
 def render_widget(
@@ -103,6 +109,7 @@ def render_widget(
     ballot: Ballot | None = None,
     notice: str = "",
     status: int = 200,
+    vote_token: str | None = None,
 ) -> HttpResponse:
     if form is None and poll.is_open() and ballot is None:
         form = EmbedVoteForm(poll=poll, choices=[row.choice for row in results.rows])
@@ -115,9 +122,50 @@ def render_widget(
         "show_results": ballot is not None or not poll.is_open(),
         "results_before_voting": poll.results_before_voting,
         # Every rendering carries a fresh token, so a refused attempt can simply be retried.
-        "vote_token": vote_token_issue(poll) if form is not None else "",
+        "vote_token": "" if form is None else vote_token or vote_token_issue(poll),
     }
     return render(request, "polls/embed.html", context, status=status)
+
+
+def shared_body(request: HttpRequest, etag: str, render, *variant) -> bytes:
+    """A response body every reader of a poll's state gets alike, rendered once per worker and
+    state.
+
+    The cache key holds the ETag, made of the counts this request has just read: a vote in any
+    worker or replica changes the counts and so the key, and the old body is never served
+    again. No invalidation message is needed; old keys simply expire.
+    """
+    parts = [etag, request.scheme, request.get_host(), *variant]
+    key = "shared-body:" + hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+    body = cache.get(key)
+    if body is None:
+        body = render()
+        cache.set(key, body, timeout=300)
+    return body
+
+
+def render_shared_widget(
+    request: HttpRequest,
+    poll: Poll,
+    results: PollResults,
+    etag: str,
+    *,
+    ballot: Ballot | None = None,
+    notice: str = "",
+) -> HttpResponse:
+    """render_widget for what every reader of a poll's state sees alike: the first view, and the
+    results after a vote for a given choice. Only the vote token differs between readers; it is
+    put into the cached page per response."""
+
+    def render() -> bytes:
+        return render_widget(
+            request, poll, results, ballot=ballot, notice=notice, vote_token=VOTE_TOKEN_SLOT
+        ).content
+
+    voted = ballot.choice_id if ballot else None
+    page = shared_body(request, etag, render, "widget", voted, notice)
+    token = vote_token_issue(poll) if VOTE_TOKEN_SLOT.encode() in page else ""
+    return HttpResponse(page.replace(VOTE_TOKEN_SLOT.encode(), token.encode()))
 
 
 def embed_voter_signer() -> signing.TimestampSigner:
@@ -209,10 +257,16 @@ def widget_vote(request: HttpRequest, slug: str) -> HttpResponse:
         return render_widget(request, poll, results, notice=str(refusal), status=409)
     except PollClosed as refusal:
         return render_widget(request, poll, results, notice=str(refusal), status=409)
-    # The choices were prefetched before the vote: reload them so the results include it.
+    # The choices were loaded before the vote: reload them so the results include it.
     poll.refresh_from_db(fields=["choices"])
-    response = render_widget(
-        request, poll, poll.results(), ballot=ballot, notice=_("Thank you, your vote was counted.")
+    results = poll.results()
+    response = render_shared_widget(
+        request,
+        poll,
+        results,
+        results_etag(poll, results),
+        ballot=ballot,
+        notice=_("Thank you, your vote was counted."),
     )
     response["Cache-Control"] = "no-store"
     remember_embed_voter(response, voter_id)
@@ -234,8 +288,9 @@ def widget_token(request: HttpRequest, slug: str) -> JsonResponse:
 def results_json(request: HttpRequest, slug: str) -> HttpResponse:
     poll = visible_poll_or_404(slug)
     results = poll.results()
+    etag = results_etag(poll, results)
 
-    def build() -> HttpResponse:
+    def render() -> bytes:
         return JsonResponse(
             {
                 "poll": {
@@ -257,9 +312,13 @@ def results_json(request: HttpRequest, slug: str) -> HttpResponse:
                     for row in results.rows
                 ],
             }
-        )
+        ).content
 
-    response = shared_response(request, results_etag(poll, results), build)
+    def build() -> HttpResponse:
+        body = shared_body(request, etag, render, "json")
+        return HttpResponse(body, content_type="application/json")
+
+    response = shared_response(request, etag, build)
     response["Access-Control-Allow-Origin"] = "*"
     response["Access-Control-Expose-Headers"] = "ETag"
     return response

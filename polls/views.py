@@ -1,5 +1,5 @@
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
@@ -20,7 +20,10 @@ from polls.snippets import embed_snippets
 
 
 def visible_poll_or_404(slug: str) -> Poll:
-    return get_object_or_404(Poll.objects.visible().prefetch_related("choices"), slug=slug)
+    poll = Poll.objects.visible_with_choices(slug)
+    if poll is None:
+        raise Http404("No poll matches the given query.")
+    return poll
 
 
 def site_origin(request: HttpRequest) -> str:

@@ -4,7 +4,11 @@ import os
 
 bind = os.environ.get("BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-worker_class = os.environ.get("WORKER_CLASS", "sync")
+# Threads: a vote waits for PostgreSQL to flush its commit, and every widget view waits for a
+# query; a worker's other threads use the CPU meanwhile. bench/run.py measures it against sync.
+worker_class = os.environ.get("WORKER_CLASS", "gthread")
+# gunicorn turns sync into gthread when threads > 1, so sync gets one thread unless told.
+threads = int(os.environ.get("WEB_THREADS", "4" if worker_class == "gthread" else "1"))
 # Load Django once in the master: workers fork ready to serve, and with the embedded database the
 # master holds the server for the whole run and stops it cleanly on exit.
 preload_app = True

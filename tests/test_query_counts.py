@@ -1,0 +1,125 @@
+"""Database queries per request on the paths a front-page burst hits (issue 6).
+
+Query counts are behaviour, not timing: each query is a round trip to PostgreSQL that every
+widget view or vote of a burst pays for. Speed itself is measured by bench/run.py.
+"""
+
+import re
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from polls.models import Ballot
+from polls.vote_tokens import vote_token_issue
+from tests.conftest import counts, make_article
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_renders_the_widget_with_one_query(client, poll, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        response = client.get(reverse("polls:embed", args=[poll.slug]))
+    assert response.status_code == 200
+    assert response.content.decode().count('type="radio"') == 3
+
+
+def test_it_renders_the_widget_again_with_one_query_and_the_new_counts(
+    client, poll, django_assert_num_queries
+):
+    url = reverse("polls:embed", args=[poll.slug])
+    client.get(url)
+    poll.choices.filter(text="NGINX").update(votes=7)
+    with django_assert_num_queries(1):
+        html = client.get(url).content.decode()
+    assert "7 votes" in html
+
+
+def test_it_answers_the_conditional_widget_request_with_one_query(
+    client, poll, django_assert_num_queries
+):
+    url = reverse("polls:embed", args=[poll.slug])
+    etag = client.get(url)["ETag"]
+    with django_assert_num_queries(1):
+        response = client.get(url, headers={"If-None-Match": etag})
+    assert response.status_code == 304
+
+
+def test_it_serves_the_results_json_with_one_query(client, poll, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        response = client.get(reverse("polls:api_results", args=[poll.slug]))
+    choices = response.json()["choices"]
+    assert [choice["text"] for choice in choices] == ["Envoy", "NGINX", "HAProxy"]
+
+
+# A transaction test, as in production: inside the test's own transaction the vote's atomic block
+# would add SAVEPOINT queries that a real request never sends.
+@pytest.mark.django_db(transaction=True)
+def test_it_counts_a_widget_vote_with_at_most_four_queries(poll, django_assert_max_num_queries):
+    choice = poll.choices.get(text="HAProxy")
+    with django_assert_max_num_queries(4):
+        response = Client().post(
+            reverse("polls:embed_vote", args=[poll.slug]),
+            {"choice": str(choice.pk), "token": vote_token_issue(poll)},
+        )
+    assert response.status_code == 200
+    assert "your vote was counted" in response.content.decode()
+    assert counts(poll) == {"Envoy": 0, "NGINX": 0, "HAProxy": 1}
+    assert Ballot.objects.get(poll=poll).choice == choice
+
+
+def test_it_gives_every_widget_view_its_own_working_token(client, poll):
+    """The widget's HTML is rendered once per poll state; the token in it is still fresh."""
+    url = reverse("polls:embed", args=[poll.slug])
+    tokens = [
+        re.search(r'name="token" value="([^"]+)"', client.get(url).content.decode()).group(1)
+        for _ in range(2)
+    ]
+    assert tokens[0] != tokens[1]
+    for token, choice_text in zip(tokens, ("Envoy", "NGINX"), strict=True):
+        choice = poll.choices.get(text=choice_text)
+        response = Client().post(
+            reverse("polls:embed_vote", args=[poll.slug]), {"choice": choice.pk, "token": token}
+        )
+        assert "your vote was counted" in response.content.decode()
+    assert counts(poll) == {"Envoy": 1, "NGINX": 1, "HAProxy": 0}
+
+
+def test_the_results_page_queries_do_not_grow_with_the_related_articles(client, poll):
+    host = make_article("The host", topics=("Proxies", "Edge"), poll=poll)
+    make_article("Related first", topics=("Proxies",), days_ago=2)
+    url = reverse("polls:results", args=[poll.slug])
+
+    def queries_and_page() -> tuple[int, str]:
+        with CaptureQueriesContext(connection) as queries:
+            html = client.get(url).content.decode()
+        return len(queries), html
+
+    few, _ = queries_and_page()
+    for number in range(3):
+        make_article(f"Related {number}", topics=("Proxies", f"Topic {number}"), days_ago=2)
+    many, html = queries_and_page()
+    assert host.title in html and "Related 2" in html and "Topic 2" in html
+    assert many == few
+
+
+def test_the_cached_widget_follows_the_readers_language(client, poll):
+    url = reverse("polls:embed", args=[poll.slug])
+    german = client.get(url, headers={"Accept-Language": "de"})
+    english = client.get(url, headers={"Accept-Language": "en"})
+    assert "Abstimmen" in german.content.decode()
+    assert "Abstimmen" not in english.content.decode()
+    assert german["ETag"] != english["ETag"]
+
+
+def test_the_cached_widget_follows_a_change_that_leaves_the_poll_timestamp_alone(client, poll):
+    url = reverse("polls:embed", args=[poll.slug])
+    before = client.get(url)
+    type(poll).objects.filter(pk=poll.pk).update(results_before_voting=True)
+    after = client.get(url)
+    assert after["ETag"] != before["ETag"]
+    results_section = '<section class="widget__results" aria-label="Results"'
+    assert results_section + " hidden>" in before.content.decode()
+    assert results_section + ">" in after.content.decode()
