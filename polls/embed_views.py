@@ -37,7 +37,7 @@ from polls.services import (
     vote_attempt_admit,
 )
 from polls.snippets import iframe_snippet
-from polls.views import visible_poll_or_404
+from polls.views import shared_poll_or_404
 from polls.vote_tokens import BadVoteToken, vote_token_check, vote_token_issue
 
 SHARED_CACHE = "public, max-age=0, s-maxage=5, stale-while-revalidate=30"
@@ -89,9 +89,8 @@ def shared_response(request: HttpRequest, etag: str, build) -> HttpResponse:
 @require_GET
 @frameable
 def widget(request: HttpRequest, slug: str) -> HttpResponse:
-    poll = visible_poll_or_404(slug)
+    poll = shared_poll_or_404(slug)
     results = poll.results()
-
     etag = results_etag(poll, results)
 
     def build() -> HttpResponse:
@@ -212,7 +211,9 @@ def is_cross_site_post(request: HttpRequest) -> bool:
 @require_POST
 @frameable
 def widget_vote(request: HttpRequest, slug: str) -> HttpResponse:
-    poll = visible_poll_or_404(slug)
+    # The poll as every reader sees it, current to the last committed change; the vote
+    # statement itself counts in the database.
+    poll = shared_poll_or_404(slug)
     results = poll.results()
     if is_cross_site_post(request):
         return render_widget(
@@ -257,9 +258,8 @@ def widget_vote(request: HttpRequest, slug: str) -> HttpResponse:
         return render_widget(request, poll, results, notice=str(refusal), status=409)
     except PollClosed as refusal:
         return render_widget(request, poll, results, notice=str(refusal), status=409)
-    # The choices were loaded before the vote: reload them so the results include it.
-    poll.refresh_from_db(fields=["choices"])
-    results = poll.results()
+    # The results as the reader left them, with their choice's count as the vote returned it.
+    results = results.with_count(ballot.choice_id, ballot.choice_votes)
     response = render_shared_widget(
         request,
         poll,
@@ -286,7 +286,7 @@ def widget_token(request: HttpRequest, slug: str) -> JsonResponse:
 
 @require_GET
 def results_json(request: HttpRequest, slug: str) -> HttpResponse:
-    poll = visible_poll_or_404(slug)
+    poll = shared_poll_or_404(slug)
     results = poll.results()
     etag = results_etag(poll, results)
 

@@ -208,14 +208,21 @@ class PollResults:
     total: int
 
     @classmethod
-    def from_choices(cls, choices: list[Choice]) -> PollResults:
-        total = sum(choice.votes for choice in choices)
-        percents = whole_percentages([choice.votes for choice in choices])
+    def from_choices(cls, choices: list[Choice], counts: list[int] | None = None) -> PollResults:
+        counts = [choice.votes for choice in choices] if counts is None else counts
+        percents = whole_percentages(counts)
         rows = [
-            ChoiceResult(choice=choice, votes=choice.votes, percent=percent)
-            for choice, percent in zip(choices, percents, strict=True)
+            ChoiceResult(choice=choice, votes=votes, percent=percent)
+            for choice, votes, percent in zip(choices, counts, percents, strict=True)
         ]
-        return cls(rows=rows, total=total)
+        return cls(rows=rows, total=sum(counts))
+
+    def with_count(self, choice_id: int, votes: int) -> PollResults:
+        """These results with one choice's count as a vote has just returned it."""
+        return PollResults.from_choices(
+            [row.choice for row in self.rows],
+            [votes if row.choice.pk == choice_id else row.votes for row in self.rows],
+        )
 
     @property
     def leading(self) -> set[int]:

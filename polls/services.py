@@ -107,6 +107,7 @@ def ballot_insert_and_count(ballot: Ballot) -> None:
     One statement is one transaction on its own, and one round trip: no BEGIN and COMMIT
     around an INSERT and an UPDATE. The counter is still incremented by the database
     (votes = votes + 1), and a ballot refused by a unique constraint counts nothing.
+    The choice's new count, this ballot included, is left in ballot.choice_votes.
     """
     fields = [field for field in Ballot._meta.concrete_fields if not field.primary_key]
     quote = connection.ops.quote_name
@@ -118,10 +119,11 @@ def ballot_insert_and_count(ballot: Ballot) -> None:
             f" ({', '.join(quote(field.column) for field in fields)})"
             f" VALUES ({', '.join(['%s'] * len(fields))}) RETURNING id, choice_id)"
             f" UPDATE {quote(Choice._meta.db_table)} SET votes = votes + 1 FROM ballot"
-            f" WHERE {quote(Choice._meta.db_table)}.id = ballot.choice_id RETURNING ballot.id",
+            f" WHERE {quote(Choice._meta.db_table)}.id = ballot.choice_id"
+            f" RETURNING ballot.id, {quote(Choice._meta.db_table)}.votes",
             values,
         )
-        ballot.pk = cursor.fetchone()[0]
+        ballot.pk, ballot.choice_votes = cursor.fetchone()
     ballot._state.adding = False
     ballot._state.db = connection.alias
 

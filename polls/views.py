@@ -1,10 +1,12 @@
 from django.contrib import messages
+from django.contrib.messages.storage.cookie import CookieStorage
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from polls import voters
+from polls import poll_cache, voters
 from polls.forms import VoteForm
 from polls.models import Article, Ballot, Poll
 from polls.rate_limit import client_address
@@ -21,6 +23,16 @@ from polls.snippets import embed_snippets
 
 def visible_poll_or_404(slug: str) -> Poll:
     poll = Poll.objects.visible_with_choices(slug)
+    if poll is None:
+        raise Http404("No poll matches the given query.")
+    return poll
+
+
+def shared_poll_or_404(slug: str) -> Poll:
+    """visible_poll_or_404 for what every reader sees alike (the widget, the results JSON):
+    the poll may come from this worker's memory, current to the last committed change, and
+    is shared between threads, so it is only read."""
+    poll = poll_cache.polls.visible_poll(slug, Poll.objects.visible_with_choices)
     if poll is None:
         raise Http404("No poll matches the given query.")
     return poll
@@ -110,7 +122,15 @@ def vote(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_GET
 def results(request: HttpRequest, slug: str) -> HttpResponse:
-    return results_response(request, visible_poll_or_404(slug))
+    if voters.voter_id_from(request) or CookieStorage.cookie_name in request.COOKIES:
+        # "Your vote", or the thank-you message after voting: this reader's own page.
+        return results_response(request, visible_poll_or_404(slug))
+    # Everyone else, most of a front-page burst, sees the same page until the poll changes.
+    poll = shared_poll_or_404(slug)
+    key = ("results", request.scheme, request.get_host(), request.path, get_language())
+    return HttpResponse(
+        poll_cache.polls.rendering(poll, key, lambda: results_response(request, poll).content)
+    )
 
 
 def results_response(

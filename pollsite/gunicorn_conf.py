@@ -20,3 +20,11 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 def when_ready(server) -> None:
     host, _, port = bind.rpartition(":")
     server.log.info("pollsite is ready: open http://%s:%s/ (Ctrl-C stops it)", host, port)
+
+
+def post_fork(server, worker) -> None:
+    # Each worker keeps the polls readers see in memory, dropped when PostgreSQL announces a
+    # change (polls/poll_cache.py); the listener is a thread of the worker.
+    from polls.poll_cache import start_listening
+
+    start_listening()

@@ -1,0 +1,142 @@
+"""The polls readers see, kept in each worker's memory and dropped the moment they change.
+
+A front-page burst reads one poll thousands of times a minute through the widget, its 304 and
+the results JSON, while its counts change only when a vote lands. PostgreSQL tells every worker
+when that happens: triggers on polls and choices (migration 0007) send NOTIFY poll_changed with
+the poll's id when the changing transaction commits, and a thread per worker LISTENs for it and
+drops that poll. So a cached poll is never older than the last committed change (plus the
+notification's way through one socket), across workers and replicas alike, with no new service.
+
+Until the listener is connected, and whenever it loses its connection, nothing is cached and
+every read goes to the database, as it would without this module. Entries also expire after
+MAX_AGE_SECONDS, and when the poll closes, since its state changes with the clock.
+
+The cached Poll objects are shared by a worker's threads: callers only read them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import psycopg
+from django.db import connection
+from django.utils import timezone
+
+from polls.models import Poll
+
+CHANNEL = "poll_changed"
+MAX_AGE_SECONDS = 60
+# How long the listener waits for a notification before it checks that its connection lives.
+KEEPALIVE_SECONDS = 5
+RECONNECT_SECONDS = 1
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Entry:
+    poll: Poll
+    expires: float  # time.monotonic()
+    # Pages rendered from this poll that every reader without a vote sees alike.
+    renderings: dict[tuple, bytes] = field(default_factory=dict)
+
+
+class PollCache:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[str, Entry] = {}
+        # Bumped by every notification: a poll read from the database before a change was
+        # announced must not be stored after it.
+        self._generation = 0
+        self.listening = False
+
+    def visible_poll(self, slug: str, load: Callable[[str], Poll | None]) -> Poll | None:
+        if not self.listening:
+            return load(slug)
+        entry = self._entries.get(slug)
+        if entry is not None and entry.expires > time.monotonic():
+            return entry.poll
+        generation = self._generation
+        poll = load(slug)
+        if poll is not None:
+            with self._lock:
+                if self.listening and generation == self._generation:
+                    self._entries[slug] = Entry(poll, time.monotonic() + seconds_to_keep(poll))
+        return poll
+
+    def rendering(self, poll: Poll, key: tuple, render: Callable[[], bytes]) -> bytes:
+        """A page rendered from a poll this cache gave out, kept as long as the poll is.
+
+        A poll dropped while the page was being rendered keeps that page to itself, and the
+        next reader renders anew: a page is never kept past a change it might have missed.
+        """
+        entry = self._entries.get(poll.slug)
+        if not self.listening or entry is None or entry.poll is not poll:
+            return render()
+        body = entry.renderings.get(key)
+        if body is None:
+            body = entry.renderings[key] = render()
+        return body
+
+    def forget(self, poll_id: int | None = None) -> None:
+        """Drop one poll, or every poll when the id is unknown."""
+        with self._lock:
+            self._generation += 1
+            if poll_id is None:
+                self._entries.clear()
+            else:
+                for slug in [s for s, e in self._entries.items() if e.poll.pk == poll_id]:
+                    del self._entries[slug]
+
+    def listen(self, stop: threading.Event) -> None:
+        """Follow the notifications until stop is set, reconnecting after a failure."""
+        while not stop.is_set():
+            try:
+                with psycopg.Connection.connect(**listener_params(), autocommit=True) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    # Whatever changed while nobody listened.
+                    self.forget()
+                    self.listening = True
+                    while not stop.is_set():
+                        for notice in conn.notifies(timeout=KEEPALIVE_SECONDS):
+                            self.forget(poll_id_from(notice.payload))
+                        conn.execute("SELECT 1")  # raises if the server went away quietly
+            except Exception as error:  # the thread must live on to reconnect
+                if self.listening:
+                    logger.warning("Poll cache off until PostgreSQL is back: %s", error)
+            finally:
+                self.listening = False
+                self.forget()
+            stop.wait(RECONNECT_SECONDS)
+
+
+def seconds_to_keep(poll: Poll, now: datetime | None = None) -> float:
+    now = now or timezone.now()
+    if poll.closes_at and poll.closes_at > now:
+        return min(MAX_AGE_SECONDS, (poll.closes_at - now).total_seconds())
+    return MAX_AGE_SECONDS
+
+
+def poll_id_from(payload: str) -> int | None:
+    return int(payload) if payload.isdigit() else None
+
+
+def listener_params() -> dict:
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    return params
+
+
+polls = PollCache()
+
+
+def start_listening() -> threading.Event:
+    """Start this process's listener (gunicorn starts one per worker); set the event to stop."""
+    stop = threading.Event()
+    threading.Thread(target=polls.listen, args=(stop,), name="poll-cache", daemon=True).start()
+    return stop

@@ -1,0 +1,178 @@
+"""Each worker keeps the polls readers see in memory until PostgreSQL announces a change.
+
+Transaction tests: the announcement (NOTIFY from migration 0007's triggers) is sent when a change
+commits, and these tests watch it arrive on a real listener connection.
+"""
+
+import time
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.urls import reverse
+
+from polls import poll_cache
+from polls.models import Choice, Poll
+from polls.vote_tokens import vote_token_issue
+from tests.conftest import make_article
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def eventually(condition, seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()
+
+
+@pytest.fixture
+def listener(monkeypatch):
+    monkeypatch.setattr(poll_cache, "KEEPALIVE_SECONDS", 0.2)
+    monkeypatch.setattr(poll_cache, "RECONNECT_SECONDS", 0.1)
+    stop = poll_cache.start_listening()
+    assert eventually(lambda: poll_cache.polls.listening), "the listener did not connect"
+    yield poll_cache.polls
+    stop.set()
+    # The test database is dropped after the run: the listener's connection must be gone.
+    assert eventually(lambda: not poll_cache.polls.listening)
+    assert eventually(lambda: not listener_backends())
+
+
+def listener_backends() -> list[int]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE query = %s AND pid <> pg_backend_pid()",
+            [f"LISTEN {poll_cache.CHANNEL}"],
+        )
+        rows = cursor.fetchall()
+    return [pid for (pid,) in rows] if rows else []
+
+
+def widget_html(slug: str) -> str:
+    return Client().get(reverse("polls:embed", args=[slug])).content.decode()
+
+
+def test_it_serves_the_widget_from_memory_until_a_vote_commits(
+    listener, poll, django_assert_num_queries
+):
+    url = reverse("polls:embed", args=[poll.slug])
+    with django_assert_num_queries(1):
+        first = Client().get(url)
+    with django_assert_num_queries(0):
+        again = Client().get(url)
+        conditional = Client().get(url, headers={"If-None-Match": first["ETag"]})
+    assert again.content.count(b'type="radio"') == 3
+    assert conditional.status_code == 304
+
+    choice = poll.choices.get(text="HAProxy")
+    voted = Client().post(
+        reverse("polls:embed_vote", args=[poll.slug]),
+        {"choice": str(choice.pk), "token": vote_token_issue(poll)},
+    )
+    assert voted.status_code == 200
+    assert eventually(lambda: Client().get(url)["ETag"] != first["ETag"])
+    assert "1 vote in total" in widget_html(poll.slug)
+
+
+def test_a_change_made_outside_the_app_reaches_the_json_too(listener, poll):
+    url = reverse("polls:api_results", args=[poll.slug])
+    assert Client().get(url).json()["total"] == 0
+    # As an editor's bulk update or psql would: no code of ours runs.
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE polls_choice SET votes = 5 WHERE poll_id = %s", [poll.pk])
+    assert eventually(lambda: Client().get(url).json()["total"] == 15)
+
+
+def test_a_poll_closed_or_unpublished_by_an_editor_leaves_the_cache(listener, poll):
+    assert "Vote</button>" in widget_html(poll.slug)
+    Poll.objects.filter(pk=poll.pk).update(status=Poll.Status.DRAFT)
+    url = reverse("polls:embed", args=[poll.slug])
+    assert eventually(lambda: Client().get(url).status_code == 404)
+
+
+def test_it_reads_the_database_while_the_listener_is_cut_off(
+    listener, poll, django_assert_num_queries
+):
+    widget_html(poll.slug)
+    cut_off = listener_backends()
+    assert cut_off
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) pid", [cut_off])
+    # A change made while nobody listens is not announced to anyone: it must still show.
+    Choice.objects.filter(poll=poll, text="Envoy").update(votes=3)
+    assert eventually(lambda: "3 votes in total" in widget_html(poll.slug))
+    assert eventually(lambda: listener.listening and listener_backends() not in ([], cut_off))
+    widget_html(poll.slug)
+    with django_assert_num_queries(0):
+        assert "3 votes in total" in widget_html(poll.slug)
+
+
+def test_nothing_is_cached_without_a_listener(poll, django_assert_num_queries):
+    assert not poll_cache.polls.listening
+    widget_html(poll.slug)
+    with django_assert_num_queries(1):
+        widget_html(poll.slug)
+
+
+def results_html(client: Client, slug: str) -> str:
+    return client.get(reverse("polls:results", args=[slug])).content.decode()
+
+
+def test_the_results_page_is_shared_until_a_vote_or_an_article_changes_it(
+    listener, poll, django_assert_num_queries
+):
+    make_article("Envoy at the edge", topics=("Proxies",), poll=poll, days_ago=2)
+    reader = Client()
+    assert "Envoy at the edge" in eventually_fresh(reader, poll.slug, "Envoy at the edge")
+    with django_assert_num_queries(0):
+        assert "0 votes in total" in results_html(reader, poll.slug)
+
+    make_article("Proxies compared", topics=("Proxies",), days_ago=1)
+    assert eventually_fresh(reader, poll.slug, "Proxies compared")
+
+    voter = Client()
+    assert (
+        voter.post(
+            reverse("polls:vote", args=[poll.slug]), {"choice": poll.choices.get(text="NGINX").pk}
+        ).status_code
+        == 303
+    )
+    # The voter's own page, with the thank-you message and "Your vote", is theirs alone.
+    own_page = results_html(voter, poll.slug)
+    assert "Your vote" in own_page and "1 vote in total" in own_page
+    assert eventually_fresh(reader, poll.slug, "1 vote in total")
+    assert "Your vote" not in results_html(reader, poll.slug)
+
+
+def eventually_fresh(client: Client, slug: str, text: str) -> str:
+    html = ""
+
+    def shows_it() -> bool:
+        nonlocal html
+        html = results_html(client, slug)
+        return text in html
+
+    assert eventually(shows_it), f"{text!r} never appeared on the results page"
+    return html
+
+
+def test_a_widget_vote_reads_the_poll_from_memory_and_shows_its_own_count(
+    listener, poll, django_assert_num_queries
+):
+    widget_html(poll.slug)
+    Choice.objects.filter(poll=poll, text="Envoy").update(votes=4)
+    assert eventually(lambda: "4 votes in total" in widget_html(poll.slug))
+    choice = poll.choices.get(text="HAProxy")
+    # The rate limit's count and the ballot with its counter: nothing else.
+    with django_assert_num_queries(2):
+        response = Client().post(
+            reverse("polls:embed_vote", args=[poll.slug]),
+            {"choice": str(choice.pk), "token": vote_token_issue(poll)},
+        )
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "5 votes in total" in html and "Your vote" in html
+    assert Choice.objects.get(pk=choice.pk).votes == 1
