@@ -256,7 +256,9 @@ class Ballot(models.Model):
         ARTICLE = "article", "Article page"
         EMBED = "embed", "Embedded widget"
 
-    poll = models.ForeignKey(Poll, on_delete=models.PROTECT, related_name="ballots")
+    # No index of its own: one_ballot_per_voter and ballot_poll_cast_at both start with the
+    # poll, and serve every lookup by poll; a third would only slow each vote down.
+    poll = models.ForeignKey(Poll, on_delete=models.PROTECT, related_name="ballots", db_index=False)
     choice = models.ForeignKey(Choice, on_delete=models.PROTECT, related_name="ballots")
     # A keyed hash (HMAC) of the reader's opaque voter id: stable per reader, useless if leaked.
     voter_hash = models.CharField(max_length=64)

@@ -30,6 +30,7 @@ from django.utils import timezone
 from polls.models import Poll
 
 CHANNEL = "poll_changed"
+APPLICATION_NAME = "pollsite poll cache"
 MAX_AGE_SECONDS = 60
 # How long the listener waits for a notification before it checks that its connection lives.
 KEEPALIVE_SECONDS = 5
@@ -129,6 +130,8 @@ def poll_id_from(payload: str) -> int | None:
 def listener_params() -> dict:
     params = connection.get_connection_params()
     params.pop("cursor_factory", None)
+    # So that pg_stat_activity tells the listeners apart from the request connections.
+    params["application_name"] = APPLICATION_NAME
     return params
 
 

@@ -44,8 +44,8 @@ def listener(monkeypatch):
 def listener_backends() -> list[int]:
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT pid FROM pg_stat_activity WHERE query = %s AND pid <> pg_backend_pid()",
-            [f"LISTEN {poll_cache.CHANNEL}"],
+            "SELECT pid FROM pg_stat_activity WHERE application_name = %s AND datname = %s",
+            [poll_cache.APPLICATION_NAME, connection.settings_dict["NAME"]],
         )
         rows = cursor.fetchall()
     return [pid for (pid,) in rows] if rows else []
