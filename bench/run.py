@@ -461,7 +461,7 @@ def plot(configs: list[Config], path: Path) -> None:
 
     names = [e for e in endpoints(SEEDED_SLUG)]
     width = 0.8 / len(configs)
-    figure, axes = plt.subplots(figsize=(10, 4.8), dpi=110)
+    figure, axes = plt.subplots(figsize=(11.5, 4.8), dpi=110)
     for index, config in enumerate(configs):
         xs = [n + index * width for n in range(len(names))]
         axes.bar(xs, [config.median(e.name).rps for e in names], width, label=config.label)
@@ -469,7 +469,8 @@ def plot(configs: list[Config], path: Path) -> None:
     axes.set_xticklabels([e.label for e in names], rotation=20, ha="right")
     axes.set_ylabel("requests per second (median)")
     axes.set_title(f"pollsite: requests per second by endpoint ({CONNECTIONS} connections)")
-    axes.legend(title="gunicorn workers")
+    # Beside the plot: inside it, the legend hid the tallest bars.
+    axes.legend(title="gunicorn workers", loc="upper left", bbox_to_anchor=(1.01, 1))
     axes.grid(axis="y", alpha=0.3)
     figure.tight_layout()
     figure.savefig(path)
