@@ -85,7 +85,8 @@
     document.addEventListener("visibilitychange", refresh);
     if ("IntersectionObserver" in window) {
       new IntersectionObserver(function (entries) {
-        inView = entries[0].isIntersecting;
+        // Entries can queue up: the last is current.
+        inView = entries[entries.length - 1].isIntersecting;
         if (inView) refresh();
       }).observe(root);
     }
