@@ -57,6 +57,8 @@ class PollCache:
         self.listening = False
 
     def visible_poll(self, slug: str, load: Callable[[str], Poll | None]) -> Poll | None:
+        """The poll load(slug) gives, kept until it changes; a missing one (None, or an
+        exception such as Http404) is never kept."""
         if not self.listening:
             return load(slug)
         entry = self._entries.get(slug)

@@ -32,10 +32,7 @@ def shared_poll_or_404(slug: str) -> Poll:
     """visible_poll_or_404 for what every reader sees alike (the widget, the results JSON):
     the poll may come from this worker's memory, current to the last committed change, and
     is shared between threads, so it is only read."""
-    poll = poll_cache.polls.visible_poll(slug, Poll.objects.visible_with_choices)
-    if poll is None:
-        raise Http404("No poll matches the given query.")
-    return poll
+    return poll_cache.polls.visible_poll(slug, visible_poll_or_404)
 
 
 def site_origin(request: HttpRequest) -> str:

@@ -47,8 +47,7 @@ def listener_backends() -> list[int]:
             "SELECT pid FROM pg_stat_activity WHERE application_name = %s AND datname = %s",
             [poll_cache.APPLICATION_NAME, connection.settings_dict["NAME"]],
         )
-        rows = cursor.fetchall()
-    return [pid for (pid,) in rows] if rows else []
+        return [pid for (pid,) in cursor.fetchall()]
 
 
 def widget_html(slug: str) -> str:
