@@ -223,23 +223,20 @@ def widget_vote(request: HttpRequest, slug: str) -> HttpResponse:
             notice=_("Votes can only be cast from the poll itself. Nothing was counted."),
             status=403,
         )
-    try:
-        vote_attempt_admit(poll=poll, client_address=client_address(request))
-    except OverRateLimit as refusal:
-        response = render_widget(request, poll, results, notice=str(refusal), status=429)
-        response["Retry-After"] = str(refusal.retry_after)
-        return response
+    address = client_address(request)
     choices = [row.choice for row in results.rows]
     form = EmbedVoteForm(request.POST, poll=poll, choices=choices)
-    if not form.is_valid():
-        return render_widget(request, poll, results, form=form, status=400)
-    try:
-        nonce = vote_token_check(form.cleaned_data["token"], poll)
-    except BadVoteToken as refusal:
-        return render_widget(request, poll, results, notice=str(refusal), status=403)
-
     voter_id = embed_voter_id(request) or voters.new_voter_id()
     try:
+        # An attempt that fails before the vote counts against the rate limit all the same.
+        if not form.is_valid():
+            vote_attempt_admit(poll=poll, client_address=address)
+            return render_widget(request, poll, results, form=form, status=400)
+        try:
+            nonce = vote_token_check(form.cleaned_data["token"], poll)
+        except BadVoteToken as refusal:
+            vote_attempt_admit(poll=poll, client_address=address)
+            return render_widget(request, poll, results, notice=str(refusal), status=403)
         ballot = ballot_cast(
             poll=poll,
             choice=form.selected_choice(),
@@ -248,7 +245,12 @@ def widget_vote(request: HttpRequest, slug: str) -> HttpResponse:
             host_origin=form.cleaned_data["host_origin"],
             host_path=form.cleaned_data["host_path"],
             token_nonce=nonce,
+            client_address=address,
         )
+    except OverRateLimit as refusal:
+        response = render_widget(request, poll, results, notice=str(refusal), status=429)
+        response["Retry-After"] = str(refusal.retry_after)
+        return response
     except AlreadyVoted as refusal:
         ballot = Ballot.objects.filter(poll=poll, voter_hash=voters.voter_hash(voter_id)).first()
         return render_widget(

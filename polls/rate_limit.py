@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from polls.models import VoteRateWindow
+from polls.statements import prepared_cursor
 
 
 @dataclass(frozen=True)
@@ -48,24 +48,47 @@ def window_start(now: datetime, seconds: int) -> datetime:
     return datetime.fromtimestamp(epoch - epoch % seconds, tz=now.tzinfo)
 
 
-UPSERT = f"""
-    INSERT INTO {VoteRateWindow._meta.db_table} (address_hash, window_start, attempts)
-    VALUES (%s, %s, 1)
-    ON CONFLICT (address_hash, window_start)
-    DO UPDATE SET attempts = {VoteRateWindow._meta.db_table}.attempts + 1
-    RETURNING attempts
-"""
+# Counts one attempt and returns the running total atomically, whatever worker runs it. Also the
+# first part of the vote's own statement (services.ballot_insert_and_count).
+ATTEMPT = (
+    f"INSERT INTO {VoteRateWindow._meta.db_table} (address_hash, window_start, attempts)"
+    " VALUES (%s::varchar(64), %s::timestamptz, 1)"
+    " ON CONFLICT (address_hash, window_start)"
+    f" DO UPDATE SET attempts = {VoteRateWindow._meta.db_table}.attempts + 1"
+    " RETURNING attempts"
+)
 
 
-def vote_attempt_register(address: str) -> RateDecision:
+@dataclass(frozen=True)
+class Attempt:
+    """One attempt from an address, ready to be counted by ATTEMPT."""
+
+    params: list
+    limit: int
+    seconds: int
+    now: datetime
+    window_ends: datetime
+
+    def decision(self, attempts: int) -> RateDecision:
+        if random.random() < 0.01:
+            # Past windows are useless; trimming now and then keeps the table small.
+            too_old = self.now - timedelta(seconds=self.seconds)
+            VoteRateWindow.objects.filter(window_start__lt=too_old).delete()
+        retry_after = max(1, int((self.window_ends - self.now).total_seconds()))
+        return RateDecision(allowed=attempts <= self.limit, retry_after=retry_after)
+
+
+def attempt_params(address: str) -> Attempt:
     limit, seconds = settings.VOTE_RATE_LIMIT
     now = timezone.now()
     start = window_start(now, seconds)
-    with connection.cursor() as cursor:
-        cursor.execute(UPSERT, [address_hash(address), start])
+    ends = start + timedelta(seconds=seconds)
+    return Attempt([address_hash(address), start], limit, seconds, now, ends)
+
+
+def vote_attempt_register(address: str) -> RateDecision:
+    attempt = attempt_params(address)
+    with prepared_cursor() as cursor:
+        cursor.execute(ATTEMPT, attempt.params)
         (attempts,) = cursor.fetchone()
-    if random.random() < 0.01:
-        # Past windows are useless; trimming now and then keeps the table small.
-        VoteRateWindow.objects.filter(window_start__lt=now - timedelta(seconds=seconds)).delete()
-    retry_after = max(1, int((start + timedelta(seconds=seconds) - now).total_seconds()))
-    return RateDecision(allowed=attempts <= limit, retry_after=retry_after)
+    return attempt.decision(attempts)

@@ -6,6 +6,7 @@ from django.utils.translation import ngettext
 
 from polls import rate_limit
 from polls.models import Article, Ballot, Choice, Poll
+from polls.statements import prepared_cursor
 
 
 class VoteRefused(Exception):
@@ -41,7 +42,9 @@ class OverRateLimit(VoteRefused):
 
 
 def vote_attempt_admit(*, poll: Poll, client_address: str) -> None:
-    """Count a vote attempt against its address's rate limit; refuse it when over."""
+    """Count a vote attempt against its address's rate limit; refuse it when over.
+
+    For attempts that never reach ballot_cast (a bad form or token): a cast counts its own."""
     decision = rate_limit.vote_attempt_register(client_address)
     if not decision.allowed:
         poll.count_refusal("refused_over_limit_votes")
@@ -58,6 +61,7 @@ def ballot_cast(
     host_origin: str = "",
     host_path: str = "",
     token_nonce: str | None = None,
+    client_address: str | None = None,
 ) -> Ballot:
     """Record one reader's vote and count it, exactly once.
 
@@ -65,13 +69,22 @@ def ballot_cast(
     constraint on (poll, voter_hash) settles races between two requests of the same reader inside
     PostgreSQL, and the counter is incremented by the database (votes = votes + 1), so concurrent
     votes never overwrite each other.
+
+    With a client_address, the attempt is counted against that address's rate limit in the same
+    statement, and a vote over the limit is refused (OverRateLimit) with nothing recorded.
     """
+    refusal = None
     if choice.poll_id != poll.pk:
-        raise VoteRefused(_("That choice does not belong to this poll."))
-    if not poll.is_open():
+        refusal = VoteRefused(_("That choice does not belong to this poll."))
+    elif not poll.is_open():
         if poll.is_closed():
-            raise PollClosed(_("This poll is closed; votes are no longer counted."))
-        raise PollClosed(_("This poll is not open for votes."))
+            refusal = PollClosed(_("This poll is closed; votes are no longer counted."))
+        else:
+            refusal = PollClosed(_("This poll is not open for votes."))
+    if refusal is not None:
+        if client_address is not None:
+            vote_attempt_admit(poll=poll, client_address=client_address)
+        raise refusal
     ballot = Ballot(
         poll=poll,
         choice=choice,
@@ -86,10 +99,13 @@ def ballot_cast(
         if connection.in_atomic_block:
             # Inside a caller's transaction, a savepoint keeps it usable after a refused vote.
             with transaction.atomic():
-                ballot_insert_and_count(ballot)
+                attempt = ballot_insert_and_count(ballot, client_address)
         else:
-            ballot_insert_and_count(ballot)
+            attempt = ballot_insert_and_count(ballot, client_address)
     except IntegrityError as error:
+        # The statement was undone, the attempt with it: count it on its own.
+        if client_address is not None:
+            vote_attempt_admit(poll=poll, client_address=client_address)
         if "one_ballot_per_voter" in str(error):
             poll.count_refusal("refused_repeat_votes")
             raise AlreadyVoted(_("You have already voted in this poll.")) from error
@@ -98,34 +114,61 @@ def ballot_cast(
                 _("This voting form was already used. Please vote again.")
             ) from error
         raise
+    if attempt is not None and not attempt.allowed:
+        poll.count_refusal("refused_over_limit_votes")
+        raise OverRateLimit(attempt.retry_after)
     return ballot
 
 
-def ballot_insert_and_count(ballot: Ballot) -> None:
+def ballot_insert_and_count(
+    ballot: Ballot, client_address: str | None = None
+) -> rate_limit.RateDecision | None:
     """Insert the ballot and increment its choice's counter in one SQL statement.
 
     One statement is one transaction on its own, and one round trip: no BEGIN and COMMIT
     around an INSERT and an UPDATE. The counter is still incremented by the database
     (votes = votes + 1), and a ballot refused by a unique constraint counts nothing.
     The choice's new count, this ballot included, is left in ballot.choice_votes.
+
+    With a client_address, the same statement first counts the attempt (rate_limit.ATTEMPT) and
+    inserts the ballot only within the limit; the decision is returned.
     """
     fields = [field for field in Ballot._meta.concrete_fields if not field.primary_key]
     quote = connection.ops.quote_name
+    ballots, choices = quote(Ballot._meta.db_table), quote(Choice._meta.db_table)
     values = [field.get_db_prep_save(field.pre_save(ballot, True), connection) for field in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"WITH ballot AS ("
-            f" INSERT INTO {quote(Ballot._meta.db_table)}"
-            f" ({', '.join(quote(field.column) for field in fields)})"
-            f" VALUES ({', '.join(['%s'] * len(fields))}) RETURNING id, choice_id)"
-            f" UPDATE {quote(Choice._meta.db_table)} SET votes = votes + 1 FROM ballot"
-            f" WHERE {quote(Choice._meta.db_table)}.id = ballot.choice_id"
-            f" RETURNING ballot.id, {quote(Choice._meta.db_table)}.votes",
-            values,
-        )
-        ballot.pk, ballot.choice_votes = cursor.fetchone()
+    # Typed, because the server binds the parameters (polls/statements.py) and must know them.
+    placeholders = ", ".join(f"%s::{field.db_type(connection)}" for field in fields)
+    columns = ", ".join(quote(field.column) for field in fields)
+    counted = (
+        f"UPDATE {choices} SET votes = votes + 1 FROM ballot WHERE {choices}.id = ballot.choice_id"
+        f" RETURNING ballot.id, {choices}.votes"
+    )
+    with prepared_cursor() as cursor:
+        if client_address is None:
+            cursor.execute(
+                f"WITH ballot AS (INSERT INTO {ballots} ({columns}) VALUES ({placeholders})"
+                f" RETURNING id, choice_id) {counted}",
+                values,
+            )
+            ballot.pk, ballot.choice_votes = cursor.fetchone()
+            decision = None
+        else:
+            attempt = rate_limit.attempt_params(client_address)
+            cursor.execute(
+                f"WITH attempt AS ({rate_limit.ATTEMPT}),"
+                f" ballot AS (INSERT INTO {ballots} ({columns}) SELECT {placeholders}"
+                f" FROM attempt WHERE attempts <= %s RETURNING id, choice_id),"
+                f" counted AS ({counted})"
+                f" SELECT attempt.attempts, counted.id, counted.votes"
+                f" FROM attempt LEFT JOIN counted ON true",
+                [*attempt.params, *values, attempt.limit],
+            )
+            attempts, ballot.pk, ballot.choice_votes = cursor.fetchone()
+            decision = attempt.decision(attempts)
     ballot._state.adding = False
     ballot._state.db = connection.alias
+    return decision
 
 
 def ballot_for(*, poll: Poll, voter_hash: str | None) -> Ballot | None:

@@ -78,36 +78,37 @@ def vote(request: HttpRequest, slug: str) -> HttpResponse:
         response["Allow"] = "POST"
         return response
     poll = visible_poll_or_404(slug)
-    try:
-        vote_attempt_admit(poll=poll, client_address=client_address(request))
-    except OverRateLimit as refusal:
-        response = results_response(request, poll, refusal=str(refusal), status=429)
-        response["Retry-After"] = str(refusal.retry_after)
-        return response
+    address = client_address(request)
     form = VoteForm(request.POST, poll=poll, choices=list(poll.choices.all()))
     article = None
     if form.is_valid() and form.cleaned_data["article"]:
         article = poll.articles.filter(slug=form.cleaned_data["article"]).first()
         if article is None:
             form.add_error(None, _("This poll is not shown on that article."))
-    if not form.is_valid():
-        context = {
-            "poll": poll,
-            "form": form,
-            "related_articles": poll.related_articles(),
-            "embed": embed_snippets(site_origin(request), poll),
-        }
-        return render(request, "polls/poll_detail.html", context, status=400)
-
     voter_id = voters.voter_id_from(request) or voters.new_voter_id()
     try:
+        if not form.is_valid():
+            # A failed attempt counts against the rate limit too; a vote counts its own.
+            vote_attempt_admit(poll=poll, client_address=address)
+            context = {
+                "poll": poll,
+                "form": form,
+                "related_articles": poll.related_articles(),
+                "embed": embed_snippets(site_origin(request), poll),
+            }
+            return render(request, "polls/poll_detail.html", context, status=400)
         ballot_cast(
             poll=poll,
             choice=form.selected_choice(),
             voter_hash=voters.voter_hash(voter_id),
             source=Ballot.Source.ARTICLE if article else Ballot.Source.POLL_PAGE,
             article=article,
+            client_address=address,
         )
+    except OverRateLimit as refusal:
+        response = results_response(request, poll, refusal=str(refusal), status=429)
+        response["Retry-After"] = str(refusal.retry_after)
+        return response
     except (PollClosed, AlreadyVoted) as refusal:
         return results_response(request, poll, refusal=str(refusal), status=409)
     messages.success(request, _("Thank you, your vote has been counted."))

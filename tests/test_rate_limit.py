@@ -113,3 +113,17 @@ def test_refusals_are_counted_for_the_integrity_line(client, poll, three_per_win
     assert "not a scientific sample" in html
     assert "2 repeat votes and 1 attempt over the rate limit refused" in html
     assert "1 vote in total" in html
+
+
+def test_failed_attempts_count_against_the_limit_too(poll, three_per_window):
+    """Forged tokens and empty forms are attempts: they cannot be used to probe for free."""
+    url = reverse("polls:embed_vote", args=[poll.slug])
+    reader = Client(REMOTE_ADDR="203.0.113.8")
+    choice = poll.choices.first().pk
+    assert reader.post(url, {"choice": choice, "token": "forged"}).status_code == 403
+    assert reader.post(url, {"token": vote_token_issue(poll)}).status_code == 400
+    assert reader.post(url, {"choice": choice, "token": "forged"}).status_code == 403
+    refused = reader.post(url, {"choice": choice, "token": vote_token_issue(poll)})
+    assert refused.status_code == 429
+    assert not Ballot.objects.exists()
+    assert list(Choice.objects.values_list("votes", flat=True)) == [0] * poll.choices.count()
