@@ -4,8 +4,11 @@ A front-page burst reads one poll thousands of times a minute through the widget
 the results JSON, while its counts change only when a vote lands. PostgreSQL tells every worker
 when that happens: triggers on polls and choices (migration 0007) send NOTIFY poll_changed with
 the poll's id when the changing transaction commits, and a thread per worker LISTENs for it and
-drops that poll. So a cached poll is never older than the last committed change (plus the
-notification's way through one socket), across workers and replicas alike, with no new service.
+drops that poll. A vote's notification carries the choice's new count instead (migration 0009),
+which the listener writes into the poll it keeps: a burst of votes does not send every worker
+back to the database after each one. So a cached poll is never older than the last committed
+change (plus the notification's way through one socket), across workers and replicas alike,
+with no new service.
 
 Until the listener is connected, and whenever it loses its connection, nothing is cached and
 every read goes to the database, as it would without this module. Entries also expire after
@@ -16,6 +19,7 @@ The cached Poll objects are shared by a worker's threads: callers only read them
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 import time
@@ -45,6 +49,22 @@ class Entry:
     expires: float  # time.monotonic()
     # Pages rendered from this poll that every reader without a vote sees alike.
     renderings: dict[tuple, bytes] = field(default_factory=dict)
+    # Counts announced since the poll was read: choice id -> votes. Applied by the next reader,
+    # not by the listener, so a burst of votes costs each worker one update per read, not one
+    # per vote.
+    new_counts: dict[int, int] = field(default_factory=dict)
+
+    def counted(self) -> Entry:
+        """This entry with its new counts, in a new Poll (readers may hold the old one) and
+        without the pages rendered from the old counts."""
+        choices = [copy.copy(choice) for choice in self.poll.choices.all()]
+        for choice in choices:
+            choice.votes = self.new_counts.get(choice.pk, choice.votes)
+        poll = copy.copy(self.poll)
+        poll.cache_choices(choices)
+        for choice in choices:
+            choice.poll = poll
+        return Entry(poll, self.expires)
 
 
 class PollCache:
@@ -62,6 +82,8 @@ class PollCache:
         if not self.listening:
             return load(slug)
         entry = self._entries.get(slug)
+        if entry is not None and entry.new_counts:
+            entry = self._counted(slug)
         if entry is not None and entry.expires > time.monotonic():
             return entry.poll
         generation = self._generation
@@ -96,6 +118,32 @@ class PollCache:
                 for slug in [s for s, e in self._entries.items() if e.poll.pk == poll_id]:
                     del self._entries[slug]
 
+    def count_changed(self, poll_id: int, choice_id: int, votes: int) -> None:
+        """A vote's new count: kept polls take it without going back to the database.
+
+        Notifications arrive in commit order, and a choice's count is updated under its row's
+        lock, so the last count announced for a choice is its current one."""
+        with self._lock:
+            self._generation += 1
+            for entry in self._entries.values():
+                if entry.poll.pk == poll_id:
+                    entry.new_counts[choice_id] = votes
+
+    def _counted(self, slug: str) -> Entry | None:
+        with self._lock:
+            entry = self._entries.get(slug)
+            if entry is not None and entry.new_counts:
+                entry = self._entries[slug] = entry.counted()
+            return entry
+
+    def notified(self, payload: str) -> None:
+        """Follow one notification: a new count, one poll's id, or nothing (drop all)."""
+        parts = payload.split()
+        if len(parts) == 3 and all(part.isdigit() for part in parts):
+            self.count_changed(*(int(part) for part in parts))
+        else:
+            self.forget(poll_id_from(payload))
+
     def listen(self, stop: threading.Event) -> None:
         """Follow the notifications until stop is set, reconnecting after a failure."""
         while not stop.is_set():
@@ -107,7 +155,7 @@ class PollCache:
                     self.listening = True
                     while not stop.is_set():
                         for notice in conn.notifies(timeout=KEEPALIVE_SECONDS):
-                            self.forget(poll_id_from(notice.payload))
+                            self.notified(notice.payload)
                         conn.execute("SELECT 1")  # raises if the server went away quietly
             except Exception as error:  # the thread must live on to reconnect
                 if self.listening:

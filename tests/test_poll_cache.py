@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from polls import poll_cache
 from polls.models import Choice, Poll
+from polls.services import ballot_cast
 from polls.vote_tokens import vote_token_issue
 from tests.conftest import make_article
 
@@ -74,6 +75,34 @@ def test_it_serves_the_widget_from_memory_until_a_vote_commits(
     assert voted.status_code == 200
     assert eventually(lambda: Client().get(url)["ETag"] != first["ETag"])
     assert "1 vote in total" in widget_html(poll.slug)
+
+
+def test_votes_reach_the_kept_poll_without_sending_workers_back_to_the_database(
+    listener, poll, django_assert_num_queries
+):
+    url = reverse("polls:api_results", args=[poll.slug])
+    Client().get(url)
+    envoy, haproxy = poll.choices.get(text="Envoy"), poll.choices.get(text="HAProxy")
+    for voter in ("a", "b", "c"):
+        ballot_cast(poll=poll, choice=envoy, voter_hash=voter * 64)
+    ballot_cast(poll=poll, choice=haproxy, voter_hash="d" * 64)
+    expected = {"Envoy": 3, "NGINX": 0, "HAProxy": 1}
+    # Each vote's notification carries its choice's new count, which the worker writes into the
+    # poll it keeps: the results come up to date without a single read from the database.
+    with django_assert_num_queries(0):
+        assert eventually(lambda: counts_in(Client().get(url).json()) == expected)
+        assert "4 votes in total" in widget_html(poll.slug)
+
+
+def test_a_choice_renamed_by_an_editor_is_read_again(listener, poll):
+    assert "HAProxy" in widget_html(poll.slug)
+    Choice.objects.filter(poll=poll, text="HAProxy").update(text="Traefik")
+    assert eventually(lambda: "Traefik" in widget_html(poll.slug))
+    assert "HAProxy" not in widget_html(poll.slug)
+
+
+def counts_in(results: dict) -> dict[str, int]:
+    return {row["text"]: row["votes"] for row in results["choices"]}
 
 
 def test_a_change_made_outside_the_app_reaches_the_json_too(listener, poll):
