@@ -17,8 +17,11 @@ from django.core import signing
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified, JsonResponse
 from django.shortcuts import get_object_or_404, render
+from django.template.loader import render_to_string
 from django.urls import Resolver404, resolve
+from django.utils.html import strip_spaces_between_tags
 from django.utils.http import parse_etags
+from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
@@ -47,6 +50,9 @@ OEMBED_DEFAULT_WIDTH = 600
 OEMBED_DEFAULT_HEIGHT = 440
 # Stands in for the vote token in a cached rendering; every response gets a fresh token.
 VOTE_TOKEN_SLOT = "pollsite-vote-token-slot"
+# Stands in for the results in a cached widget page: a comment, so {% spaceless %} treats it as
+# a tag and the page comes out byte for byte as if the results had been rendered in place.
+RESULTS_SLOT = "<!--pollsite-results-slot-->"
 
 
 def frameable(view):
@@ -68,10 +74,20 @@ def frameable(view):
 def results_etag(poll: Poll, results: PollResults) -> str:
     # Everything the widget and the JSON show, so that any change, even one made by a bulk
     # update that leaves updated_at alone, gives a new ETag and a new cached body.
+    counts = [poll.refused_repeat_votes, poll.refused_over_limit_votes]
+    counts += [row.votes for row in results.rows]
+    return fingerprint_etag([poll_fingerprint(poll, results), counts])
+
+
+def poll_fingerprint(poll: Poll, results: PollResults) -> str:
+    """What the widget shows of a poll, but its counts."""
     fingerprint = [poll.pk, poll.updated_at.isoformat(), poll.state(), poll.question]
     fingerprint += [poll.results_before_voting, str(poll.closes_at), get_language()]
-    fingerprint += [poll.refused_repeat_votes, poll.refused_over_limit_votes]
-    fingerprint += [(row.choice.pk, row.choice.text, row.votes) for row in results.rows]
+    fingerprint += [(row.choice.pk, row.choice.text) for row in results.rows]
+    return fingerprint_etag(fingerprint)
+
+
+def fingerprint_etag(fingerprint: list) -> str:
     return '"' + hashlib.sha256(json.dumps(fingerprint).encode()).hexdigest()[:32] + '"'
 
 
@@ -109,12 +125,12 @@ def render_widget(
     notice: str = "",
     status: int = 200,
     vote_token: str | None = None,
+    results_html: str | None = None,
 ) -> HttpResponse:
     if form is None and poll.is_open() and ballot is None:
         form = EmbedVoteForm(poll=poll, choices=[row.choice for row in results.rows])
     context = {
         "poll": poll,
-        "results": results,
         "form": form,
         "ballot": ballot,
         "notice": notice,
@@ -122,8 +138,20 @@ def render_widget(
         "results_before_voting": poll.results_before_voting,
         # Every rendering carries a fresh token, so a refused attempt can simply be retried.
         "vote_token": "" if form is None else vote_token or vote_token_issue(poll),
+        "results_html": render_results(poll, results, ballot)
+        if results_html is None
+        else mark_safe(results_html),
     }
     return render(request, "polls/embed.html", context, status=status)
+
+
+def render_results(poll: Poll, results: PollResults, ballot: Ballot | None) -> str:
+    """The results fragment as the widget shows it, without the whitespace between its tags
+    (the widget page is {% spaceless %})."""
+    context = {"poll": poll, "results": results, "ballot": ballot}
+    return mark_safe(
+        strip_spaces_between_tags(render_to_string("includes/poll_results.html", context).strip())
+    )
 
 
 def shared_body(request: HttpRequest, etag: str, render, *variant) -> bytes:
@@ -144,27 +172,58 @@ def shared_body(request: HttpRequest, etag: str, render, *variant) -> bytes:
 
 
 def render_shared_widget(
+    request: HttpRequest, poll: Poll, results: PollResults, etag: str
+) -> HttpResponse:
+    """The widget's first view, which every reader of a poll's state sees alike: rendered once
+    per state and worker. Only the vote token differs between readers; it is put into the
+    cached page per response."""
+    page = shared_body(request, etag, lambda: widget_page(request, poll, results), "widget")
+    return HttpResponse(with_fresh_vote_token(page, poll))
+
+
+def render_voted_widget(
+    request: HttpRequest, poll: Poll, results: PollResults, ballot: Ballot, notice: str
+) -> HttpResponse:
+    # The counts a reader sees after their vote include it: no other page has them to share.
+    page = widget_page(request, poll, results, ballot=ballot, notice=notice)
+    return HttpResponse(with_fresh_vote_token(page, poll))
+
+
+def widget_page(
     request: HttpRequest,
     poll: Poll,
     results: PollResults,
-    etag: str,
     *,
     ballot: Ballot | None = None,
     notice: str = "",
-) -> HttpResponse:
-    """render_widget for what every reader of a poll's state sees alike: the first view, and the
-    results after a vote for a given choice. Only the vote token differs between readers; it is
-    put into the cached page per response."""
+) -> bytes:
+    """The widget page with a token slot, from the page around the results (the frame) and the
+    results.
 
-    def render() -> bytes:
+    The frame changes only when the poll itself does, so it is kept by the poll's fingerprint
+    without its counts: after a vote, which changes the counts, only the results are rendered.
+    """
+
+    def render_frame() -> bytes:
         return render_widget(
-            request, poll, results, ballot=ballot, notice=notice, vote_token=VOTE_TOKEN_SLOT
+            request,
+            poll,
+            results,
+            ballot=ballot,
+            notice=notice,
+            vote_token=VOTE_TOKEN_SLOT,
+            results_html=RESULTS_SLOT,
         ).content
 
     voted = ballot.choice_id if ballot else None
-    page = shared_body(request, etag, render, "widget", voted, notice)
+    fingerprint = poll_fingerprint(poll, results)
+    frame = shared_body(request, fingerprint, render_frame, "widget-frame", voted, notice)
+    return frame.replace(RESULTS_SLOT.encode(), render_results(poll, results, ballot).encode())
+
+
+def with_fresh_vote_token(page: bytes, poll: Poll) -> bytes:
     token = vote_token_issue(poll) if VOTE_TOKEN_SLOT.encode() in page else ""
-    return HttpResponse(page.replace(VOTE_TOKEN_SLOT.encode(), token.encode()))
+    return page.replace(VOTE_TOKEN_SLOT.encode(), token.encode())
 
 
 def embed_voter_signer() -> signing.TimestampSigner:
@@ -262,13 +321,8 @@ def widget_vote(request: HttpRequest, slug: str) -> HttpResponse:
         return render_widget(request, poll, results, notice=str(refusal), status=409)
     # The results as the reader left them, with their choice's count as the vote returned it.
     results = results.with_count(ballot.choice_id, ballot.choice_votes)
-    response = render_shared_widget(
-        request,
-        poll,
-        results,
-        results_etag(poll, results),
-        ballot=ballot,
-        notice=_("Thank you, your vote was counted."),
+    response = render_voted_widget(
+        request, poll, results, ballot, _("Thank you, your vote was counted.")
     )
     response["Cache-Control"] = "no-store"
     remember_embed_voter(response, voter_id)

@@ -200,6 +200,7 @@ class ChoiceResult:
     choice: Choice
     votes: int
     percent: int
+    leading: bool = False  # the most votes, alone or tied; no choice leads before the first vote
 
 
 @dataclass(frozen=True)
@@ -211,8 +212,11 @@ class PollResults:
     def from_choices(cls, choices: list[Choice], counts: list[int] | None = None) -> PollResults:
         counts = [choice.votes for choice in choices] if counts is None else counts
         percents = whole_percentages(counts)
+        top = max(counts, default=0)
         rows = [
-            ChoiceResult(choice=choice, votes=votes, percent=percent)
+            ChoiceResult(
+                choice=choice, votes=votes, percent=percent, leading=bool(top) and votes == top
+            )
             for choice, votes, percent in zip(choices, counts, percents, strict=True)
         ]
         return cls(rows=rows, total=sum(counts))
@@ -227,8 +231,7 @@ class PollResults:
     @property
     def leading(self) -> set[int]:
         """Ids of the choices with the most votes (none before the first vote)."""
-        top = max((row.votes for row in self.rows), default=0)
-        return {row.choice.pk for row in self.rows if top and row.votes == top}
+        return {row.choice.pk for row in self.rows if row.leading}
 
 
 def whole_percentages(counts: list[int]) -> list[int]:

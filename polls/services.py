@@ -1,6 +1,9 @@
 """Voting: the one rule that spans polls, choices and ballots."""
 
+from functools import cache
+
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Field
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -133,42 +136,54 @@ def ballot_insert_and_count(
     With a client_address, the same statement first counts the attempt (rate_limit.ATTEMPT) and
     inserts the ballot only within the limit; the decision is returned.
     """
-    fields = [field for field in Ballot._meta.concrete_fields if not field.primary_key]
-    quote = connection.ops.quote_name
-    ballots, choices = quote(Ballot._meta.db_table), quote(Choice._meta.db_table)
+    fields = ballot_fields()
     values = [field.get_db_prep_save(field.pre_save(ballot, True), connection) for field in fields]
-    # Typed, because the server binds the parameters (polls/statements.py) and must know them.
-    placeholders = ", ".join(f"%s::{field.db_type(connection)}" for field in fields)
-    columns = ", ".join(quote(field.column) for field in fields)
-    counted = (
-        f"UPDATE {choices} SET votes = votes + 1 FROM ballot WHERE {choices}.id = ballot.choice_id"
-        f" RETURNING ballot.id, {choices}.votes"
-    )
     with prepared_cursor() as cursor:
         if client_address is None:
-            cursor.execute(
-                f"WITH ballot AS (INSERT INTO {ballots} ({columns}) VALUES ({placeholders})"
-                f" RETURNING id, choice_id) {counted}",
-                values,
-            )
+            cursor.execute(ballot_statement(rate_limited=False), values)
             ballot.pk, ballot.choice_votes = cursor.fetchone()
             decision = None
         else:
             attempt = rate_limit.attempt_params(client_address)
             cursor.execute(
-                f"WITH attempt AS ({rate_limit.ATTEMPT}),"
-                f" ballot AS (INSERT INTO {ballots} ({columns}) SELECT {placeholders}"
-                f" FROM attempt WHERE attempts <= %s RETURNING id, choice_id),"
-                f" counted AS ({counted})"
-                f" SELECT attempt.attempts, counted.id, counted.votes"
-                f" FROM attempt LEFT JOIN counted ON true",
-                [*attempt.params, *values, attempt.limit],
+                ballot_statement(rate_limited=True), [*attempt.params, *values, attempt.limit]
             )
             attempts, ballot.pk, ballot.choice_votes = cursor.fetchone()
             decision = attempt.decision(attempts)
     ballot._state.adding = False
     ballot._state.db = connection.alias
     return decision
+
+
+@cache
+def ballot_fields() -> list[Field]:
+    return [field for field in Ballot._meta.concrete_fields if not field.primary_key]
+
+
+@cache
+def ballot_statement(*, rate_limited: bool) -> str:
+    """The SQL of ballot_insert_and_count, written once per process."""
+    quote = connection.ops.quote_name
+    ballots, choices = quote(Ballot._meta.db_table), quote(Choice._meta.db_table)
+    columns = ", ".join(quote(field.column) for field in ballot_fields())
+    # Typed, because the server binds the parameters (polls/statements.py) and must know them.
+    placeholders = ", ".join(f"%s::{field.db_type(connection)}" for field in ballot_fields())
+    counted = (
+        f"UPDATE {choices} SET votes = votes + 1 FROM ballot WHERE {choices}.id = ballot.choice_id"
+        f" RETURNING ballot.id, {choices}.votes"
+    )
+    if not rate_limited:
+        return (
+            f"WITH ballot AS (INSERT INTO {ballots} ({columns}) VALUES ({placeholders})"
+            f" RETURNING id, choice_id) {counted}"
+        )
+    return (
+        f"WITH attempt AS ({rate_limit.ATTEMPT}),"
+        f" ballot AS (INSERT INTO {ballots} ({columns}) SELECT {placeholders}"
+        f" FROM attempt WHERE attempts <= %s RETURNING id, choice_id),"
+        f" counted AS ({counted})"
+        " SELECT attempt.attempts, counted.id, counted.votes FROM attempt LEFT JOIN counted ON true"
+    )
 
 
 def ballot_for(*, poll: Poll, voter_hash: str | None) -> Ballot | None:

@@ -123,3 +123,23 @@ def test_the_cached_widget_follows_a_change_that_leaves_the_poll_timestamp_alone
     results_section = '<section class="widget__results" aria-label="Results"'
     assert results_section + " hidden>" in before.content.decode()
     assert results_section + ">" in after.content.decode()
+
+
+def test_each_vote_shows_its_own_counts_in_the_kept_page_around_them(poll):
+    """After a vote only the results are rendered; the page around them is kept per poll
+    version, so it must follow an editor's change and never carry old counts."""
+    haproxy = poll.choices.get(text="HAProxy")
+    url = reverse("polls:embed_vote", args=[poll.slug])
+
+    def vote() -> str:
+        form = {"choice": str(haproxy.pk), "token": vote_token_issue(poll)}
+        response = Client().post(url, form)
+        assert response.status_code == 200
+        return response.content.decode()
+
+    assert "1 vote in total" in vote()
+    assert "2 votes in total" in vote()
+    type(poll).objects.filter(pk=poll.pk).update(question="Which proxy, again?")
+    page = vote()
+    assert "3 votes in total" in page and "Which proxy, again?" in page
+    assert page.count("poll-result__mine") == 1 and "Thank you, your vote was counted." in page
