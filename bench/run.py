@@ -86,6 +86,8 @@ class Figure:
     rps: float
     p50_ms: float
     p99_ms: float
+    # The smallest share of the run's CPU time any one gunicorn worker had (1.0 with one worker).
+    least_worker_share: float = 1.0
 
 
 @dataclass
@@ -187,6 +189,16 @@ def start_server(config: Config) -> subprocess.Popen:
             time.sleep(0.2)
     server.terminate()
     sys.exit("the site did not start")
+
+
+def worker_cpu_ticks(server: subprocess.Popen) -> list[int]:
+    """CPU time (user + system, in clock ticks) of each of the server's workers (Linux /proc)."""
+    children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+    ticks = []
+    for pid in children:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks.append(int(fields[11]) + int(fields[12]))
+    return ticks
 
 
 def stop_server(server: subprocess.Popen) -> None:
@@ -291,12 +303,16 @@ def wrk(path: str, seconds: float, *, tokens: Path | None = None, etag: str = ""
     return json.loads(line.removeprefix("BENCH "))
 
 
-def measure(poll: Poll, endpoint: Endpoint, seconds: float, max_rps: int) -> Figure:
+def measure(
+    poll: Poll, server: subprocess.Popen, endpoint: Endpoint, seconds: float, max_rps: int
+) -> Figure:
     tokens = None
     if endpoint.votes:
         tokens = write_tokens(poll, int(max_rps * seconds), endpoint.votes, endpoint.name)
     etag = current_etag(endpoint.path) if endpoint.conditional else ""
+    before = worker_cpu_ticks(server)
     result = wrk(endpoint.path, seconds, tokens=tokens, etag=etag)
+    used = [after - start for after, start in zip(worker_cpu_ticks(server), before, strict=True)]
     if result["fallback"]:
         sys.exit(f"{endpoint.name}: ran out of tokens; raise --max-vote-rps")
     if result["bad_status"] or result["socket_errors"] or result["refused"]:
@@ -305,6 +321,7 @@ def measure(poll: Poll, endpoint: Endpoint, seconds: float, max_rps: int) -> Fig
         rps=result["requests"] / result["seconds"],
         p50_ms=result["p50_ms"],
         p99_ms=result["p99_ms"],
+        least_worker_share=min(used) / max(sum(used), 1),
     )
 
 
@@ -314,18 +331,25 @@ def run_config(poll: Poll, config: Config, args: argparse.Namespace) -> None:
         measured = endpoints(poll.slug)
         print(f"\n== {config.label} worker(s), {CONNECTIONS} connections ==", flush=True)
         for endpoint in measured:
-            measure(poll, endpoint, args.warmup, args.max_vote_rps)
+            measure(poll, server, endpoint, args.warmup, args.max_vote_rps)
         for round_number in range(1, args.rounds + 1):
             for endpoint in measured:
-                figure = measure(poll, endpoint, args.seconds, args.max_vote_rps)
+                figure = measure(poll, server, endpoint, args.seconds, args.max_vote_rps)
                 config.figures.setdefault(endpoint.name, []).append(figure)
+                uneven = "  UNEVEN: a worker sat idle" if uneven_load(config, figure) else ""
                 print(
                     f"  round {round_number} {endpoint.label:<22} {figure.rps:8.0f} req/s"
-                    f"  p50 {figure.p50_ms:6.1f} ms  p99 {figure.p99_ms:6.1f} ms",
+                    f"  p50 {figure.p50_ms:6.1f} ms  p99 {figure.p99_ms:6.1f} ms{uneven}",
                     flush=True,
                 )
     finally:
         stop_server(server)
+
+
+def uneven_load(config: Config, figure: Figure) -> bool:
+    """True when one worker did less than a quarter of its even share: the generator's
+    connections went (nearly) all to the other workers, which caps the rate the run measured."""
+    return config.workers > 1 and figure.least_worker_share < 0.25 / config.workers
 
 
 def exact_count_run(poll: Poll, votes: str, count: int, vote_rps: float) -> dict:
@@ -356,9 +380,10 @@ def ballot_scaling(poll: Poll, config: Config, args: argparse.Namespace) -> dict
         store_ballots(poll, level)
         server = start_server(config)
         try:
-            measure(poll, vote, args.warmup, args.max_vote_rps)
+            measure(poll, server, vote, args.warmup, args.max_vote_rps)
             runs = [
-                measure(poll, vote, args.seconds, args.max_vote_rps) for _ in range(args.rounds)
+                measure(poll, server, vote, args.seconds, args.max_vote_rps)
+                for _ in range(args.rounds)
             ]
         finally:
             stop_server(server)
@@ -513,6 +538,19 @@ def figures_markdown(
             f"| {endpoint.label} | {figure.rps:,.0f} | {figure.p50_ms:.1f} | {figure.p99_ms:.1f}"
             f" | {ratio:.2f} | {'' if target is None else f'≥ {target}'} | {verdict} |"
         )
+    uneven = [
+        (config, figure)
+        for config in configs
+        for runs in config.figures.values()
+        for figure in runs
+        if uneven_load(config, figure)
+    ]
+    rounds = sum(len(runs) for config in configs for runs in config.figures.values())
+    lines += [
+        "",
+        f"Rounds in which one worker sat idle (under a quarter of its even share of the CPU,"
+        f" so the generator's connections had gone to the others): {len(uneven)} of {rounds}.",
+    ]
     hot_vs_spread = main.median("vote_hot").rps / main.median("vote_spread").rps
     verdict = "met" if hot_vs_spread >= HOT_VS_SPREAD_TARGET else "**missed**"
     lines += [

@@ -76,15 +76,19 @@ def results_etag(poll: Poll, results: PollResults) -> str:
     # update that leaves updated_at alone, gives a new ETag and a new cached body.
     counts = [poll.refused_repeat_votes, poll.refused_over_limit_votes]
     counts += [row.votes for row in results.rows]
-    return fingerprint_etag([poll_fingerprint(poll, results), counts])
+    return fingerprint_etag([*poll_description(poll, results), counts])
 
 
 def poll_fingerprint(poll: Poll, results: PollResults) -> str:
-    """What the widget shows of a poll, but its counts."""
-    fingerprint = [poll.pk, poll.updated_at.isoformat(), poll.state(), poll.question]
-    fingerprint += [poll.results_before_voting, str(poll.closes_at), get_language()]
-    fingerprint += [(row.choice.pk, row.choice.text) for row in results.rows]
-    return fingerprint_etag(fingerprint)
+    """What the widget shows of a poll, but its counts: the key of the page around them."""
+    return fingerprint_etag(poll_description(poll, results))
+
+
+def poll_description(poll: Poll, results: PollResults) -> list:
+    description = [poll.pk, poll.updated_at.isoformat(), poll.state(), poll.question]
+    description += [poll.results_before_voting, str(poll.closes_at), get_language()]
+    description += [(row.choice.pk, row.choice.text) for row in results.rows]
+    return description
 
 
 def fingerprint_etag(fingerprint: list) -> str:

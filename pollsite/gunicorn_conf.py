@@ -9,6 +9,12 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = os.environ.get("WORKER_CLASS", "gthread")
 # gunicorn turns sync into gthread when threads > 1, so sync gets one thread unless told.
 threads = int(os.environ.get("WEB_THREADS", "4" if worker_class == "gthread" else "1"))
+# No keep-alive by default: a kept-alive connection stays with the worker that accepted it, and
+# connections opened together (a proxy's pool, a load generator) often all land on one worker
+# while the others idle. Measured with 2 workers: 16 connections at once went all to one worker
+# in 6 runs of 14, at 40 % of the balanced rate (bench/run.py warns when it sees it). A proxy in
+# front keeps its own connections to the readers; behind it, a new one per request is cheap.
+keepalive = int(os.environ.get("KEEP_ALIVE", "0"))
 # Load Django once in the master: workers fork ready to serve, and with the embedded database the
 # master holds the server for the whole run and stops it cleanly on exit.
 preload_app = True
