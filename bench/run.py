@@ -402,7 +402,8 @@ def ballot_scaling(poll: Poll, config: Config, args: argparse.Namespace) -> dict
 
 def pgbench_hot_row(seconds: int) -> dict[str, float]:
     """PostgreSQL alone: single-row updates per second (autocommit, one row or four rows) and the
-    vote-shaped transaction (insert a ballot, increment a counter), 16 clients, same machine."""
+    vote-shaped transaction (insert a ballot, increment a counter), without and with the NOTIFY
+    each vote sends, 16 clients, same machine."""
     binary = pgbench_binary()
     if binary is None:
         return {}
@@ -425,7 +426,7 @@ def pgbench_hot_row(seconds: int) -> dict[str, float]:
         )
     rates = {}
     try:
-        for script in ("hot_row", "spread_rows", "vote_transaction"):
+        for script in ("hot_row", "spread_rows", "vote_transaction", "vote_notify"):
             output = subprocess.run(
                 [
                     *(binary, "-n", "-M", "prepared", f"-c{CONNECTIONS}", "-j2", f"-T{seconds}"),

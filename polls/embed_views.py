@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from polls import voters
+from polls import poll_cache, voters
 from polls.forms import EmbedVoteForm
 from polls.models import Ballot, Poll, PollResults
 from polls.rate_limit import client_address
@@ -158,14 +158,20 @@ def render_results(poll: Poll, results: PollResults, ballot: Ballot | None) -> s
     )
 
 
-def shared_body(request: HttpRequest, etag: str, render, *variant) -> bytes:
+def shared_body(request: HttpRequest, poll: Poll, etag: str, render, *variant) -> bytes:
     """A response body every reader of a poll's state gets alike, rendered once per worker and
-    state.
+    state: kept with the poll in the worker's memory while the poll cache listens (and dropped
+    with it when a vote or an edit is announced), or else under its ETag."""
+    if poll_cache.polls.listening:
+        key = (request.scheme, request.get_host(), get_language(), *variant)
+        return poll_cache.polls.rendering(poll, key, render)
+    return body_by_etag(request, etag, render, *variant)
 
-    The cache key holds the ETag, made of the counts this request has just read: a vote in any
-    worker or replica changes the counts and so the key, and the old body is never served
-    again. No invalidation message is needed; old keys simply expire.
-    """
+
+def body_by_etag(request: HttpRequest, etag: str, render, *variant) -> bytes:
+    """A body kept under a key that holds its ETag, made of what the request has just read:
+    any change gives a new key, and the old body is never served again. No invalidation
+    message is needed; old keys simply expire."""
     parts = [etag, request.scheme, request.get_host(), *variant]
     key = "shared-body:" + hashlib.sha256(json.dumps(parts).encode()).hexdigest()
     body = cache.get(key)
@@ -181,7 +187,7 @@ def render_shared_widget(
     """The widget's first view, which every reader of a poll's state sees alike: rendered once
     per state and worker. Only the vote token differs between readers; it is put into the
     cached page per response."""
-    page = shared_body(request, etag, lambda: widget_page(request, poll, results), "widget")
+    page = shared_body(request, poll, etag, lambda: widget_page(request, poll, results), "widget")
     return HttpResponse(with_fresh_vote_token(page, poll))
 
 
@@ -221,7 +227,8 @@ def widget_page(
 
     voted = ballot.choice_id if ballot else None
     fingerprint = poll_fingerprint(poll, results)
-    frame = shared_body(request, fingerprint, render_frame, "widget-frame", voted, notice)
+    # Outlives the counts (and so the poll cache's entries, renewed with every vote).
+    frame = body_by_etag(request, fingerprint, render_frame, "widget-frame", voted, notice)
     return frame.replace(RESULTS_SLOT.encode(), render_results(poll, results, ballot).encode())
 
 
@@ -375,7 +382,7 @@ def results_json(request: HttpRequest, slug: str) -> HttpResponse:
         ).content
 
     def build() -> HttpResponse:
-        body = shared_body(request, etag, render, "json")
+        body = shared_body(request, poll, etag, render, "json")
         return HttpResponse(body, content_type="application/json")
 
     response = shared_response(request, etag, build)
