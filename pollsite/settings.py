@@ -155,8 +155,10 @@ DATABASES["default"]["CONN_MAX_AGE"] = envint("CONN_MAX_AGE", 600)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # The vote's statement runs as a prepared statement (polls/statements.py): planning it anew for
 # every vote cost PostgreSQL a third of its work. Django's own queries bind on the client and are
-# never prepared, whatever this says.
-DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 0)
+# never prepared, whatever this says. DB_PREPARED_STATEMENTS=0 for a pooler that cannot carry
+# them (PgBouncer in transaction mode before 1.21, or without max_prepared_statements).
+if envbool("DB_PREPARED_STATEMENTS", True):
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 0)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -1,4 +1,5 @@
 import pytest
+from django.db import connection
 
 from polls.models import Ballot
 from polls.services import AlreadyVoted, PollClosed, VoteRefused, ballot_cast
@@ -58,3 +59,30 @@ def test_it_refuses_votes_on_a_poll_that_is_not_open(state):
         ballot_cast(poll=poll, choice=poll.choices.first(), voter_hash="f" * 64)
     assert Ballot.objects.count() == 0
     assert sum(counts(poll).values()) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("prepare_threshold", [0, None])
+def test_the_vote_statement_runs_prepared_or_not(poll, prepare_threshold):
+    """DB_PREPARED_STATEMENTS=0 (prepare_threshold None) is for poolers that cannot carry
+    prepared statements: the vote must work the same, and leave none on the connection."""
+    options = connection.settings_dict["OPTIONS"]
+    saved = options.get("prepare_threshold", "unset")
+    options["prepare_threshold"] = prepare_threshold
+    connection.close()
+    try:
+        for voter in ("p", "q"):
+            ballot_cast(
+                poll=poll, choice=poll.choices.first(), voter_hash=voter * 64, client_address="x"
+            )
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_prepared_statements")
+            (prepared,) = cursor.fetchone()
+    finally:
+        if saved == "unset":
+            options.pop("prepare_threshold")
+        else:
+            options["prepare_threshold"] = saved
+        connection.close()
+    assert counts(poll) == {"Envoy": 2, "NGINX": 0, "HAProxy": 0}
+    assert (prepared > 0) == (prepare_threshold is not None)
