@@ -5,7 +5,7 @@ the results JSON, while its counts change only when a vote lands. PostgreSQL tel
 when that happens: triggers on polls and choices (migration 0007) send NOTIFY poll_changed with
 the poll's id when the changing transaction commits, and a thread per worker LISTENs for it and
 drops that poll. A vote's notification carries the choice's new count instead (migration 0009),
-which the listener writes into the poll it keeps: a burst of votes does not send every worker
+which the worker writes into the poll it keeps: a burst of votes does not send every worker
 back to the database after each one. So a cached poll is never older than the last committed
 change (plus the notification's way through one socket), across workers and replicas alike,
 with no new service.
@@ -71,9 +71,14 @@ class PollCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._entries: dict[str, Entry] = {}
-        # Bumped by every notification: a poll read from the database before a change was
+        # Bumped by every edit announced: a poll read from the database before an edit was
         # announced must not be stored after it.
         self._generation = 0
+        # Votes are announced too often for that (a poll read while votes keep landing would
+        # never be stored): the last count announced for each choice is kept, numbered, and a
+        # poll read meanwhile is stored with the counts announced since its read began.
+        self._counts_announced = 0
+        self._last_counts: dict[tuple[int, int], tuple[int, int]] = {}  # -> (number, votes)
         self.listening = False
 
     def visible_poll(self, slug: str, load: Callable[[str], Poll | None]) -> Poll | None:
@@ -86,12 +91,16 @@ class PollCache:
             entry = self._counted(slug)
         if entry is not None and entry.expires > time.monotonic():
             return entry.poll
-        generation = self._generation
+        generation, counts_announced = self._generation, self._counts_announced
         poll = load(slug)
         if poll is not None:
             with self._lock:
                 if self.listening and generation == self._generation:
-                    self._entries[slug] = Entry(poll, time.monotonic() + seconds_to_keep(poll))
+                    entry = Entry(poll, time.monotonic() + seconds_to_keep(poll))
+                    for (poll_id, choice_id), (number, votes) in self._last_counts.items():
+                        if poll_id == poll.pk and number > counts_announced:
+                            entry.new_counts[choice_id] = votes
+                    self._entries[slug] = entry
         return poll
 
     def rendering(self, poll: Poll, key: tuple, render: Callable[[], bytes]) -> bytes:
@@ -114,6 +123,7 @@ class PollCache:
             self._generation += 1
             if poll_id is None:
                 self._entries.clear()
+                self._last_counts.clear()
             else:
                 for slug in [s for s, e in self._entries.items() if e.poll.pk == poll_id]:
                     del self._entries[slug]
@@ -124,7 +134,8 @@ class PollCache:
         Notifications arrive in commit order, and a choice's count is updated under its row's
         lock, so the last count announced for a choice is its current one."""
         with self._lock:
-            self._generation += 1
+            self._counts_announced += 1
+            self._last_counts[poll_id, choice_id] = (self._counts_announced, votes)
             for entry in self._entries.values():
                 if entry.poll.pk == poll_id:
                     entry.new_counts[choice_id] = votes

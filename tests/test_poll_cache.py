@@ -204,3 +204,43 @@ def test_a_widget_vote_reads_the_poll_from_memory_and_shows_its_own_count(
     assert response.status_code == 200
     assert "5 votes in total" in html and "Your vote" in html
     assert Choice.objects.get(pk=choice.pk).votes == 1
+
+
+def test_a_poll_read_while_votes_land_is_kept_with_their_counts(poll):
+    """During a burst a vote is announced every few milliseconds, often while a worker reads a
+    poll: the poll must still be kept, with the counts announced during the read."""
+    cache = poll_cache.PollCache()
+    cache.listening = True
+    envoy = poll.choices.get(text="Envoy")
+
+    def load_while_a_vote_lands(slug: str) -> Poll | None:
+        loaded = Poll.objects.visible_with_choices(slug)
+        cache.count_changed(poll.pk, envoy.pk, 7)
+        return loaded
+
+    def must_not_load(slug: str) -> Poll | None:
+        pytest.fail("the poll was read from the database again")
+
+    assert cache.visible_poll(poll.slug, load_while_a_vote_lands).results().total == 0
+    kept = cache.visible_poll(poll.slug, must_not_load)
+    assert {row.choice.text: row.votes for row in kept.results().rows} == {
+        "Envoy": 7,
+        "NGINX": 0,
+        "HAProxy": 0,
+    }
+
+
+def test_a_poll_read_while_it_is_edited_is_not_kept(poll):
+    cache = poll_cache.PollCache()
+    cache.listening = True
+    reads = []
+
+    def load_while_an_edit_lands(slug: str) -> Poll | None:
+        reads.append(slug)
+        loaded = Poll.objects.visible_with_choices(slug)
+        cache.forget(poll.pk)
+        return loaded
+
+    cache.visible_poll(poll.slug, load_while_an_edit_lands)
+    cache.visible_poll(poll.slug, load_while_an_edit_lands)
+    assert len(reads) == 2
