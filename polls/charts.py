@@ -106,6 +106,10 @@ def votes_by_source(poll: Poll) -> list[SourceRow]:
             label, detail = "Article", article_title or "(article removed)"
         elif source == Ballot.Source.EMBED:
             label, detail = "Embedded widget", host_origin or "(host site unknown)"
+        elif source == Ballot.Source.EMBED_SANDBOXED:
+            # The browser could not vouch for the host: this is what the widget read.
+            label = "Embedded widget, sandboxed host"
+            detail = f"{host_origin} (as the widget read it)" if host_origin else "(host unknown)"
         else:
             label, detail = Ballot.Source(source).label, "Our poll page"
         labelled.append((label, detail, votes))

@@ -8,6 +8,8 @@ docs/embedding.md.
 
 import hashlib
 import json
+import re
+from dataclasses import dataclass
 from functools import wraps
 from urllib.parse import urlsplit
 
@@ -15,8 +17,8 @@ from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.core import signing
 from django.core.cache import cache
-from django.http import HttpRequest, HttpResponse, HttpResponseNotModified, JsonResponse
-from django.shortcuts import get_object_or_404, render
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified, JsonResponse
+from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import Resolver404, resolve
 from django.utils.html import strip_spaces_between_tags
@@ -39,15 +41,13 @@ from polls.services import (
     ballot_cast,
     vote_attempt_admit,
 )
-from polls.snippets import iframe_snippet
+from polls.snippets import oembed_html, oembed_size
 from polls.views import shared_poll_or_404
 from polls.vote_tokens import BadVoteToken, vote_token_check, vote_token_issue
 
 SHARED_CACHE = "public, max-age=0, s-maxage=5, stale-while-revalidate=30"
 EMBED_VOTER_COOKIE = "pollsite_embed_voter"
 EMBED_VOTER_SALT = "polls.embed-voter-cookie"
-OEMBED_DEFAULT_WIDTH = 600
-OEMBED_DEFAULT_HEIGHT = 440
 # Stands in for the vote token in a cached rendering; every response gets a fresh token.
 VOTE_TOKEN_SLOT = "pollsite-vote-token-slot"
 # Stands in for the results in a cached widget page: a comment, so {% spaceless %} treats it as
@@ -60,15 +60,32 @@ def frameable(view):
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        response = view(request, *args, **kwargs)
-        response.xframe_options_exempt = True
-        response._csp_config = {
-            **settings.SECURE_CSP,
-            "frame-ancestors": settings.EMBED_ALLOWED_ORIGINS,
-        }
-        return response
+        return make_frameable(view(request, *args, **kwargs))
 
     return wrapper
+
+
+def make_frameable(response: HttpResponse) -> HttpResponse:
+    response.xframe_options_exempt = True
+    response._csp_config = {
+        **settings.SECURE_CSP,
+        "frame-ancestors": settings.EMBED_ALLOWED_ORIGINS,
+    }
+    return response
+
+
+def widget_message(message: str, *, status: int) -> HttpResponse:
+    """A widget that cannot show its poll (unknown, not published, the database down) says so
+    in the widget's own style inside the publisher's article, not with the browser's error
+    box. Rendered without the database or a request."""
+    context = {"message": message, "SITE_NAME": settings.SITE_NAME}
+    response = HttpResponse(render_to_string("polls/embed_message.html", context), status=status)
+    response["Cache-Control"] = "no-store"
+    return make_frameable(response)
+
+
+def poll_unavailable_message() -> str:
+    return _("This poll is not available. It may have been removed, or not published yet.")
 
 
 def results_etag(poll: Poll, results: PollResults) -> str:
@@ -109,7 +126,10 @@ def shared_response(request: HttpRequest, etag: str, build) -> HttpResponse:
 @require_GET
 @frameable
 def widget(request: HttpRequest, slug: str) -> HttpResponse:
-    poll = shared_poll_or_404(slug)
+    try:
+        poll = shared_poll_or_404(slug)
+    except Http404:
+        return widget_message(poll_unavailable_message(), status=404)
     results = poll.results()
     etag = results_etag(poll, results)
 
@@ -262,6 +282,21 @@ def remember_embed_voter(response: HttpResponse, voter_id: str) -> None:
     )
 
 
+def is_sandboxed_fetch(request: HttpRequest) -> bool:
+    """True for a script's fetch from a document without an origin of its own: our widget in a
+    frame its host sandboxed without allow-same-origin (WordPress's oEmbed iframe).
+
+    The browser sets all three headers itself; no page can forge them from a reader's browser.
+    A form posted from such a frame is a navigation (Sec-Fetch-Mode: navigate), never matches.
+    """
+    headers = request.headers
+    return (
+        headers.get("Origin") == "null"
+        and headers.get("Sec-Fetch-Mode") == "cors"
+        and headers.get("Sec-Fetch-Dest") == "empty"
+    )
+
+
 def is_cross_site_post(request: HttpRequest) -> bool:
     """True for a form posted by another site: only our own widget document may vote.
 
@@ -277,78 +312,184 @@ def is_cross_site_post(request: HttpRequest) -> bool:
     return False
 
 
-@csrf_exempt
-@require_POST
-@frameable
-def widget_vote(request: HttpRequest, slug: str) -> HttpResponse:
-    # The poll as every reader sees it, current to the last committed change; the vote
-    # statement itself counts in the database.
-    poll = shared_poll_or_404(slug)
+def wants_json(request: HttpRequest) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def allow_sandboxed_widget(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    """CORS for exactly one caller: the widget's script in a sandboxed frame (Origin: null),
+    with credentials, so its partitioned voter cookie travels. Nothing else gets CORS here."""
+    response["Vary"] = "Origin"
+    # Also while sandboxed votes are off: the widget must be able to read why it was refused.
+    if is_sandboxed_fetch(request):
+        response["Access-Control-Allow-Origin"] = "null"
+        response["Access-Control-Allow-Credentials"] = "true"
+    return response
+
+
+@dataclass
+class VoteOutcome:
+    """What a widget vote came to, for the script's JSON answer or the form's HTML answer."""
+
+    status: int
+    notice: str = ""
+    ballot: Ballot | None = None
+    form: EmbedVoteForm | None = None
+    results: PollResults | None = None
+    retry_after: int | None = None
+
+
+def widget_vote_outcome(request: HttpRequest, poll: Poll, voter_id: str) -> VoteOutcome:
     results = poll.results()
-    if is_cross_site_post(request):
-        return render_widget(
-            request,
-            poll,
-            results,
-            notice=_("Votes can only be cast from the poll itself. Nothing was counted."),
-            status=403,
+    sandboxed = is_sandboxed_fetch(request)
+    if sandboxed and not settings.EMBED_SANDBOXED_VOTES:
+        return VoteOutcome(403, _("Votes cannot be cast from this page. Nothing was counted."))
+    if not sandboxed and is_cross_site_post(request):
+        return VoteOutcome(
+            403, _("Votes can only be cast from the poll itself. Nothing was counted.")
         )
     address = client_address(request)
-    choices = [row.choice for row in results.rows]
-    form = EmbedVoteForm(request.POST, poll=poll, choices=choices)
-    voter_id = embed_voter_id(request) or voters.new_voter_id()
+    form = EmbedVoteForm(request.POST, poll=poll, choices=[row.choice for row in results.rows])
     try:
         # An attempt that fails before the vote counts against the rate limit all the same.
         if not form.is_valid():
             vote_attempt_admit(poll=poll, client_address=address)
-            return render_widget(request, poll, results, form=form, status=400)
+            return VoteOutcome(400, form_error_text(form), form=form)
         try:
             nonce = vote_token_check(form.cleaned_data["token"], poll)
         except BadVoteToken as refusal:
             vote_attempt_admit(poll=poll, client_address=address)
-            return render_widget(request, poll, results, notice=str(refusal), status=403)
+            return VoteOutcome(403, str(refusal))
         ballot = ballot_cast(
             poll=poll,
             choice=form.selected_choice(),
             voter_hash=voters.voter_hash(voter_id),
-            source=Ballot.Source.EMBED,
+            source=Ballot.Source.EMBED_SANDBOXED if sandboxed else Ballot.Source.EMBED,
             host_origin=form.cleaned_data["host_origin"],
             host_path=form.cleaned_data["host_path"],
             token_nonce=nonce,
             client_address=address,
         )
     except OverRateLimit as refusal:
-        response = render_widget(request, poll, results, notice=str(refusal), status=429)
-        response["Retry-After"] = str(refusal.retry_after)
-        return response
+        return VoteOutcome(429, str(refusal), retry_after=refusal.retry_after)
     except AlreadyVoted as refusal:
-        ballot = Ballot.objects.filter(poll=poll, voter_hash=voters.voter_hash(voter_id)).first()
-        return render_widget(
-            request, poll, poll.results(), ballot=ballot, notice=str(refusal), status=409
-        )
-    except TokenAlreadyUsed as refusal:
-        return render_widget(request, poll, results, notice=str(refusal), status=409)
-    except PollClosed as refusal:
-        return render_widget(request, poll, results, notice=str(refusal), status=409)
+        earlier = Ballot.objects.filter(poll=poll, voter_hash=voters.voter_hash(voter_id)).first()
+        return VoteOutcome(409, str(refusal), ballot=earlier, results=poll.results())
+    except (TokenAlreadyUsed, PollClosed) as refusal:
+        return VoteOutcome(409, str(refusal))
     # The results as the reader left them, with their choice's count as the vote returned it.
-    results = results.with_count(ballot.choice_id, ballot.choice_votes)
-    response = render_voted_widget(
-        request, poll, results, ballot, _("Thank you, your vote was counted.")
+    return VoteOutcome(
+        200,
+        _("Thank you, your vote was counted."),
+        ballot=ballot,
+        results=results.with_count(ballot.choice_id, ballot.choice_votes),
     )
+
+
+def form_error_text(form: EmbedVoteForm) -> str:
+    return " ".join(str(message) for errors in form.errors.values() for message in errors)
+
+
+@csrf_exempt
+@require_POST
+@frameable
+def widget_vote(request: HttpRequest, slug: str) -> HttpResponse:
+    """The widget's vote: the script asks for JSON and draws it; a form without JavaScript
+    gets the widget page back."""
+    # The poll as every reader sees it, current to the last committed change; the vote
+    # statement itself counts in the database.
+    try:
+        poll = shared_poll_or_404(slug)
+    except Http404:
+        if wants_json(request):
+            response = JsonResponse(
+                {"ok": False, "message": poll_unavailable_message()}, status=404
+            )
+            return allow_sandboxed_widget(request, response)
+        return widget_message(poll_unavailable_message(), status=404)
+    voter_id = embed_voter_id(request) or voters.new_voter_id()
+    outcome = widget_vote_outcome(request, poll, voter_id)
+    if wants_json(request):
+        response = JsonResponse(vote_payload(request, poll, outcome), status=outcome.status)
+        allow_sandboxed_widget(request, response)
+    elif outcome.status == 200:
+        response = render_voted_widget(
+            request, poll, outcome.results, outcome.ballot, outcome.notice
+        )
+    else:
+        results = outcome.results or poll.results()
+        response = render_widget(
+            request,
+            poll,
+            results,
+            form=outcome.form,
+            ballot=outcome.ballot,
+            notice="" if outcome.form else outcome.notice,
+            status=outcome.status,
+        )
+    if outcome.retry_after is not None:
+        response["Retry-After"] = str(outcome.retry_after)
     response["Cache-Control"] = "no-store"
-    remember_embed_voter(response, voter_id)
+    if outcome.status == 200:
+        remember_embed_voter(response, voter_id)
     return response
+
+
+def vote_payload(request: HttpRequest, poll: Poll, outcome: VoteOutcome) -> dict:
+    payload = {"ok": outcome.status == 200, "message": outcome.notice}
+    if outcome.ballot is not None:
+        payload["choice"] = outcome.ballot.choice_id
+    if outcome.results is not None:
+        payload.update(results_payload(request, poll, outcome.results))
+    if outcome.retry_after is not None:
+        payload["retry_after"] = outcome.retry_after
+    return payload
 
 
 @csrf_exempt
 @require_POST
 def widget_token(request: HttpRequest, slug: str) -> JsonResponse:
     """A fresh single-use token, fetched by the widget's script just before it votes: the token
-    in the widget's HTML may be shared by every reader a CDN served the same copy to."""
-    poll = get_object_or_404(Poll.objects.open(), slug=slug)
-    response = JsonResponse({"token": vote_token_issue(poll)})
+    in the widget's HTML may be shared by every reader a CDN served the same copy to.
+
+    A sandboxed widget cannot read its own cookies, so it asks here, with credentials, which
+    choice its reader made: the answer carries it when the reader has voted.
+    """
+    poll = Poll.objects.visible_with_choices(slug)
+    if poll is None or not poll.is_open():
+        response = JsonResponse({"error": _("This poll is not open for votes.")}, status=404)
+    else:
+        payload = {"token": vote_token_issue(poll)}
+        voter_id = embed_voter_id(request)
+        if voter_id is not None:
+            ballot = Ballot.objects.filter(poll=poll, voter_hash=voters.voter_hash(voter_id))
+            payload["choice"] = ballot.values_list("choice_id", flat=True).first()
+        response = JsonResponse(payload)
     response["Cache-Control"] = "no-store"
-    return response
+    return allow_sandboxed_widget(request, response)
+
+
+def results_payload(request: HttpRequest, poll: Poll, results: PollResults) -> dict:
+    return {
+        "poll": {
+            "slug": poll.slug,
+            "question": poll.question,
+            "state": poll.state(),
+            "url": request.build_absolute_uri(poll.get_absolute_url()),
+            "results_url": request.build_absolute_uri(poll.get_results_url()),
+            "closes_at": poll.closes_at.isoformat() if poll.closes_at else None,
+        },
+        "total": results.total,
+        "choices": [
+            {
+                "id": row.choice.pk,
+                "text": row.choice.text,
+                "votes": row.votes,
+                "percent": row.percent,
+            }
+            for row in results.rows
+        ],
+    }
 
 
 @require_GET
@@ -358,28 +499,7 @@ def results_json(request: HttpRequest, slug: str) -> HttpResponse:
     etag = results_etag(poll, results)
 
     def render() -> bytes:
-        return JsonResponse(
-            {
-                "poll": {
-                    "slug": poll.slug,
-                    "question": poll.question,
-                    "state": poll.state(),
-                    "url": request.build_absolute_uri(poll.get_absolute_url()),
-                    "results_url": request.build_absolute_uri(poll.get_results_url()),
-                    "closes_at": poll.closes_at.isoformat() if poll.closes_at else None,
-                },
-                "total": results.total,
-                "choices": [
-                    {
-                        "id": row.choice.pk,
-                        "text": row.choice.text,
-                        "votes": row.votes,
-                        "percent": row.percent,
-                    }
-                    for row in results.rows
-                ],
-            }
-        ).content
+        return JsonResponse(results_payload(request, poll, results)).content
 
     def build() -> HttpResponse:
         body = shared_body(request, poll, etag, render, "json")
@@ -411,7 +531,9 @@ def positive_dimension(request: HttpRequest, name: str) -> int | None:
     raw = request.GET.get(name)
     if raw is None or raw == "":
         return None
-    if not raw.isdigit() or len(raw) > 6 or int(raw) <= 0:
+    # ASCII digits only: str.isdigit() also accepts "²" and "٣", which int() then refuses or
+    # reads as another number.
+    if not re.fullmatch(r"[0-9]{1,6}", raw) or int(raw) <= 0:
         raise OEmbedError(400, f"{name} must be a positive whole number of pixels.")
     return int(raw)
 
@@ -419,10 +541,14 @@ def positive_dimension(request: HttpRequest, name: str) -> int | None:
 def poll_from_url(request: HttpRequest, url: str) -> Poll:
     if not url:
         raise OEmbedError(400, "The url parameter is required.")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or parts.hostname is None:
+    try:
+        parts = urlsplit(url)
+        hostname, netloc, _port = parts.hostname, parts.netloc, parts.port
+    except ValueError:  # "http://[::1/polls/x/" (an unclosed IPv6 address), a port over 65535
+        raise OEmbedError(400, "The url parameter is not a valid URL.") from None
+    if parts.scheme not in ("http", "https") or hostname is None:
         raise OEmbedError(404, "That URL is not a poll on this site.")
-    if not (parts.hostname in settings.ALLOWED_HOSTS or parts.netloc == request.get_host()):
+    if not (hostname in settings.ALLOWED_HOSTS or netloc == request.get_host()):
         raise OEmbedError(404, "That URL is not a poll on this site.")
     try:
         match = resolve(parts.path)
@@ -438,7 +564,8 @@ def poll_from_url(request: HttpRequest, url: str) -> Poll:
 
 @require_GET
 def oembed(request: HttpRequest) -> JsonResponse:
-    """oEmbed provider (https://oembed.com), type "rich": the widget in an iframe."""
+    """oEmbed provider (https://oembed.com), type "rich": the widget in an iframe, sized for
+    its tallest state at the width asked for."""
     try:
         if request.GET.get("format", "json") != "json":
             raise OEmbedError(501, "Only the json format is supported.")
@@ -447,9 +574,7 @@ def oembed(request: HttpRequest) -> JsonResponse:
         poll = poll_from_url(request, request.GET.get("url", ""))
     except OEmbedError as error:
         return JsonResponse({"error": str(error)}, status=error.status)
-    # The spec: never larger than maxwidth/maxheight; the widget itself reflows down to 280 px.
-    width = min(OEMBED_DEFAULT_WIDTH, maxwidth or OEMBED_DEFAULT_WIDTH)
-    height = min(OEMBED_DEFAULT_HEIGHT, maxheight or OEMBED_DEFAULT_HEIGHT)
+    width, height = oembed_size(poll, maxwidth, maxheight)
     site = request.build_absolute_uri("/").rstrip("/")
     response = JsonResponse(
         {
@@ -461,7 +586,7 @@ def oembed(request: HttpRequest) -> JsonResponse:
             "cache_age": 3600,
             "width": width,
             "height": height,
-            "html": iframe_snippet(site, poll, width=width, height=height),
+            "html": oembed_html(site, poll, width=width, height=height),
         }
     )
     response["Access-Control-Allow-Origin"] = "*"

@@ -1,3 +1,5 @@
+from urllib.parse import urlsplit
+
 from crispy_forms.helper import FormHelper
 from django import forms
 from django.conf import settings
@@ -62,6 +64,14 @@ ORIGIN = RegexValidator(
 )
 
 
+def origin_port_is_valid(origin: str) -> bool:
+    try:
+        port = urlsplit(origin).port  # ValueError above 65535
+    except ValueError:
+        return False
+    return port is None or port > 0
+
+
 class EmbedVoteForm(ChoiceForm):
     """The widget's vote form: a single-use token instead of a CSRF cookie, and the host page."""
 
@@ -73,8 +83,12 @@ class EmbedVoteForm(ChoiceForm):
 
     def clean_host_origin(self) -> str:
         origin = self.cleaned_data["host_origin"]
+        if origin and not origin_port_is_valid(origin):
+            raise forms.ValidationError(_("The host page address is not a valid origin."))
         allowed = settings.EMBED_ALLOWED_ORIGINS
-        if origin and "*" not in allowed and origin not in allowed:
+        # With a list of sites, a vote must name one of them: leaving the origin out is no way
+        # around the list.
+        if "*" not in allowed and origin not in allowed:
             raise forms.ValidationError(_("This site is not allowed to embed the poll."))
         return origin
 

@@ -1,12 +1,15 @@
 import logging
+import re
 
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
+from django.utils.translation import gettext
 
 logger = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = 5
+WIDGET_PATH = re.compile(r"^/polls/[^/]+/embed/(vote/)?$")
 
 
 class DatabaseUnavailableMiddleware:
@@ -29,12 +32,26 @@ class DatabaseUnavailableMiddleware:
         logger.warning(
             "Database unavailable for %s %s: %s", request.method, request.path, exception
         )
-        wants_json = request.path.startswith("/api/") or "application/json" in request.headers.get(
-            "Accept", ""
+        # Imported here: the embed views need the app registry, which middleware must not.
+        from polls import embed_views
+
+        wants_json = (
+            request.path.startswith("/api/")
+            or request.path in ("/oembed", "/oembed/")
+            or request.path.endswith("/embed/token/")
+            or embed_views.wants_json(request)
         )
         if wants_json:
             response = JsonResponse(
                 {"error": "The poll service is briefly unavailable. Please try again."}, status=503
+            )
+            embed_views.allow_sandboxed_widget(request, response)
+        elif WIDGET_PATH.search(request.path):
+            # Inside a publisher's article: a message in the widget's style, not a refusal to
+            # be framed.
+            response = embed_views.widget_message(
+                gettext("The poll is briefly unavailable. Please try again in a few seconds."),
+                status=503,
             )
         else:
             response = HttpResponse(render_to_string("503.html"), status=503)

@@ -258,6 +258,9 @@ class Ballot(models.Model):
         POLL_PAGE = "poll_page", "Poll page"
         ARTICLE = "article", "Article page"
         EMBED = "embed", "Embedded widget"
+        # Voted from a host that sandboxes the widget (WordPress's oEmbed iframe): the browser
+        # cannot say which site framed it, so the host origin is only what the widget read.
+        EMBED_SANDBOXED = "embed_sandboxed", "Embedded widget, sandboxed host"
 
     # No index of its own: one_ballot_per_voter and ballot_poll_cast_at both start with the
     # poll, and serve every lookup by poll; a third would only slow each vote down.

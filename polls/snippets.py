@@ -1,31 +1,114 @@
-"""What publishers paste into their CMS to show a poll on their own pages."""
+"""What publishers paste into their CMS to show a poll on their own pages, and how tall it is.
 
+Many hosts never resize the frame they are given: Drupal's media oEmbed frame, Ghost's embed
+card and the plain iframe keep the height we declare. So the height is worked out from the
+poll's own texts, for its tallest state (the form, or the results after a vote), by the same
+box model as static/embed/widget.css. Where a host makes the frame narrower or shorter than
+declared, the widget compacts itself to fit (widget.js).
+"""
+
+import math
 from urllib.parse import urlencode
 
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext as _
 
 from polls.models import Poll
 
+DEFAULT_WIDTH = 600
+# The plain iframe fills its column: sized for a phone-to-column width in between, where the
+# widget's compact layout covers narrower frames and wider ones simply have room to spare.
+SNIPPET_SIZING_WIDTH = 500
+MIN_WIDTH, MIN_HEIGHT = 280, 200
+# Average advance of a character, in em, of the widget's fonts (system-ui for choices,
+# Georgia for the question), measured in Chromium over English and German poll texts.
+SANS_EM, SERIF_EM = 0.52, 0.55
+# The integrity line under the results, with room for its longest translation.
+INTEGRITY_CHARACTERS = 150
 
-def iframe_snippet(site: str, poll: Poll, *, width: int | str = "100%", height: int = 440):
+
+def text_lines(text: str, width: float, font_px: float, em: float) -> int:
+    """Lines a text wraps to: words are kept whole, so a line is filled to about 90 %."""
+    per_line = max(1, int(width * 0.9 / (font_px * em)))
+    return max(1, math.ceil(len(text) / per_line))
+
+
+def widget_height(poll: Poll, width: int) -> int:
+    """The widget's height at this width, in its tallest state."""
+    width = max(MIN_WIDTH, width)
+    content = width - 32  # .widget's padding
+    frame = 4 + 16 + 25  # accent border, top padding, kicker
+    question_px = min(21, max(17, 0.045 * width))
+    question = text_lines(poll.question, content, question_px, SERIF_EM) * question_px * 1.3 + 12
+    texts = [choice.text for choice in poll.choices.all()]
+    # A choice: 10 px padding and 1 px border around, a 20 px radio and a 10 px gap beside.
+    form = sum(22 + text_lines(text, content - 56, 16, SANS_EM) * 23.2 + 8 for text in texts)
+    form += 56  # the Vote button and its margin
+    # A result: its text beside the figures ("100% 1,234 votes"), then the bar.
+    results = sum(text_lines(text, content - 130, 16, SANS_EM) * 23.2 + 28 for text in texts)
+    results += 51  # the thank-you notice above
+    results += 12 + 31 + text_lines("x" * INTEGRITY_CHARACTERS, content, 13, SANS_EM) * 19 + 27
+    tallest = max(form, results) + question + frame + 16
+    return math.ceil(tallest * 1.04)
+
+
+def oembed_size(poll: Poll, maxwidth: int | None, maxheight: int | None) -> tuple[int, int]:
+    """oEmbed's width and height: never larger than the consumer's maximums (the spec)."""
+    width = min(DEFAULT_WIDTH, maxwidth or DEFAULT_WIDTH)
+    height = widget_height(poll, width)
+    if maxheight:
+        height = min(height, maxheight)
+    return width, height
+
+
+def frame_title(poll: Poll) -> str:
+    return _("Reader poll: %(question)s") % {"question": poll.question}
+
+
+def iframe_snippet(
+    site: str, poll: Poll, *, width: int | str = "100%", height: int | None = None
+) -> SafeString:
     """The plain iframe, for CMSs that strip scripts; it works with JavaScript off too."""
+    if height is None:
+        height = widget_height(poll, SNIPPET_SIZING_WIDTH)
     return format_html(
         '<iframe src="{}" title="{}" width="{}" height="{}" loading="lazy" '
         'style="border:0;max-width:100%"></iframe>',
         site + reverse("polls:embed", args=[poll.slug]),
-        f"Reader poll: {poll.question}",
+        frame_title(poll),
         width,
         height,
     )
 
 
-def loader_snippet(site: str, poll: Poll) -> SafeString:
-    """The script loader: sizes the widget to its content, several polls per page."""
+def oembed_html(site: str, poll: Poll, *, width: int, height: int) -> SafeString:
+    """oEmbed's html: a link to the poll, the iframe, and the loader.
+
+    The link in a <blockquote> comes first: WordPress keeps it, shows it until the widget has
+    spoken, and loads its resizing script only when it is there. Hosts that paste the html as
+    it is (Ghost) run the loader, which hides the link and sizes the frame; hosts that strip
+    scripts still have a frame of the declared height.
+    """
     return format_html(
-        '<div data-poll="{}"></div>\n<script src="{}" async></script>',
+        '<blockquote class="pollsite-fallback"><a href="{}">{}</a></blockquote>'
+        '{}<script src="{}" async></script>',
+        site + poll.get_absolute_url(),
+        poll.question,
+        iframe_snippet(site, poll, width=width, height=height),
+        site + reverse("embed_js"),
+    )
+
+
+def loader_snippet(site: str, poll: Poll) -> SafeString:
+    """The script loader: sizes the widget to its content, several polls per page. The link
+    inside the div is what readers get where the script does not run."""
+    return format_html(
+        '<div data-poll="{}"><a href="{}">{}</a></div>\n<script src="{}" async></script>',
         poll.slug,
+        site + poll.get_absolute_url(),
+        poll.question,
         site + reverse("embed_js"),
     )
 

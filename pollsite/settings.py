@@ -232,6 +232,11 @@ CSRF_FAILURE_VIEW = "polls.views.csrf_failure"
 X_FRAME_OPTIONS = "DENY"
 # Only the embeddable widget may be framed, and only by these origins ("*": any site).
 EMBED_ALLOWED_ORIGINS = envlist("EMBED_ALLOWED_ORIGINS", ["*"])
+# Votes from a widget that its host sandboxes without allow-same-origin (WordPress does this to
+# every oEmbed provider it does not know). Such a frame has no origin of its own, so the host
+# cannot be verified: on by default only while any site may frame the widget. See
+# docs/embedding.md.
+EMBED_SANDBOXED_VOTES = envbool("EMBED_SANDBOXED_VOTES", "*" in EMBED_ALLOWED_ORIGINS)
 # No inline scripts or styles anywhere; a nonce is available ({{ csp_nonce }}) should a page
 # ever need one inline script.
 SECURE_CSP = {

@@ -7,6 +7,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from polls.models import Article, Choice, Poll, Topic
+from tests.helpers import HostSite
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 # CI sets REQUIRE_BROWSER=1 so that a missing Chromium fails the run instead of skipping.
@@ -134,3 +135,12 @@ def page(browser):
     page = context.new_page()
     yield page
     context.close()
+
+
+@pytest.fixture
+def host_site():
+    """Someone else's news site, on another site than the live server (127.0.0.1 against
+    localhost), so the widget is a cross-site iframe there."""
+    site = HostSite()
+    yield site
+    site.server.shutdown()

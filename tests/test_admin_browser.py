@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from polls.models import Ballot, Poll
+from polls.snippets import SNIPPET_SIZING_WIDTH, widget_height
 from tests.conftest import make_article, make_poll
 from tests.test_editor_helpers import EDITOR_PASSWORD, make_editor, vote
 
@@ -74,7 +75,8 @@ def test_an_editor_creates_publishes_embeds_and_reads_a_poll(browser, live_serve
     copied = page.evaluate("navigator.clipboard.readText()")
     assert copied == (
         f'<iframe src="{live_server.url}/polls/{poll.slug}/embed/" '
-        'title="Reader poll: Which proxy do you trust at the edge?" width="100%" height="440" '
+        'title="Reader poll: Which proxy do you trust at the edge?" width="100%" '
+        f'height="{widget_height(poll, SNIPPET_SIZING_WIDTH)}" '
         'loading="lazy" style="border:0;max-width:100%"></iframe>'
     )
 

@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 
 from polls.models import Ballot
+from polls.snippets import SNIPPET_SIZING_WIDTH, widget_height
 from tests.conftest import make_article, make_poll
 from tests.test_editor_helpers import editor_client, vote
 
@@ -47,6 +48,8 @@ def test_it_breaks_votes_down_by_page_article_and_host_site():
         host_origin="https://news.example"
     )
     Ballot.objects.filter(pk=embedded[2].pk).update(host_origin="https://blog.example")
+    sandboxed = vote(poll, "Yes", "s1", source=Ballot.Source.EMBED_SANDBOXED)
+    Ballot.objects.filter(pk=sandboxed.pk).update(host_origin="https://wp.example")
     page = change_page(poll)
     table = page[page.index('class="poll-sources"') :]
     rows = re.findall(
@@ -54,11 +57,18 @@ def test_it_breaks_votes_down_by_page_article_and_host_site():
         r'<td class="numeric">(\d+)</td><td class="numeric">(\d+)%</td></tr>',
         table,
     )
+    # Votes from sandboxed frames stand apart: their host is what the widget read, unverified.
     assert rows == [
-        ("Article", "Edge proxies compared", "2", "33"),
-        ("Embedded widget", "https://news.example", "2", "33"),
-        ("Embedded widget", "https://blog.example", "1", "17"),
-        ("Poll page", "Our poll page", "1", "17"),
+        ("Article", "Edge proxies compared", "2", "29"),
+        ("Embedded widget", "https://news.example", "2", "29"),
+        ("Embedded widget", "https://blog.example", "1", "14"),
+        (
+            "Embedded widget, sandboxed host",
+            "https://wp.example (as the widget read it)",
+            "1",
+            "14",
+        ),
+        ("Poll page", "Our poll page", "1", "14"),
     ]
 
 
@@ -79,10 +89,12 @@ def test_it_offers_the_three_embed_snippets_with_copy_buttons():
         )
     )
     assert snippets == {
-        "script": f'<div data-poll="safe-question"></div>\n'
+        "script": f'<div data-poll="safe-question"><a href="{site}/polls/safe-question/">'
+        "Is &lt;b&gt;this&lt;/b&gt; “safe”?</a></div>\n"
         f'<script src="{site}/embed.js" async></script>',
         "iframe": f'<iframe src="{site}/polls/safe-question/embed/" '
-        'title="Reader poll: Is &lt;b&gt;this&lt;/b&gt; “safe”?" width="100%" height="440" '
+        'title="Reader poll: Is &lt;b&gt;this&lt;/b&gt; “safe”?" width="100%" '
+        f'height="{widget_height(poll, SNIPPET_SIZING_WIDTH)}" '
         'loading="lazy" style="border:0;max-width:100%"></iframe>',
         "oembed_url": f"{site}/polls/safe-question/",
     }

@@ -134,3 +134,11 @@ def test_the_exports_are_also_actions_on_the_polls_page(voted_poll):
         {"CHANGE_FORM-action": "export_ballots_csv", "_selected_action": [str(voted_poll.pk)]},
     )
     assert [row[2] for row in rows(response)[1:]] == ["Envoy", "NGINX", "Envoy"]
+
+
+def test_votes_from_sandboxed_hosts_keep_their_own_source_in_the_csv():
+    poll = make_poll("Sandboxed?", choices=("Yes", "No"), slug="sandboxed")
+    vote(poll, "Yes", "reader-a", source=Ballot.Source.EMBED)
+    vote(poll, "No", "reader-b", source=Ballot.Source.EMBED_SANDBOXED)
+    table = rows(export("admin:polls_poll_ballots_csv", poll))
+    assert sorted(row[2:4] for row in table[1:]) == [["No", "embed_sandboxed"], ["Yes", "embed"]]

@@ -12,6 +12,7 @@ from django.urls import reverse
 from polls import vote_tokens
 from polls.embed_views import EMBED_VOTER_COOKIE
 from polls.models import Ballot
+from polls.snippets import widget_height
 from polls.vote_tokens import vote_token_issue
 from tests.conftest import counts, make_poll, snapshot
 
@@ -284,8 +285,16 @@ def test_oembed_describes_the_poll_as_rich_html(client, poll):
     body = response.json()
     assert body["version"] == "1.0" and body["type"] == "rich"
     assert body["title"] == poll.question
-    assert body["width"] == 600 and body["height"] == 440
-    assert f'src="http://testserver/polls/{poll.slug}/embed/"' in body["html"]
+    assert body["width"] == 600 and body["height"] == widget_height(poll, 600)
+    html = body["html"]
+    assert f'src="http://testserver/polls/{poll.slug}/embed/"' in html
+    assert f'title="Reader poll: {poll.question}"' in html
+    # A plain link first, for WordPress (which shows it until the widget speaks) and for hosts
+    # where the frame fails; the loader for hosts that paste the html as it is.
+    assert html.startswith(
+        f'<blockquote class="pollsite-fallback"><a href="{url}">{poll.question}</a></blockquote>'
+    )
+    assert html.endswith('<script src="http://testserver/embed.js" async></script>')
     assert body["provider_name"] == settings.SITE_NAME
     for results_url in (url + "results/", url + "embed/"):
         assert oembed(client, url=results_url).status_code == 200
@@ -297,6 +306,26 @@ def test_oembed_honours_maxwidth_and_maxheight(client, poll):
     assert (body["width"], body["height"]) == (320, 300)
     assert 'width="320"' in body["html"] and 'height="300"' in body["html"]
     assert oembed(client, url=url, maxwidth="9000").json()["width"] == 600
+
+
+def test_oembed_height_is_the_tallest_state_at_the_width_asked_for(client):
+    poll = make_poll(
+        "How has the recent turmoil changed your plans to use GPT in a product in 2024?",
+        (
+            "Increased uncertainty means we are more likely to evaluate alternative LLMs.",
+            *(f"No change in plans, though we will keep an eye on it ({n})." for n in range(3)),
+        ),
+    )
+    url = "http://testserver" + poll.get_absolute_url()
+    heights = [
+        oembed(client, url=url, maxwidth=str(width), maxheight="2000").json()["height"]
+        for width in (320, 500, 600)
+    ]
+    # Narrower frames wrap more lines: taller; and every height is the poll's own.
+    assert heights[0] > heights[1] > heights[2] > 440
+    assert heights == [widget_height(poll, width) for width in (320, 500, 600)]
+    short = make_poll("Yes or no?", ("Yes", "No"))
+    assert widget_height(short, 600) < widget_height(poll, 600)
 
 
 @pytest.mark.parametrize(
@@ -312,6 +341,12 @@ def test_oembed_honours_maxwidth_and_maxheight(client, poll):
         ({"url": "https://elsewhere.example/polls/SLUG/"}, 404),
         ({"url": "ftp://testserver/polls/SLUG/"}, 404),
         ({"url": "not a url"}, 404),
+        # Digits that str.isdigit() accepts but are not ASCII: one raised a 500, one read as 300.
+        ({"maxwidth": "²"}, 400),
+        ({"maxheight": "①"}, 400),
+        ({"maxwidth": "٣٠٠"}, 400),
+        ({"url": "http://[::1/polls/x/"}, 400),
+        ({"url": "http://testserver:99999/polls/SLUG/"}, 400),
     ],
 )
 def test_oembed_errors(client, poll, params, status):
@@ -352,3 +387,146 @@ def test_the_snippets_shown_to_publishers_are_the_html_to_paste(client):
     )
     assert shown.startswith('<iframe src="http://testserver/polls/tricky/embed/"')
     assert 'title="Reader poll: Is &lt;b&gt;this&lt;/b&gt; safe?"' in shown
+
+
+@pytest.fixture
+def database_down(monkeypatch):
+    """Every query fails as it does while PostgreSQL is unreachable."""
+    from django.db import OperationalError
+    from django.db.backends.utils import CursorWrapper
+
+    def fail(*args, **kwargs):
+        raise OperationalError("connection to server failed: Connection refused")
+
+    monkeypatch.setattr(CursorWrapper, "execute", fail)
+
+
+def test_during_an_outage_the_widget_says_so_inside_the_publishers_page(client, database_down):
+    response = client.get("/polls/any-poll/embed/")
+    assert response.status_code == 503 and response["Retry-After"] == "5"
+    assert b"The poll is briefly unavailable." in response.content
+    assert b'class="widget widget--message"' in response.content
+    # Framable where the widget is, not the browser's error box.
+    assert "X-Frame-Options" not in response
+    assert "frame-ancestors *" in response["Content-Security-Policy"]
+    vote = client.post("/polls/any-poll/embed/vote/", {"choice": "1"})
+    assert vote.status_code == 503 and b"briefly unavailable" in vote.content
+    assert "X-Frame-Options" not in vote
+
+
+def test_during_an_outage_the_token_and_oembed_answer_json(client, database_down):
+    sandboxed = {
+        "HTTP_ORIGIN": "null",
+        "HTTP_SEC_FETCH_MODE": "cors",
+        "HTTP_SEC_FETCH_DEST": "empty",
+    }
+    token = client.post("/polls/any-poll/embed/token/", **sandboxed)
+    assert token.status_code == 503 and "briefly unavailable" in token.json()["error"]
+    assert token["Access-Control-Allow-Origin"] == "null"
+    oembed = client.get("/oembed", {"url": "http://testserver/polls/any-poll/"})
+    assert oembed.status_code == 503 and "error" in oembed.json()
+    vote = client.post("/polls/any-poll/embed/vote/", HTTP_ACCEPT="application/json")
+    assert vote.status_code == 503 and "error" in vote.json()
+
+
+def test_unknown_and_draft_polls_get_a_message_in_the_frame(client):
+    draft = make_poll(state="draft")
+    for slug in ("no-such-poll", draft.slug):
+        response = client.get(f"/polls/{slug}/embed/")
+        assert response.status_code == 404
+        assert b"This poll is not available." in response.content
+        assert "X-Frame-Options" not in response
+        assert "frame-ancestors *" in response["Content-Security-Policy"]
+    refused = client.post(f"/polls/{draft.slug}/embed/vote/", HTTP_ACCEPT="application/json")
+    assert refused.status_code == 404 and "not available" in refused.json()["message"]
+
+
+# What Chromium sends with a script's fetch from a frame sandboxed without allow-same-origin.
+SANDBOXED_FETCH = {
+    "Origin": "null",
+    "Sec-Fetch-Site": "cross-site",
+    "Sec-Fetch-Mode": "cors",
+    "Sec-Fetch-Dest": "empty",
+    "Accept": "application/json",
+}
+
+
+def test_a_sandboxed_widget_votes_by_fetch_and_gets_json_with_cors_for_null(client, poll):
+    response = embed_vote(client, poll, "NGINX", headers=SANDBOXED_FETCH)
+    assert response.status_code == 200
+    body = response.json()
+    nginx = poll.choices.get(text="NGINX").pk
+    assert body["ok"] and body["choice"] == nginx and body["total"] == 1
+    assert {c["id"]: c["votes"] for c in body["choices"]}[nginx] == 1
+    assert response["Access-Control-Allow-Origin"] == "null"
+    assert response["Access-Control-Allow-Credentials"] == "true"
+    assert "Origin" in response["Vary"] and response["Cache-Control"] == "no-store"
+    assert "Partitioned" in response["Set-Cookie"] and "SameSite=None" in response["Set-Cookie"]
+    assert Ballot.objects.get().source == Ballot.Source.EMBED_SANDBOXED
+
+    # The reader's cookie: the token answer says what they voted, a second vote is refused.
+    client.cookies[EMBED_VOTER_COOKIE] = embed_cookie_from(response)
+    token = client.post(reverse("polls:embed_token", args=[poll.slug]), headers=SANDBOXED_FETCH)
+    assert token.json()["choice"] == nginx and token.json()["token"]
+    assert token["Access-Control-Allow-Origin"] == "null"
+    again = embed_vote(client, poll, "Envoy", headers=SANDBOXED_FETCH)
+    assert again.status_code == 409 and again.json()["choice"] == nginx
+    assert counts(poll) == {"Envoy": 0, "NGINX": 1, "HAProxy": 0}
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        # A form posted from a sandboxed or data: page is a navigation, not a script's fetch.
+        {**SANDBOXED_FETCH, "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "iframe"},
+        {"Origin": "null"},
+        {"Origin": "null", "Sec-Fetch-Mode": "cors"},
+        {"Origin": "https://evil.example", "Sec-Fetch-Mode": "cors", "Sec-Fetch-Dest": "empty"},
+    ],
+)
+def test_only_a_sandboxed_scripts_fetch_may_vote_from_an_opaque_origin(client, poll, headers):
+    before = snapshot()
+    response = embed_vote(client, poll, headers={"Sec-Fetch-Site": "cross-site", **headers})
+    assert response.status_code == 403
+    assert snapshot() == before
+    assert "Access-Control-Allow-Origin" not in response
+
+
+def test_sandboxed_votes_can_be_turned_off(client, poll, settings):
+    settings.EMBED_SANDBOXED_VOTES = False
+    before = snapshot()
+    response = embed_vote(client, poll, headers=SANDBOXED_FETCH)
+    assert response.status_code == 403 and "cannot be cast" in response.json()["message"]
+    # Readable by the widget, so it can say why.
+    assert response["Access-Control-Allow-Origin"] == "null"
+    assert snapshot() == before
+
+
+def test_the_script_vote_is_answered_with_json_and_the_form_with_the_page(client, poll):
+    script = embed_vote(client, poll, "Envoy", headers={"Accept": "application/json"})
+    assert script["Content-Type"] == "application/json" and script.json()["ok"]
+    assert "Access-Control-Allow-Origin" not in script  # same origin: no CORS
+    form = embed_vote(Client(), poll, "NGINX")
+    assert form["Content-Type"].startswith("text/html")
+    assert b"Thank you, your vote was counted." in form.content
+
+
+@pytest.mark.parametrize(
+    ("host_origin", "status"),
+    [
+        ("", 400),  # leaving the origin out is no way around the list
+        ("https://news.example", 200),
+        ("https://news.example:99999", 400),
+        ("https://elsewhere.example", 400),
+    ],
+)
+def test_with_a_list_of_sites_a_vote_must_name_one(client, poll, settings, host_origin, status):
+    settings.EMBED_ALLOWED_ORIGINS = ["https://news.example"]
+    response = embed_vote(client, poll, host_origin=host_origin)
+    assert response.status_code == status
+    assert Ballot.objects.count() == (1 if status == 200 else 0)
+
+
+def test_an_origin_with_an_impossible_port_is_refused(client, poll):
+    response = embed_vote(client, poll, host_origin="https://news.example:99999")
+    assert response.status_code == 400 and Ballot.objects.count() == 0

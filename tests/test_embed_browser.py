@@ -2,8 +2,6 @@
 poll site (the live server) on http://localhost:<port> are different sites, so the widget is a
 cross-site iframe and Chromium withholds third-party cookies from it."""
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -18,46 +16,6 @@ from tests.conftest import make_poll
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
-
-
-class HostSite:
-    """A news site of someone else's, serving the article pages the test writes."""
-
-    def __init__(self) -> None:
-        self.pages: dict[str, str] = {}
-        site = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = site.pages.get(self.path.split("?")[0])
-                self.send_response(200 if body else 404)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.end_headers()
-                self.wfile.write((body or "not found").encode())
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def article(self, path: str, embeds: str) -> str:
-        self.pages[path] = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><title>Host article</title>
-<style>body{{font:18px/1.5 Georgia,serif;max-width:680px;margin:0 auto;padding:16px}}
-@media (prefers-color-scheme: dark){{body{{background:#111;color:#eee}}}}</style></head>
-<body><h1>Elsewhere News: the service mesh, five years on</h1>
-<p>An article on another site that embeds a reader poll.</p>{embeds}
-<p>The article continues below the poll.</p></body></html>"""
-        return self.url + path
-
-
-@pytest.fixture
-def host_site():
-    site = HostSite()
-    yield site
-    site.server.shutdown()
 
 
 def loader(live_server, poll) -> str:

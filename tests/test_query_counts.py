@@ -120,7 +120,7 @@ def test_the_cached_widget_follows_a_change_that_leaves_the_poll_timestamp_alone
     type(poll).objects.filter(pk=poll.pk).update(results_before_voting=True)
     after = client.get(url)
     assert after["ETag"] != before["ETag"]
-    results_section = '<section class="widget__results" aria-label="Results"'
+    results_section = '<section class="widget__results" aria-label="Results" tabindex="-1"'
     assert results_section + " hidden>" in before.content.decode()
     assert results_section + ">" in after.content.decode()
 

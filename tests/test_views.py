@@ -236,4 +236,6 @@ def test_readers_see_results_before_voting_when_the_editor_allows_it(client, pol
         assert "Results so far" in html and "100%<" in html and "3 votes in total" in html
     widget = client.get(reverse("polls:embed", args=[poll.slug])).content.decode()
     assert 'type="radio"' in widget
-    assert re.search(r'<section class="widget__results" aria-label="Results">', widget)
+    assert re.search(
+        r'<section class="widget__results" aria-label="Results" tabindex="-1">', widget
+    )

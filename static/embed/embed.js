@@ -1,11 +1,30 @@
-// pollsite loader: turns each <div data-poll="slug"></div> into the poll's widget, sized to
-// its content. Paste: <div data-poll="SLUG"></div><script src="https://POLLS-SITE/embed.js" async></script>
+// pollsite loader: turns each <div data-poll="slug"><a href="…">question</a></div> into the
+// poll's widget, and sizes every widget frame of this site on the page to its content (also the
+// iframes of our oEmbed html, pasted as is by CMSs such as Ghost). The link inside the div is
+// what readers get where this script cannot run.
+// Paste: <div data-poll="SLUG"><a href="POLL URL">QUESTION</a></div><script src="https://POLLS-SITE/embed.js" async></script>
 (function () {
   "use strict";
   var script = document.currentScript;
   if (!script) return;
   var origin = new URL(script.src, location.href).origin;
-  var frames = [];
+  var widgetPath = /^\/polls\/[-a-zA-Z0-9_]+\/embed\/$/;
+
+  function isWidget(iframe) {
+    try {
+      var url = new URL(iframe.src, location.href);
+      return url.origin === origin && widgetPath.test(url.pathname);
+    } catch (e) { return false; }
+  }
+
+  // Tell the widget that its height is looked after, so it grows instead of compacting.
+  function adopt(iframe) {
+    if (iframe.hasAttribute("data-poll-frame")) return;
+    iframe.setAttribute("data-poll-frame", "");
+    function hello() { iframe.contentWindow.postMessage({ type: "pollsite:resizer" }, "*"); }
+    iframe.addEventListener("load", hello);
+    try { hello(); } catch (e) { /* not loaded yet: the load event says it */ }
+  }
 
   function mount() {
     var slots = document.querySelectorAll("[data-poll]:not([data-poll-mounted])");
@@ -16,11 +35,16 @@
       var iframe = document.createElement("iframe");
       iframe.src = origin + "/polls/" + slug + "/embed/#host=" +
         encodeURIComponent(location.origin + location.pathname);
-      iframe.title = "Reader poll";
+      // The fallback link names the poll; the widget sends its full title once loaded.
+      var question = slot.textContent.trim();
+      iframe.title = question ? "Reader poll: " + question : "Reader poll";
       iframe.setAttribute("scrolling", "no");
       iframe.style.cssText = "display:block;border:0;width:100%;max-width:640px;height:420px;overflow:hidden";
-      slot.appendChild(iframe);
-      frames.push(iframe);
+      slot.replaceChildren(iframe);
+      adopt(iframe);
+    });
+    Array.prototype.forEach.call(document.querySelectorAll("iframe:not([data-poll-frame])"), function (iframe) {
+      if (isWidget(iframe)) adopt(iframe);
     });
   }
 
@@ -28,8 +52,13 @@
     if (event.origin !== origin || !event.data || event.data.type !== "pollsite:height") return;
     var height = Number(event.data.height);
     if (!(height > 0 && height < 5000)) return;
-    frames.forEach(function (iframe) {
-      if (iframe.contentWindow === event.source) iframe.style.height = height + "px";
+    Array.prototype.forEach.call(document.querySelectorAll("iframe[data-poll-frame]"), function (iframe) {
+      if (iframe.contentWindow !== event.source) return;
+      iframe.style.height = height + "px";
+      if (typeof event.data.title === "string" && event.data.title) iframe.title = event.data.title.slice(0, 300);
+      // The widget is up: the link that stood in for it can go.
+      var fallback = iframe.previousElementSibling;
+      if (fallback && fallback.matches("blockquote.pollsite-fallback")) fallback.hidden = true;
     });
   });
 

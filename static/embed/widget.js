@@ -1,31 +1,75 @@
-// The widget works without this script, which adds: a fresh vote token, the reader's vote in a
-// cookie partitioned to the host site, live results, and the height for embed.js.
+// The widget works without this script, which adds: voting without leaving the frame (also in
+// frames sandboxed without forms or cookies, as WordPress makes them), the reader's vote kept
+// across reloads, live results, a layout that fits the frame, and the height for hosts that
+// resize it (embed.js, and WordPress's wp-embed.js, which speaks with a secret).
 (function () {
   "use strict";
-  var root = document.querySelector("main[data-poll]");
+  var root = document.querySelector("main.widget");
   if (!root) return;
+  var html = document.documentElement;
+  var secret = (/[#&?]secret=([A-Za-z0-9]{1,32})/.exec(location.hash) || [])[1] || null;
+  // Hosts that size the frame to its content say so: embed.js in the URL (#host=) or with a
+  // message, WordPress with its secret. In any other frame the widget fits the height given.
+  var resized = !!secret || /(?:^#|&)host=/.test(location.hash);
+  var sandboxed = false;
+  try { void document.cookie; } catch (e) { sandboxed = true; }
+
+  function overflows() { return html.scrollHeight > window.innerHeight + 1; }
+  function fit() {
+    html.classList.remove("is-compact", "is-tight");
+    if (resized || window.parent === window) return;
+    if (overflows()) html.classList.add("is-compact");
+    if (overflows()) html.classList.add("is-tight");
+  }
+  function reportHeight() {
+    fit();
+    if (window.parent === window) return;
+    var height = Math.ceil(html.getBoundingClientRect().height);
+    // Not secret: embed.js checks that the message comes from our origin and its own frame.
+    window.parent.postMessage({ type: "pollsite:height", height: height, title: document.title }, "*");
+    if (secret) window.parent.postMessage({ message: "height", value: height, secret: secret }, "*");
+  }
+  window.addEventListener("message", function (event) {
+    var data = event.data;
+    if (event.source !== window.parent || !data) return;
+    if (data.type === "pollsite:resizer" || (data.message === "ready" && data.secret === secret)) {
+      resized = true;
+      reportHeight();
+    }
+  });
+  if ("ResizeObserver" in window) new ResizeObserver(reportHeight).observe(root);
+  window.addEventListener("resize", reportHeight);
+  window.addEventListener("load", reportHeight);
+  reportHeight();
+
   var slug = root.getAttribute("data-poll");
+  if (!slug) return;  // a message page: nothing to vote on
   var cookieName = "pollsite_vote_" + slug.replace(/[^A-Za-z0-9_-]/g, "");
   var form = root.querySelector("form");
   var results = root.querySelector(".widget__results");
+  var notice = root.querySelector("[data-notice]");
   var announce = root.querySelector("[data-announce]");
+  var credentials = sandboxed ? "include" : "same-origin";
   var lastTotal = null;
   var timer = null;
   var inView = true;
 
-  // Partitioned (CHIPS): kept where third-party cookies are blocked, but only for this host site.
+  // Partitioned (CHIPS): kept where third-party cookies are blocked, but only for this host
+  // site. A sandboxed frame has no cookies of its own: the server remembers for it.
   function remember(choice) {
+    if (sandboxed) return;
     document.cookie = cookieName + "=" + encodeURIComponent(choice) + "; Max-Age=63072000; Path=" +
       root.getAttribute("data-widget-path") + "; Secure; SameSite=None; Partitioned";
   }
   function remembered() {
+    if (sandboxed) return null;
     var match = new RegExp("(?:^|; )" + cookieName + "=([^;]*)").exec(document.cookie);
     return match ? decodeURIComponent(match[1]) : null;
   }
 
   function hostPage() {
-    // embed.js passes the host page in the fragment; a plain iframe only has the referrer.
-    var match = /(?:^#|&)host=([^&]*)/.exec(location.hash);
+    // embed.js passes the host page in the fragment; other frames only have the referrer.
+    var match = /(?:^#|&)host=([^&#]*)/.exec(location.hash);
     try {
       var url = new URL(match ? decodeURIComponent(match[1]) : document.referrer);
       return /^https?:$/.test(url.protocol) ? url : null;
@@ -39,6 +83,10 @@
   }
   function say(name) {
     announce.textContent = text(name) + " " + root.querySelector("[data-total]").textContent + ".";
+  }
+  function notify(message) {
+    notice.textContent = message || "";
+    notice.hidden = !message;
   }
 
   function markMine(choice) {
@@ -92,13 +140,30 @@
     }
   }
 
-  function showResults(choice) {
+  function showResults(choice, message, byReader) {
     if (form) form.hidden = true;
     results.hidden = false;
     if (choice) markMine(choice);
+    notify(message);
+    if (byReader) results.focus();
     // After load, so screen readers notice the live region change.
     if (choice) setTimeout(function () { say("voted"); }, 100);
     startLiveResults();
+    reportHeight();
+  }
+
+  function postForm(url, body) {
+    return fetch(url, {
+      method: "POST", body: body, credentials: credentials, headers: { Accept: "application/json" }
+    }).then(function (r) { return r.json(); });
+  }
+  var tokenUrl = root.getAttribute("data-token-url");
+  function freshToken() {
+    // The token in a CDN-cached copy may be shared with other readers.
+    return postForm(tokenUrl).then(function (body) {
+      if (body.token) form.elements.token.value = body.token;
+      return body;
+    });
   }
 
   var voted = root.getAttribute("data-voted-choice");
@@ -113,27 +178,52 @@
       form.elements.host_origin.value = host.origin;
       form.elements.host_path.value = host.pathname;
     }
-    form.addEventListener("submit", function (event) {
-      // The token in a CDN-cached copy may be shared with other readers: fetch a fresh one.
+    // A sandboxed widget learns from the server whether its reader has voted.
+    if (sandboxed) freshToken().then(function (body) {
+      if (body.choice) showResults(String(body.choice));
+    }).catch(function () { /* the form stays */ });
+    // A sandboxed frame without allow-forms drops a submission before its submit event, so the
+    // button's click and Enter are taken here too.
+    var vote = function (event) {
       event.preventDefault();
+      if (!form.querySelector("input[name=choice]:checked")) {
+        notify(text("pick"));
+        return;
+      }
       var button = form.querySelector("button");
       button.disabled = true;
-      fetch(root.getAttribute("data-token-url"), { method: "POST", credentials: "omit" })
-        .then(function (r) { return r.ok ? r.json() : null; })
-        .then(function (body) { if (body && body.token) form.elements.token.value = body.token; })
+      freshToken()
         .catch(function () { /* the page's own token is still there */ })
-        .then(function () { form.submit(); });
+        .then(function () { return postForm(form.action, new URLSearchParams(new FormData(form))); })
+        .then(function (answer) {
+          update(answer);
+          if (answer.choice) {
+            remember(answer.choice);
+            showResults(String(answer.choice), answer.message, true);
+          } else {
+            notify(answer.message || text("offline"));
+          }
+        }, function () { notify(text("offline")); })
+        .then(function () { button.disabled = false; reportHeight(); });
+    };
+    form.addEventListener("submit", vote);
+    form.querySelector("button").addEventListener("click", vote);
+    form.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" && event.target.name === "choice") vote(event);
     });
   }
 
-  function reportHeight() {
-    var height = Math.ceil(document.documentElement.getBoundingClientRect().height);
-    if (window.parent !== window) {
-      // The height is not secret; embed.js checks that the message comes from our origin.
-      window.parent.postMessage({ type: "pollsite:height", poll: slug, height: height }, "*");
-    }
-  }
-  if ("ResizeObserver" in window) new ResizeObserver(reportHeight).observe(document.documentElement);
-  window.addEventListener("load", reportHeight);
-  reportHeight();
+  // Links to our site: WordPress's frame may not open them, but its host script follows a
+  // "link" message; a frame sandboxed by anyone else shows the results in place instead.
+  Array.prototype.forEach.call(root.querySelectorAll("a[href]"), function (link) {
+    link.addEventListener("click", function (event) {
+      if (secret) {
+        event.preventDefault();
+        window.parent.postMessage({ message: "link", value: link.href, secret: secret }, "*");
+      } else if (sandboxed && form && link.closest("form")) {
+        event.preventDefault();
+        showResults(remembered());
+      }
+    });
+  });
 })();

@@ -1,0 +1,460 @@
+"""The poll where publishers paste it, each host rebuilt from what its CMS does with our oEmbed
+answer or snippet, in Chromium with third-party cookies blocked (its default for a cross-site
+frame). The hosts are on http://127.0.0.1:<port>, the poll site on http://localhost:<port>.
+
+- WordPress: wp_filter_oembed_result() in wp-includes/embed.php filters the html of a provider
+  not on its list (rebuilt in wordpress_filter_oembed_result below), and WordPress 5.9+ loads
+  wp-includes/js/wp-embed.js beside it, whose behaviour WP_EMBED_HOST_SCRIPT reproduces: a
+  sandboxed frame without forms, cookies or an origin, kept hidden until it posts a message with
+  its secret, then sized by its "height" messages (200 to 1000 px).
+- Drupal core's media module: OEmbedFormatter renders an iframe of the host's own
+  /media/oembed page, at the width and height of our answer, and that page holds our html as is.
+- Ghost's embed card: our html as is, inside a <figure class="kg-card kg-embed-card">.
+- Plain HTML: our iframe snippet, and the script loader, in columns from 320 to 720 px.
+
+In each: the widget fits before the vote, a reader votes, the results fit without scrolling
+inside the frame, a reload shows "Your vote", and a second vote from another tab is refused.
+"""
+
+import html
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from django.test import Client
+
+from polls.models import Ballot
+from polls.snippets import iframe_snippet, loader_snippet
+from tests.conftest import counts, make_poll
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots" / "hosts"
+QUESTION = (
+    "How has the recent turmoil within the OpenAI offices changed your plans to use GPT in a "
+    "business process or product in 2024?"
+)
+CHOICES = (
+    "Increased uncertainty means we are more likely to evaluate alternative AI chatbots and LLMs.",
+    "No change in plans, though we will keep an eye on the situation.",
+    "With Sam Altman back in charge, we are more likely to go all-in with GPT and LLMs.",
+    "What recent turmoil?",
+)
+WORDPRESS_SECRET = "Xk3vQ9pL2m"
+
+# What wp-embed.js does on the host page (WordPress 6.x), written out for this test.
+WP_EMBED_HOST_SCRIPT = """<script>
+window.addEventListener("message", function (e) {
+  var data = e.data;
+  if (!data || !(data.secret || data.message || data.value)) return;
+  if (/[^a-zA-Z0-9]/.test(data.secret)) return;
+  document.querySelectorAll('blockquote[data-secret="' + data.secret + '"]')
+    .forEach(function (b) { b.style.display = "none"; });
+  document.querySelectorAll('iframe[data-secret="' + data.secret + '"]').forEach(function (frame) {
+    if (e.source !== frame.contentWindow) return;
+    frame.removeAttribute("style");
+    if (data.message === "height") {
+      var height = parseInt(data.value, 10);
+      frame.height = height > 1000 ? 1000 : (~~height < 200 ? 200 : height);
+    } else if (data.message === "link") {
+      var target = new URL(data.value), source = new URL(frame.getAttribute("src"));
+      if (/^https?:$/i.test(target.protocol) && target.host === source.host
+          && document.activeElement === frame) window.top.location.href = data.value;
+    }
+  });
+});
+document.addEventListener("DOMContentLoaded", function () {
+  document.querySelectorAll("iframe.wp-embedded-content").forEach(function (frame) {
+    var secret = frame.getAttribute("data-secret");
+    frame.contentWindow.postMessage({message: "ready", secret: secret}, "*");
+  });
+});
+</script>"""
+
+
+class Kses(HTMLParser):
+    """wp_kses() with wp_filter_oembed_result()'s allow-list: other tags go, their text stays."""
+
+    ALLOWED = {
+        "a": {"href"},
+        "blockquote": set(),
+        "iframe": {"src", "width", "height", "frameborder", "marginwidth", "marginheight"}
+        | {"scrolling", "title"},
+    }
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.out: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag in self.ALLOWED:
+            kept = "".join(
+                f' {name}="{html.escape(value or "")}"'
+                for name, value in attrs
+                if name in self.ALLOWED[tag]
+            )
+            self.out.append(f"<{tag}{kept}>")
+
+    def handle_endtag(self, tag):
+        if tag in self.ALLOWED:
+            self.out.append(f"</{tag}>")
+
+    def handle_data(self, data):
+        self.out.append(html.escape(data, quote=False))
+
+
+def wordpress_filter_oembed_result(result: str, secret: str) -> str:
+    """wp_filter_oembed_result() for a provider that is not on WordPress's trusted list."""
+    kses = Kses()
+    kses.feed(result)
+    filtered = "".join(kses.out)
+    content = re.search(r"(<blockquote>.*?</blockquote>)?.*(<iframe.*?></iframe>)", filtered, re.S)
+    assert content, "WordPress drops an oEmbed answer without an iframe"
+    blockquote, iframe = content.group(1) or "", content.group(2)
+    filtered = blockquote + iframe
+    src = re.search(r""" src=(['"])(.*?)\1""", filtered)
+    filtered = filtered.replace(
+        src.group(0), f' src="{src.group(2)}#?secret={secret}" data-secret="{secret}"'
+    )
+    filtered = filtered.replace("<blockquote", f'<blockquote data-secret="{secret}"')
+    if blockquote:
+        # A blockquote to fall back on: the frame stays hidden until it speaks.
+        filtered = filtered.replace(
+            "<iframe", '<iframe style="position: absolute; visibility: hidden;"'
+        )
+        filtered = filtered.replace("<blockquote", '<blockquote class="wp-embedded-content"')
+    return filtered.replace(
+        "<iframe",
+        '<iframe class="wp-embedded-content" sandbox="allow-scripts" security="restricted"',
+    )
+
+
+def oembed(live_server, poll, **params) -> dict:
+    url = live_server.url + poll.get_absolute_url()
+    response = Client(HTTP_HOST=live_server.url.removeprefix("http://")).get(
+        "/oembed", {"url": url, "format": "json", **params}
+    )
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def wordpress_host(host_site, live_server, poll) -> str:
+    answer = oembed(live_server, poll, maxwidth="500", maxheight="750")
+    embed = wordpress_filter_oembed_result(answer["html"], WORDPRESS_SECRET)
+    assert "<script" not in embed and "sandbox=" in embed
+    return host_site.article("/wordpress/poll-post/", embed + WP_EMBED_HOST_SCRIPT)
+
+
+def drupal_host(host_site, live_server, poll) -> str:
+    answer = oembed(live_server, poll)
+    media_url = live_server.url + poll.get_absolute_url()
+    # OEmbedIframeController: the resource's html as is, in the media-oembed-iframe template.
+    host_site.pages["/media/oembed"] = (
+        '<!DOCTYPE html><html><head></head><body style="margin: 0">'
+        + answer["html"]
+        + "</body></html>"
+    )
+    frame = (
+        f'<iframe src="/media/oembed?url={quote(media_url, safe="")}&amp;max_width=0'
+        f'&amp;max_height=0&amp;hash=abc" frameborder="0" allowtransparency'
+        f' width="{answer["width"]}" height="{answer["height"]}"'
+        f' class="media-oembed-content" loading="eager" title="{html.escape(answer["title"])}"'
+        ' style="max-width:100%"></iframe>'
+    )
+    return host_site.article(
+        "/drupal/node/1", f'<div class="field--name-field-media-oembed">{frame}</div>'
+    )
+
+
+def ghost_host(host_site, live_server, poll) -> str:
+    answer = oembed(live_server, poll)
+    card = f'<figure class="kg-card kg-embed-card">{answer["html"]}</figure>'
+    return host_site.article("/ghost/poll-post/", card)
+
+
+def plain_iframe_host(host_site, live_server, poll, column: int = 680) -> str:
+    return host_site.article(
+        f"/plain-{column}.html", iframe_snippet(live_server.url, poll), column=column
+    )
+
+
+def loader_host(host_site, live_server, poll) -> str:
+    return host_site.article("/loader.html", loader_snippet(live_server.url, poll))
+
+
+def widget_frame(page):
+    """The widget's frame, however deep the host nests it (Drupal: two frames down)."""
+    for _ in range(100):
+        for frame in page.frames:
+            if "/embed/" in frame.url and frame.url.startswith("http://localhost"):
+                try:
+                    if frame.locator("main.widget").count():
+                        return frame
+                except Exception:
+                    pass
+        page.wait_for_timeout(100)
+    raise AssertionError("no widget frame on the page")
+
+
+def fits(frame) -> bool:
+    """Nothing of the widget is cut off or needs scrolling inside its frame: the document is no
+    taller than the frame, and the frame is not hidden by its host."""
+    for _ in range(40):
+        inner = frame.evaluate(
+            "[document.documentElement.scrollHeight, window.innerHeight, "
+            "document.documentElement.scrollWidth, window.innerWidth]"
+        )
+        box = frame.frame_element().bounding_box()
+        if box and box["height"] >= 150 and inner[0] <= inner[1] + 1 and inner[2] <= inner[3] + 1:
+            return True
+        frame.page.wait_for_timeout(100)
+    return False
+
+
+def in_view(frame, selector: str) -> bool:
+    """The element lies within the frame's visible height (no scrolling needed to see it)."""
+    return frame.evaluate(
+        """(selector) => {
+          const box = document.querySelector(selector).getBoundingClientRect();
+          return box.height > 0 && box.top >= 0 && box.bottom <= window.innerHeight + 1;
+        }""",
+        "button.widget__vote" if selector == "vote" else selector,
+    )
+
+
+HOSTS = {
+    "wordpress": wordpress_host,
+    "drupal": drupal_host,
+    "ghost": ghost_host,
+    "plain-iframe": plain_iframe_host,
+    "script-loader": loader_host,
+}
+
+
+@pytest.mark.parametrize("host", HOSTS)
+def test_a_reader_votes_in_each_cms_host(browser, live_server, host_site, host):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    poll = make_poll(QUESTION, CHOICES)
+    url = HOSTS[host](host_site, live_server, poll)
+    context = browser.new_context(viewport={"width": 1024, "height": 900})
+    page, other_tab = context.new_page(), context.new_page()
+    page.goto(url)
+    other_tab.goto(url)
+
+    frame = widget_frame(page)
+    frame.get_by_role("group", name=QUESTION).wait_for()
+    assert fits(frame), "the form does not fit its frame"
+    assert in_view(frame, "vote")
+    page.screenshot(path=SCREENSHOTS / f"{host}-form.png", full_page=True)
+
+    frame.get_by_label("What recent turmoil?").check()
+    frame.get_by_role("button", name="Vote").click()
+    frame.get_by_text("Thank you, your vote was counted.").wait_for()
+    assert frame.locator(".poll-result.is-mine").get_by_text("What recent turmoil?").is_visible()
+    assert fits(frame), "the results do not fit their frame"
+    assert in_view(frame, ".poll-results__total")
+    page.screenshot(path=SCREENSHOTS / f"{host}-results.png", full_page=True)
+    ballot = Ballot.objects.get()
+    sandboxed = host == "wordpress"
+    assert ballot.source == (Ballot.Source.EMBED_SANDBOXED if sandboxed else Ballot.Source.EMBED)
+    assert ballot.host_origin == host_site.url
+    assert counts(poll)["What recent turmoil?"] == 1
+
+    page.reload()
+    frame = widget_frame(page)
+    frame.locator(".poll-result.is-mine").get_by_text("What recent turmoil?").wait_for()
+    assert frame.locator("form").is_hidden()
+    assert fits(frame)
+
+    other = widget_frame(other_tab)
+    other.get_by_label("No change in plans, though we will keep an eye on the situation.").check()
+    other.get_by_role("button", name="Vote").click()
+    other.get_by_text("You have already voted in this poll.").wait_for()
+    assert other.locator(".poll-result.is-mine").get_by_text("What recent turmoil?").is_visible()
+    assert Ballot.objects.count() == 1 and sum(counts(poll).values()) == 1
+    context.close()
+
+
+def test_a_keyboard_reader_votes_in_the_sandboxed_wordpress_frame(browser, live_server, host_site):
+    poll = make_poll(QUESTION, CHOICES)
+    url = wordpress_host(host_site, live_server, poll)
+    page = browser.new_context().new_page()
+    page.goto(url)
+    frame = widget_frame(page)
+    frame.get_by_role("group", name=QUESTION).wait_for()
+    # The fallback link is hidden once the widget has spoken; the frame is shown.
+    assert page.locator("blockquote.wp-embedded-content").is_hidden()
+    assert page.locator("iframe.wp-embedded-content").get_attribute("style") is None
+    for _ in range(12):
+        page.keyboard.press("Tab")
+        if frame.evaluate("document.activeElement.name") == "choice":
+            break
+    page.keyboard.press("ArrowDown")  # the second answer
+    page.keyboard.press("Tab")
+    assert frame.evaluate("document.activeElement.textContent") == "Vote"
+    page.keyboard.press("Enter")
+    frame.get_by_text("Thank you, your vote was counted.").wait_for()
+    assert Ballot.objects.get().choice.text == CHOICES[1]
+    # Focus moves to the results, so a keyboard or screen reader user lands on them.
+    assert frame.evaluate("document.activeElement.getAttribute('aria-label')") == "Results"
+    page.context.close()
+
+
+def test_the_wordpress_frame_grows_to_the_results_and_links_through_the_host(
+    browser, live_server, host_site
+):
+    poll = make_poll(QUESTION, CHOICES)
+    url = wordpress_host(host_site, live_server, poll)
+    page = browser.new_context(viewport={"width": 1024, "height": 900}).new_page()
+    page.goto(url)
+    frame = widget_frame(page)
+    frame.get_by_role("group", name=QUESTION).wait_for()
+    iframe = page.locator("iframe.wp-embedded-content")
+    content = frame.evaluate("document.documentElement.scrollHeight")
+    assert abs(int(iframe.get_attribute("height")) - content) <= 1
+    frame.get_by_label(CHOICES[0]).check()
+    frame.get_by_role("button", name="Vote").click()
+    frame.get_by_text("Thank you, your vote was counted.").wait_for()
+    assert fits(frame)
+    # A link asks the host to navigate the page: the sandbox allows no popups.
+    with page.expect_navigation():
+        frame.get_by_role("link", name="Full results and related articles").click()
+    assert page.url == live_server.url + poll.get_results_url()
+    page.context.close()
+
+
+@pytest.mark.parametrize("column", [320, 375, 500, 600, 720])
+def test_the_plain_iframe_fits_from_phones_to_wide_columns(browser, live_server, host_site, column):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    poll = make_poll(QUESTION, CHOICES)
+    # The column is the frame's width: the article's padding is outside it.
+    url = plain_iframe_host(host_site, live_server, poll, column=column)
+    page = browser.new_context(viewport={"width": column + 32, "height": 900}).new_page()
+    page.goto(url)
+    frame = widget_frame(page)
+    frame.get_by_role("group", name=QUESTION).wait_for()
+    assert frame.frame_element().bounding_box()["width"] == pytest.approx(column, abs=1)
+    assert fits(frame) and in_view(frame, "vote")
+    frame.get_by_label(CHOICES[2]).check()
+    frame.get_by_role("button", name="Vote").click()
+    frame.get_by_text("Thank you, your vote was counted.").wait_for()
+    assert fits(frame) and in_view(frame, ".poll-results__total")
+    page.screenshot(path=SCREENSHOTS / f"plain-iframe-{column}.png", full_page=True)
+    page.context.close()
+
+
+def test_oembed_heights_fit_the_widget_at_the_width_they_were_asked_for(
+    browser, live_server, host_site
+):
+    """A host that keeps our declared size exactly (Drupal's frame, a Ghost card) shows every
+    state without compacting, at each width it may ask for."""
+    poll = make_poll(QUESTION, CHOICES)
+    context = browser.new_context(viewport={"width": 1024, "height": 1200})
+    page = context.new_page()
+    for width in (320, 375, 500, 600):
+        answer = oembed(live_server, poll, maxwidth=str(width))
+        frame_html = re.search(r"<iframe.*?</iframe>", answer["html"]).group(0)
+        page.goto(host_site.article(f"/sized-{width}.html", frame_html))
+        frame = widget_frame(page)
+        frame.get_by_role("group", name=QUESTION).wait_for()
+        assert fits(frame), width
+        assert not frame.evaluate("document.documentElement.className"), width
+        frame.get_by_label(CHOICES[0]).check()
+        frame.get_by_role("button", name="Vote").click()
+        frame.locator(".widget__results").wait_for()
+        assert fits(frame), width
+        assert not frame.evaluate("document.documentElement.className"), width
+        context.clear_cookies()
+
+
+def test_every_widget_state_renders_inside_the_frame(browser, live_server, host_site):
+    draft = make_poll("A draft?", ("Yes", "No"), state="draft")
+    closed = make_poll("A closed poll?", ("Yes", "No"), state="closed")
+    frames = "".join(
+        f'<iframe src="{live_server.url}/polls/{slug}/embed/" title="{slug}" width="500"'
+        ' height="300"></iframe>'
+        for slug in ("no-such-poll", draft.slug, closed.slug)
+    )
+    page = browser.new_context().new_page()
+    page.goto(host_site.article("/states.html", frames), wait_until="load")
+    unknown, drafted, closed_frame = page.frames[1:4]
+    for frame in (unknown, drafted):
+        assert "This poll is not available" in frame.locator(".widget__notice").inner_text()
+    assert "This poll is closed." in closed_frame.locator(".poll-results__total").inner_text()
+    page.screenshot(path=SCREENSHOTS / "states.png", full_page=True)
+    page.context.close()
+
+
+def test_the_loader_leaves_a_link_where_it_cannot_run(browser, live_server, host_site):
+    poll = make_poll(QUESTION, CHOICES)
+    snippet = loader_snippet(live_server.url, poll)
+    # A host whose Content-Security-Policy does not list the poll site's script.
+    head = '<meta http-equiv="Content-Security-Policy" content="script-src \'self\'">'
+    page = browser.new_context().new_page()
+    page.goto(host_site.article("/strict.html", snippet, head=head), wait_until="load")
+    link = page.get_by_role("link", name=QUESTION)
+    assert link.get_attribute("href") == live_server.url + poll.get_absolute_url()
+    assert page.locator("iframe").count() == 0
+
+    # Where it runs, the frame is named by the poll's question, one title per poll.
+    second = make_poll("Second poll on the page?", ("Yes", "No"))
+    snippets = snippet + loader_snippet(live_server.url, second)
+    page.goto(host_site.article("/two.html", snippets))
+    widget_frame(page)
+    page.wait_for_function("document.querySelectorAll('iframe[data-poll-frame]').length == 2")
+    titles = [page.locator("iframe").nth(i).get_attribute("title") for i in range(2)]
+    assert titles == [f"Reader poll: {QUESTION}", "Reader poll: Second poll on the page?"]
+    page.context.close()
+
+
+def test_a_page_that_posts_a_form_or_fetches_from_elsewhere_cannot_vote(browser, live_server):
+    """A hostile page's own sandboxed frame sends Origin: null too, but only a script's fetch
+    with a fresh single-use token counts; forms posted across sites are refused."""
+    poll = make_poll("Hostile?", ("Yes", "No"))
+    page = browser.new_context().new_page()
+    page.goto(live_server.url + "/embed.js")  # any page of ours, for a same-site token fetch
+    token = page.evaluate(
+        "(url) => fetch(url, {method: 'POST'}).then(r => r.json()).then(b => b.token)",
+        live_server.url + f"/polls/{poll.slug}/embed/token/",
+    )
+    choice = poll.choices.get(text="Yes").pk
+    attack = f"""<form method="post" action="{live_server.url}/polls/{poll.slug}/embed/vote/">
+      <input name="choice" value="{choice}"><input name="token" value="{token}"></form>
+      <script>document.forms[0].submit()</script>"""
+    page.goto("data:text/html," + quote(attack))
+    page.wait_for_url(re.compile("/embed/vote/$"))
+    assert "Votes can only be cast from the poll itself" in page.content()
+    assert Ballot.objects.count() == 0
+    page.context.close()
+
+
+def test_sandboxed_votes_can_be_turned_off(browser, live_server, host_site, settings):
+    settings.EMBED_SANDBOXED_VOTES = False
+    poll = make_poll("Sandboxed?", ("Yes", "No"))
+    page = browser.new_context().new_page()
+    page.goto(wordpress_host(host_site, live_server, poll))
+    frame = widget_frame(page)
+    frame.get_by_label("Yes").check()
+    frame.get_by_role("button", name="Vote").click()
+    frame.get_by_text("Votes cannot be cast from this page. Nothing was counted.").wait_for()
+    assert Ballot.objects.count() == 0
+    page.context.close()
+
+
+def test_the_wordpress_rebuild_matches_what_wordpress_makes_of_an_answer():
+    result = (
+        '<blockquote class="x"><a href="https://p.example/polls/a/">Q?</a></blockquote>'
+        '<iframe src="https://p.example/polls/a/embed/" title="T" width="500" height="600"'
+        ' loading="lazy" style="border:0"></iframe><script src="https://p.example/embed.js">'
+        "</script>"
+    )
+    assert wordpress_filter_oembed_result(result, "abcdefghij") == (
+        '<blockquote class="wp-embedded-content" data-secret="abcdefghij">'
+        '<a href="https://p.example/polls/a/">Q?</a></blockquote>'
+        '<iframe class="wp-embedded-content" sandbox="allow-scripts" security="restricted"'
+        ' style="position: absolute; visibility: hidden;"'
+        ' src="https://p.example/polls/a/embed/#?secret=abcdefghij" data-secret="abcdefghij"'
+        ' title="T" width="500" height="600"></iframe>'
+    )
