@@ -16,16 +16,25 @@ export VNU_JAR
 
 .PHONY: run test setup lint ci clean messages bench
 
+# exec: make's child is gunicorn itself, so Ctrl-C returns the prompt only once gunicorn (and the
+# embedded PostgreSQL it stops on exit) has stopped, not when the shell in between dies.
 run: setup
-	$(LOCAL_ENV) $(BIN)/gunicorn --config python:pollsite.gunicorn_conf pollsite.wsgi
+	$(LOCAL_ENV) exec $(BIN)/gunicorn --config python:pollsite.gunicorn_conf pollsite.wsgi
 
 test: setup $(VNU_JAR)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-setup: $(VENV)/.installed .data/secret_key
-	$(MANAGE) migrate --no-input
-	$(MANAGE) seed
+# Each step runs only when there is something to do, and says what it did.
+setup: $(VENV)/.installed .data/secret_key staticfiles/staticfiles.json
+	@$(MANAGE) migrate --check -v0 >/dev/null 2>&1 && echo "Database: migrations up to date." \
+		|| $(MANAGE) migrate --no-input
+	@$(MANAGE) seed
+
+# Collected again only when our static files or the installed packages (the admin's) changed.
+staticfiles/staticfiles.json: $(VENV)/.installed $(shell find static -type f)
 	$(MANAGE) collectstatic --no-input -v0
+	@touch $@
+	@echo "Static files: collected."
 
 lint: $(VENV)/.installed .data/secret_key
 	$(BIN)/ruff check .
