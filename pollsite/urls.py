@@ -4,10 +4,12 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from polls import embed_views, health
+from polls.admin_forms import SignInForm
 
 admin.site.site_header = f"{settings.SITE_NAME} polls"
 admin.site.site_title = f"{settings.SITE_NAME} polls"
 admin.site.index_title = "Polls and articles"
+admin.site.login_form = SignInForm
 
 urlpatterns = [
     path(settings.ADMIN_URL, admin.site.urls),
