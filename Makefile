@@ -44,10 +44,11 @@ lint: $(VENV)/.installed .data/secret_key
 ci:
 	bash .ci/run
 
-# Load benchmark (about 12 minutes; bench/run.py --quick for a short one): writes
+# Load benchmark (about 13 minutes; bench/run.py --quick for a short one): writes
 # docs/performance.md and docs/performance.png. Needs wrk and pgbench (Debian packages).
 bench: $(VENV)/.installed
 	command -v wrk >/dev/null || { apt-get update -q && apt-get install -y -q wrk; }
+	command -v pgbench >/dev/null || { apt-get update -q && apt-get install -y -q postgresql-contrib; }
 	$(BIN)/python -m pip install -q -e ".[test,bench]"
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
@@ -61,7 +62,7 @@ editor: $(VENV)/.installed .data/secret_key
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[test]"
+	$(BIN)/python -m pip install -q -e ".[embedded,test]"
 	touch $@
 
 .data/secret_key: | $(VENV)/.installed
