@@ -16,16 +16,25 @@ export VNU_JAR
 
 .PHONY: run test setup lint ci clean messages bench
 
+# exec: make's child is gunicorn itself, so Ctrl-C returns the prompt only once gunicorn (and the
+# embedded PostgreSQL it stops on exit) has stopped, not when the shell in between dies.
 run: setup
-	$(LOCAL_ENV) $(BIN)/gunicorn --config python:pollsite.gunicorn_conf pollsite.wsgi
+	$(LOCAL_ENV) exec $(BIN)/gunicorn --config python:pollsite.gunicorn_conf pollsite.wsgi
 
 test: setup $(VNU_JAR)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-setup: $(VENV)/.installed .data/secret_key
-	$(MANAGE) migrate --no-input
-	$(MANAGE) seed
+# Each step runs only when there is something to do, and says what it did.
+setup: $(VENV)/.installed .data/secret_key staticfiles/staticfiles.json
+	@$(MANAGE) migrate --check -v0 >/dev/null 2>&1 && echo "Database: migrations up to date." \
+		|| $(MANAGE) migrate --no-input
+	@$(MANAGE) seed
+
+# Collected again only when our static files or the installed packages (the admin's) changed.
+staticfiles/staticfiles.json: $(VENV)/.installed $(shell find static -type f)
 	$(MANAGE) collectstatic --no-input -v0
+	@touch $@
+	@echo "Static files: collected."
 
 lint: $(VENV)/.installed .data/secret_key
 	$(BIN)/ruff check .
@@ -35,10 +44,11 @@ lint: $(VENV)/.installed .data/secret_key
 ci:
 	bash .ci/run
 
-# Load benchmark (about 12 minutes; bench/run.py --quick for a short one): writes
+# Load benchmark (about 13 minutes; bench/run.py --quick for a short one): writes
 # docs/performance.md and docs/performance.png. Needs wrk and pgbench (Debian packages).
 bench: $(VENV)/.installed
 	command -v wrk >/dev/null || { apt-get update -q && apt-get install -y -q wrk; }
+	command -v pgbench >/dev/null || { apt-get update -q && apt-get install -y -q postgresql-contrib; }
 	$(BIN)/python -m pip install -q -e ".[test,bench]"
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
@@ -52,7 +62,7 @@ editor: $(VENV)/.installed .data/secret_key
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[test]"
+	$(BIN)/python -m pip install -q -e ".[embedded,test]"
 	touch $@
 
 .data/secret_key: | $(VENV)/.installed

@@ -3,6 +3,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -151,6 +152,7 @@ class PollAdmin(admin.ModelAdmin):
 
     def report_context(self, request: HttpRequest, poll: Poll) -> dict:
         over_time = charts.votes_over_time(poll)
+        days, day_unit = charts.readable_days(over_time.daily)
         return {
             "results": poll.results(),
             "poll_state": poll.state(),
@@ -159,8 +161,9 @@ class PollAdmin(admin.ModelAdmin):
                 over_time.hourly, by="hour", title="Votes per hour, first two days"
             ),
             "daily_chart": charts.bar_chart_svg(
-                over_time.daily, by="day", title="Votes per day, after the first two days"
+                days, by=day_unit, title=f"Votes per {day_unit}, after the first two days"
             ),
+            "daily_unit": day_unit,
             "sources": charts.votes_by_source(poll),
             "snippets": self.snippet_rows(request, poll),
             "preview_form": self.preview_document(request, poll, with_form=True),
@@ -180,9 +183,11 @@ class PollAdmin(admin.ModelAdmin):
         the site's own CSS cannot clash with the admin's, and the sandbox allows no form
         submission, so no vote can be cast from the preview."""
         choices = list(poll.choices.all())
-        context = {"poll": poll, "results": poll.results()}
+        context = {"poll": poll}
         if with_form:
             context["form"] = VoteForm(poll=poll, choices=choices)
+        if not with_form or poll.results_before_voting:
+            context["results"] = poll.results()
         return render_to_string("admin/polls/poll/widget_preview.html", context, request)
 
     def get_urls(self) -> list:
@@ -190,6 +195,11 @@ class PollAdmin(admin.ModelAdmin):
             return self.admin_site.admin_view(view)
 
         return [
+            path(
+                "<path:object_id>/preview/",
+                wrap(self.reader_preview),
+                name="polls_poll_preview",
+            ),
             path(
                 "<path:object_id>/results.csv",
                 wrap(self.results_csv),
@@ -210,6 +220,24 @@ class PollAdmin(admin.ModelAdmin):
         if not self.has_view_or_change_permission(request, poll):
             raise PermissionDenied
         return poll
+
+    def get_view_on_site_url(self, obj: Poll | None = None) -> str | None:
+        # Readers cannot open a draft or a scheduled poll yet; editors see it as readers will.
+        if obj is not None and not obj.is_visible():
+            return reverse("admin:polls_poll_preview", args=[obj.pk])
+        return super().get_view_on_site_url(obj)
+
+    def reader_preview(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The reader's poll page for a poll readers cannot see yet, marked as a preview."""
+        poll = self.viewable_poll(request, object_id)
+        context = {
+            "poll": poll,
+            "form": VoteForm(poll=poll, choices=list(poll.choices.all())),
+            "results": poll.results() if poll.results_before_voting else None,
+            "related_articles": poll.related_articles(),
+            "preview": poll.state(),
+        }
+        return TemplateResponse(request, "polls/poll_detail.html", context)
 
     def results_csv(self, request: HttpRequest, object_id: str) -> HttpResponse:
         poll = self.viewable_poll(request, object_id)

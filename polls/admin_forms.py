@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from axes.handlers.proxy import AxesProxyHandler
 from django import forms
+from django.conf import settings
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
@@ -46,6 +49,7 @@ class PollAdminForm(forms.ModelForm):
             "opens_at",
             "closes_at",
         ]
+        widgets = {"question": forms.Textarea(attrs={"rows": 3, "cols": 60})}
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -80,6 +84,16 @@ class ChoiceInlineFormSet(BaseInlineFormSet):
     def add_fields(self, form: forms.Form, index: int | None) -> None:
         super().add_fields(form, index)
         form.fields["text"].error_messages["required"] = "Every choice needs a text."
+
+    def get_form_kwargs(self, index: int | None) -> dict:
+        # New rows continue the numbering (1, 2, 3 on a new poll) instead of all starting at 0;
+        # rows added with "Add another" are numbered by poll_admin.js.
+        kwargs = super().get_form_kwargs(index)
+        if index is not None and index >= self.initial_form_count():
+            positions = [choice.position for choice in self.get_queryset()]
+            next_position = max(positions, default=0) + 1
+            kwargs["initial"] = {"position": next_position + index - self.initial_form_count()}
+        return kwargs
 
     def clean(self) -> None:
         super().clean()
@@ -142,3 +156,25 @@ def choice_form_keeping_voted_choices(form_class: type[forms.ModelForm]) -> type
             super().hand_clean_DELETE()
 
     return ChoiceForm
+
+
+class SignInForm(AdminAuthenticationForm):
+    """The admin's sign-in, warning before django-axes pauses this username from this address."""
+
+    warn_when_left = 2
+
+    def clean(self) -> dict:
+        try:
+            return super().clean()
+        except ValidationError as refusal:
+            username = self.cleaned_data.get("username") or ""
+            failures = AxesProxyHandler.get_failures(self.request, {"username": username})
+            left = settings.AXES_FAILURE_LIMIT - failures
+            if not 0 < left <= self.warn_when_left:
+                raise
+            minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+            warning = (
+                f"{left} more failed attempt{'s' if left != 1 else ''} and signing in as "
+                f"“{username}” from this network is paused for {minutes} minutes."
+            )
+            raise ValidationError([*refusal.error_list, ValidationError(warning)]) from None

@@ -6,6 +6,7 @@ charting library) so they work in any browser and print as they look.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -120,24 +121,52 @@ def votes_by_source(poll: Poll) -> list[SourceRow]:
     ]
 
 
+def readable_days(days: list[Bucket], most: int = 92) -> tuple[list[Bucket], str]:
+    """The daily buckets worth drawing, and their unit ("day" or "week"): the quiet days before
+    the first vote and after the last are left out (a poll that ran for three years with a
+    week of votes is a week of bars, not a 1-pixel line), and a longer span is drawn by week."""
+    voted = [i for i, bucket in enumerate(days) if bucket.votes]
+    if not voted:
+        return days[-most:], "day"
+    days = days[max(voted[0] - 1, 0) : voted[-1] + 2]
+    if len(days) <= most:
+        return days, "day"
+    weeks = [days[i : i + 7] for i in range(0, len(days), 7)]
+    return [Bucket(w[0].start, w[-1].end, sum(b.votes for b in w)) for w in weeks], "week"
+
+
 # Drawing. Coordinates are in the SVG's own units; the SVG scales to its container's width.
 WIDTH, HEIGHT = 720, 180
 LEFT, BOTTOM, TOP = 36, 22, 8
+# A bar is never wider than this share of the plot: one bucket is not a full-width block.
+FEWEST_SLOTS = 12
+LABEL_WIDTH = 100
 
 
 def bar_chart_svg(buckets: list[Bucket], *, by: str, title: str) -> SafeString:
-    """A bar per bucket; `by` is "hour" or "day" and decides the labels."""
+    """A bar per bucket; `by` is "hour", "day" or "week" and decides the labels."""
     plot_width, plot_height = WIDTH - LEFT, HEIGHT - BOTTOM - TOP
     top_votes = max((b.votes for b in buckets), default=0)
     scale_max = max(top_votes, 1)
-    slot = plot_width / max(len(buckets), 1)
-    label_every = max(1, round(len(buckets) / 8)) if by == "day" else 6
+    slot = plot_width / max(len(buckets), FEWEST_SLOTS)
+    # About six labels, each with room for its text ("Nov 29, 2026" is about 80 units wide).
+    label_every = max(6 if by == "hour" else round(len(buckets) / 6), math.ceil(LABEL_WIDTH / slot))
 
     def when(bucket: Bucket) -> str:
         local = timezone.localtime(bucket.start)
         if by == "hour":
-            return f"{date_format(local, 'M j, H:i')} to {timezone.localtime(bucket.end):%H:%M}"
-        return date_format(local, "D, M j")
+            return f"{date_format(local, 'M j Y, H:i')} to {timezone.localtime(bucket.end):%H:%M}"
+        if by == "week":
+            return f"Week of {date_format(local, 'D, M j Y')}"
+        return date_format(local, "D, M j Y")
+
+    def label(index: int, bucket: Bucket) -> str:
+        # The year on every day's label, and on the first of the hours' (two days, one year).
+        if by == "hour":
+            return date_format(
+                timezone.localtime(bucket.start), "M j Y H:i" if index == 0 else "M j H:i"
+            )
+        return date_format(timezone.localtime(bucket.start), "M j, Y")
 
     bars = format_html_join(
         "",
@@ -163,27 +192,39 @@ def bar_chart_svg(buckets: list[Bucket], *, by: str, title: str) -> SafeString:
             (
                 f"{LEFT + i * slot:.2f}",
                 HEIGHT - 6,
-                date_format(timezone.localtime(b.start), "M j H:i" if by == "hour" else "M j"),
+                label(i, b),
             )
             for i, b in enumerate(buckets)
             if i % label_every == 0
         ),
     )
-    axis = format_html(
-        '<text class="votes-chart__label" x="{}" y="{}" text-anchor="end">{}</text>'
-        '<text class="votes-chart__label" x="{}" y="{}" text-anchor="end">0</text>'
+    total = sum(b.votes for b in buckets)
+    baseline = format_html(
         '<line class="votes-chart__axis" x1="{}" y1="{}" x2="{}" y2="{}"/>',
-        LEFT - 6,
-        TOP + 10,
-        top_votes,
-        LEFT - 6,
-        TOP + plot_height,
         LEFT,
         TOP + plot_height,
         WIDTH,
         TOP + plot_height,
     )
-    total = sum(b.votes for b in buckets)
+    if total:
+        axis = format_html(
+            '<text class="votes-chart__label" x="{}" y="{}" text-anchor="end">{}</text>'
+            '<text class="votes-chart__label" x="{}" y="{}" text-anchor="end">0</text>{}',
+            LEFT - 6,
+            TOP + 10,
+            top_votes,
+            LEFT - 6,
+            TOP + plot_height,
+            baseline,
+        )
+    else:
+        axis = format_html(
+            '<text class="votes-chart__label" x="{}" y="{}" text-anchor="middle">'
+            "No votes in this period</text>{}",
+            LEFT + plot_width / 2,
+            TOP + plot_height / 2,
+            baseline,
+        )
     return format_html(
         '<svg class="votes-chart" viewBox="0 0 {} {}" role="img" '
         'aria-label="{}: {} vote{} in {} {}{}">{}{}{}</svg>',

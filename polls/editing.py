@@ -10,6 +10,8 @@ from django.utils.text import slugify
 
 from polls.models import Choice, Poll
 
+COPY_MARK = " (copy)"
+
 
 class EditRefused(Exception):
     """The change does not apply to this poll; the message says why, for the editor."""
@@ -35,9 +37,12 @@ def poll_reopen(*, poll: Poll, now: datetime | None = None) -> None:
 
 @transaction.atomic
 def poll_duplicate(*, poll: Poll) -> Poll:
-    """A new draft with the same question, settings and choices, and no votes."""
+    """A new draft with the question marked as a copy, the same settings and choices, and no
+    votes."""
+    max_length = Poll._meta.get_field("question").max_length
     copy = Poll.objects.create(
-        question=poll.question,
+        # Told apart from the original in the poll list, in search and in the history.
+        question=f"{poll.question[: max_length - len(COPY_MARK)]}{COPY_MARK}",
         slug=free_slug(f"{poll.slug}-copy"),
         status=Poll.Status.DRAFT,
         results_before_voting=poll.results_before_voting,

@@ -14,5 +14,6 @@ urlpatterns = [
     path("polls/<slug:slug>/embed/vote/", embed_views.widget_vote, name="embed_vote"),
     path("polls/<slug:slug>/embed/token/", embed_views.widget_token, name="embed_token"),
     path("api/polls/<slug:slug>/results", embed_views.results_json, name="api_results"),
+    path("articles/", views.article_list, name="articles"),
     path("articles/<slug:slug>/", views.article_detail, name="article"),
 ]

@@ -1,5 +1,6 @@
 from django.contrib import messages
 from django.contrib.messages.storage.cookie import CookieStorage
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import get_language
@@ -19,6 +20,9 @@ from polls.services import (
     vote_attempt_admit,
 )
 from polls.snippets import embed_snippets
+
+ARTICLES_PER_PAGE = 20
+LATEST_ARTICLES = 5
 
 
 def visible_poll_or_404(slug: str) -> Poll:
@@ -47,7 +51,15 @@ def reader_ballot(request: HttpRequest, poll: Poll) -> Ballot | None:
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
     polls = Poll.objects.open().with_total_votes().prefetch_related("articles")
-    return render(request, "polls/index.html", {"polls": polls})
+    latest = Article.objects.published().prefetch_related("topics")[:LATEST_ARTICLES]
+    return render(request, "polls/index.html", {"polls": polls, "articles": latest})
+
+
+@require_GET
+def article_list(request: HttpRequest) -> HttpResponse:
+    articles = Article.objects.published().select_related("poll").prefetch_related("topics")
+    page = Paginator(articles, ARTICLES_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "polls/article_list.html", {"page": page})
 
 
 @require_GET
@@ -80,16 +92,19 @@ def vote(request: HttpRequest, slug: str) -> HttpResponse:
     poll = visible_poll_or_404(slug)
     address = client_address(request)
     form = VoteForm(request.POST, poll=poll, choices=list(poll.choices.all()))
-    article = None
-    if form.is_valid() and form.cleaned_data["article"]:
-        article = poll.articles.filter(slug=form.cleaned_data["article"]).first()
-        if article is None:
-            form.add_error(None, _("This poll is not shown on that article."))
+    form.is_valid()
+    # The article the vote was cast on: the reader stays on it, whatever the outcome.
+    article_slug = form.cleaned_data.get("article")
+    article = poll.articles.published().filter(slug=article_slug).first() if article_slug else None
+    if article_slug and article is None:
+        form.add_error(None, _("This poll is not shown on that article."))
     voter_id = voters.voter_id_from(request) or voters.new_voter_id()
     try:
         if not form.is_valid():
             # A failed attempt counts against the rate limit too; a vote counts its own.
             vote_attempt_admit(poll=poll, client_address=address)
+            if article:
+                return article_response(request, article, form=form, status=400)
             context = {
                 "poll": poll,
                 "form": form,
@@ -106,13 +121,17 @@ def vote(request: HttpRequest, slug: str) -> HttpResponse:
             client_address=address,
         )
     except OverRateLimit as refusal:
-        response = results_response(request, poll, refusal=str(refusal), status=429)
+        response = refusal_response(request, poll, article, str(refusal), status=429)
         response["Retry-After"] = str(refusal.retry_after)
         return response
     except (PollClosed, AlreadyVoted) as refusal:
-        return results_response(request, poll, refusal=str(refusal), status=409)
+        return refusal_response(request, poll, article, str(refusal), status=409)
     messages.success(request, _("Thank you, your vote has been counted."))
-    response = redirect("polls:results", slug=poll.slug)
+    if article:
+        # Back to the poll box on the article, which now shows the results.
+        response = redirect(f"{article.get_absolute_url()}#poll")
+    else:
+        response = redirect("polls:results", slug=poll.slug)
     response.status_code = 303
     voters.remember_voter(response, voter_id)
     return response
@@ -129,6 +148,14 @@ def results(request: HttpRequest, slug: str) -> HttpResponse:
     return HttpResponse(
         poll_cache.polls.rendering(poll, key, lambda: results_response(request, poll).content)
     )
+
+
+def refusal_response(
+    request: HttpRequest, poll: Poll, article: Article | None, refusal: str, status: int
+) -> HttpResponse:
+    if article:
+        return article_response(request, article, refusal=refusal, status=status)
+    return results_response(request, poll, refusal=refusal, status=status)
 
 
 def results_response(
@@ -148,20 +175,37 @@ def results_response(
 @require_GET
 def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
     article = get_object_or_404(Article.objects.published().select_related("poll"), slug=slug)
+    return article_response(request, article)
+
+
+def article_response(
+    request: HttpRequest,
+    article: Article,
+    form: VoteForm | None = None,
+    refusal: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    """The article with its poll: the vote form (with the errors of a refused attempt), or the
+    results once this reader has voted, the poll has closed, or a vote was refused."""
     poll = article.poll if article.poll and article.poll.is_visible() else None
-    context = {"article": article, "poll": poll, "related_articles": article.related_articles()}
+    context = {
+        "article": article,
+        "poll": poll,
+        "refusal": refusal,
+        "related_articles": article.related_articles(),
+    }
     if poll:
         ballot = reader_ballot(request, poll)
         context["ballot"] = ballot
-        if poll.is_open() and not ballot:
-            context["form"] = VoteForm(
+        if poll.is_open() and not ballot and not refusal:
+            context["form"] = form or VoteForm(
                 initial={"article": article.slug}, poll=poll, choices=list(poll.choices.all())
             )
             if poll.results_before_voting:
                 context["results"] = poll.results()
         else:
             context["results"] = poll.results()
-    return render(request, "polls/article_detail.html", context)
+    return render(request, "polls/article_detail.html", context, status=status)
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:

@@ -1,6 +1,9 @@
 """gunicorn settings shared by `make run` and docker-compose; values come from the environment."""
 
+import errno
 import os
+import socket
+import sys
 
 bind = os.environ.get("BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -21,11 +24,47 @@ preload_app = True
 # "-" logs requests to stdout; ACCESS_LOG=off turns the access log off (benchmarks).
 accesslog = None if os.environ.get("ACCESS_LOG") == "off" else os.environ.get("ACCESS_LOG", "-")
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# gunicorn's control socket (for gunicornc) sits at one path per user, shared by every checkout
+# on the machine; nothing here uses it.
+control_socket_disable = True
+
+
+def on_starting(server) -> None:
+    # gunicorn retries a busy address five times and exits without saying what to change.
+    host, _, port = bind.rpartition(":")
+    family = socket.AF_INET6 if host.startswith("[") else socket.AF_INET
+    probe = socket.socket(family, socket.SOCK_STREAM)
+    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        probe.bind((host.strip("[]"), int(port)))
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        server.log.error(
+            "%s is already in use (another pollsite, or another server?). Stop it, or choose "
+            "another address: BIND=%s:%d make run",
+            bind,
+            host,
+            int(port) + 1,
+        )
+        sys.exit(1)
+    finally:
+        probe.close()
 
 
 def when_ready(server) -> None:
     host, _, port = bind.rpartition(":")
     server.log.info("pollsite is ready: open http://%s:%s/ (Ctrl-C stops it)", host, port)
+
+
+def worker_int(worker) -> None:
+    # Ctrl-C (SIGINT) or SIGQUIT asks for a quick stop: leave now instead of waiting for the
+    # worker's threads, one of which may sit on a connection a browser opened and never used
+    # until the master's graceful timeout SIGKILLs the worker. SIGTERM (docker stop) is the
+    # graceful stop and still lets requests in flight finish.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def post_fork(server, worker) -> None:

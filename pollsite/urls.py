@@ -1,15 +1,20 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from polls import embed_views, health
+from polls.admin_forms import SignInForm
 
 admin.site.site_header = f"{settings.SITE_NAME} polls"
 admin.site.site_title = f"{settings.SITE_NAME} polls"
 admin.site.index_title = "Polls and articles"
+admin.site.login_form = SignInForm
 
 urlpatterns = [
     path(settings.ADMIN_URL, admin.site.urls),
+    # Browsers and feed readers ask for /favicon.ico whatever the page says; the file is static.
+    path("favicon.ico", RedirectView.as_view(url=f"{settings.STATIC_URL}favicon.ico")),
     path("healthz", health.process_health, name="health"),
     path("healthz/db", health.database_health, name="health_db"),
     path("embed.js", embed_views.embed_js, name="embed_js"),

@@ -73,7 +73,7 @@ def test_duplicate_copies_question_settings_and_choices_but_not_votes():
     copy = Poll.objects.get(slug="which-proxy-copy")
     assert response.redirect_chain[-1][0] == reverse("admin:polls_poll_change", args=[copy.pk])
     assert (copy.question, copy.status, copy.results_before_voting) == (
-        "Which proxy?",
+        "Which proxy? (copy)",
         Poll.Status.DRAFT,
         True,
     )
@@ -84,6 +84,9 @@ def test_duplicate_copies_question_settings_and_choices_but_not_votes():
     assert not copy.ballots.exists() and copy.closes_at is None
     on_page("duplicate", poll)
     assert Poll.objects.filter(slug="which-proxy-copy-2").exists()
+    longest = make_poll("Q" * 300, slug="longest")
+    on_page("duplicate", longest)
+    assert Poll.objects.get(slug="longest-copy").question == "Q" * 293 + " (copy)"
     assert poll.choices.get(text="Envoy").votes == 1
 
 

@@ -4,6 +4,7 @@ import html
 import re
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from polls.models import Ballot
@@ -116,6 +117,44 @@ def test_the_preview_shows_the_reader_widget_in_a_sandbox_that_cannot_submit_a_v
     assert "Envoy" in before and 'type="radio"' in before
     after = html.unescape(re.search(r'srcdoc="([^"]*)"', previews[1]).group(1))
     assert "poll-results" in after and 'type="radio"' not in after
+
+
+@pytest.mark.parametrize("results_before_voting", [False, True])
+def test_the_preview_before_voting_shows_results_only_when_readers_will_see_them(
+    results_before_voting,
+):
+    poll = make_poll(choices=("Envoy", "NGINX"))
+    poll.results_before_voting = results_before_voting
+    poll.save()
+    frames = re.findall(r'srcdoc="([^"]*)"', change_page(poll))
+    before = html.unescape(frames[0])
+    assert 'type="radio"' in before
+    assert ("poll-results" in before) is results_before_voting
+    # No inline style: the Content-Security-Policy (style-src 'self') would block it.
+    assert "<style" not in before and "style=" not in before
+    assert "admin_polls/widget_preview." in before
+
+
+@pytest.mark.parametrize("state", ["draft", "scheduled"])
+def test_editors_preview_drafts_and_scheduled_polls_as_readers_will_see_them(state):
+    poll = make_poll(choices=("Envoy", "NGINX"), state=state)
+    page = change_page(poll)
+    preview_url = reverse("admin:polls_poll_preview", args=[poll.pk])
+    assert f'href="{preview_url}"' in page  # "View on site"
+    response = editor_client().get(preview_url)
+    assert response.status_code == 200
+    preview = response.content.decode()
+    assert poll.question in preview and 'type="radio"' in preview
+    assert "No vote can be cast here." in preview and "disabled>Vote</button>" in preview
+    assert "embed-snippets" not in preview
+    # Readers still cannot see it.
+    assert Client().get(poll.get_absolute_url()).status_code == 404
+    assert Client().get(preview_url).status_code == 302  # to the sign-in
+
+
+def test_an_open_poll_is_viewed_on_the_site_itself():
+    poll = make_poll()
+    assert reverse("admin:polls_poll_preview", args=[poll.pk]) not in change_page(poll)
 
 
 def test_it_charts_votes_over_time_as_svg_with_one_bar_per_hour():

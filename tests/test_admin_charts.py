@@ -5,7 +5,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from polls.charts import Bucket, bar_chart_svg, votes_by_source, votes_over_time
+from polls.charts import (
+    Bucket,
+    bar_chart_svg,
+    readable_days,
+    votes_by_source,
+    votes_over_time,
+)
 from polls.models import Ballot
 from tests.conftest import make_article, make_poll
 from tests.test_editor_helpers import vote
@@ -106,4 +112,48 @@ def test_the_svg_has_a_bar_per_bucket_scaled_to_the_busiest():
     assert svg.count('class="votes-chart__bar"') == 3
     heights = [float(h) for h in re.findall(r'height="([\d.]+)"><title>', svg)]
     assert heights[0] == 2 * heights[2] and heights[1] == 0
-    assert "<title>Mar 1, 09:30 to 10:30: 4 votes</title>" in svg
+    assert "<title>Mar 1 2024, 09:30 to 10:30: 4 votes</title>" in svg
+
+
+def test_axis_labels_carry_the_year():
+    days = [Bucket(OPENED + timedelta(days=i), OPENED + timedelta(days=i + 1), 1) for i in range(3)]
+    labels = re.findall(
+        r'class="votes-chart__label" x="[\d.]+" y="[\d.]+">([^<]*)<',
+        str(bar_chart_svg(days, by="day", title="Votes per day")),
+    )
+    assert labels and all("2024" in label for label in labels)
+    hours = [
+        Bucket(OPENED + timedelta(hours=i), OPENED + timedelta(hours=i + 1), 1) for i in range(3)
+    ]
+    svg = str(bar_chart_svg(hours, by="hour", title="Votes per hour"))
+    assert ">Mar 1 2024 09:30<" in svg
+
+
+def test_an_empty_chart_says_so_instead_of_labelling_both_ends_zero():
+    hours = [
+        Bucket(OPENED + timedelta(hours=i), OPENED + timedelta(hours=i + 1), 0) for i in range(5)
+    ]
+    svg = str(bar_chart_svg(hours, by="hour", title="Votes per hour"))
+    assert "No votes in this period" in svg
+    assert svg.count('text-anchor="end">0<') == 0
+
+
+def test_one_vote_is_a_narrow_bar_not_the_whole_width():
+    svg = str(bar_chart_svg([Bucket(OPENED, OPENED + timedelta(hours=1), 1)], by="hour", title="T"))
+    width = float(
+        re.search(r'class="votes-chart__bar" x="[\d.]+" y="[\d.]+" width="([\d.]+)"', svg).group(1)
+    )
+    assert width < (720 - 36) / 10
+
+
+def test_a_long_quiet_poll_charts_the_days_with_votes_and_weeks_beyond_three_months():
+    days = [
+        Bucket(OPENED + timedelta(days=i), OPENED + timedelta(days=i + 1), 0) for i in range(1100)
+    ]
+    days[1000] = Bucket(days[1000].start, days[1000].end, 3)
+    days[1004] = Bucket(days[1004].start, days[1004].end, 1)
+    shown, unit = readable_days(days)
+    assert unit == "day" and len(shown) == 7 and sum(b.votes for b in shown) == 4
+    days[100] = Bucket(days[100].start, days[100].end, 2)
+    shown, unit = readable_days(days)
+    assert unit == "week" and sum(b.votes for b in shown) == 6 and len(shown) < 140

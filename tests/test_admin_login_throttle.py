@@ -11,6 +11,7 @@ from tests.test_editor_helpers import EDITOR_PASSWORD, make_editor
 pytestmark = pytest.mark.django_db
 
 LOGIN = reverse("admin:login")
+AXES_LIMIT = settings.AXES_FAILURE_LIMIT
 
 
 def sign_in(client: Client, password: str, username: str = "editor"):
@@ -54,3 +55,19 @@ def test_a_successful_sign_in_resets_the_failures():
         sign_in(client, "wrong")
     assert sign_in(client, EDITOR_PASSWORD).status_code == 302
     assert not AccessAttempt.objects.exists()
+
+
+def test_it_warns_before_the_lockout_and_the_lockout_page_is_branded():
+    make_editor()
+    client = Client()
+    texts = [sign_in(client, "wrong").content.decode() for _ in range(AXES_LIMIT - 1)]
+    assert "more failed attempt" not in texts[0]
+    assert (
+        "2 more failed attempts and signing in as “editor” from this network is paused"
+        in (texts[-2])
+    )
+    assert "1 more failed attempt and signing in as “editor”" in texts[-1]
+    assert "for 15 minutes" in texts[-1]
+    locked = sign_in(client, "wrong").content.decode()
+    assert "<title>Too many sign-in attempts | The Daily Stack polls</title>" in locked
+    assert "The Daily Stack polls</a>" in locked and "Django administration" not in locked

@@ -1,5 +1,7 @@
 """The poll form: every validation rule and guard rail, with the message the editor sees."""
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -36,7 +38,9 @@ def test_it_needs_at_least_two_choices(admin_client):
 
 
 def test_it_refuses_a_blank_choice_text():
-    response = add(**{"choices-2-text": "   "})
+    # A row the editor touched (its position moved) but left blank; an untouched extra row
+    # (its suggested position, no text) is not a choice and is left out.
+    response = add(**{"choices-2-text": "   ", "choices-2-position": "4"})
     assert refused(response, "Every choice needs a text.")
     assert not Poll.objects.exists()
 
@@ -158,3 +162,17 @@ def test_vote_counts_cannot_be_set_from_the_form():
     response = change(poll, **{"choices-0-votes": "1000"})
     assert response.status_code == 302
     assert poll.choices.get(text="Envoy").votes == 0
+
+
+def test_the_add_form_numbers_new_choices_and_gives_the_question_several_lines():
+    page = editor_client().get(reverse("admin:polls_poll_add")).content.decode()
+    positions = re.findall(r'type="number" name="choices-(\d+)-position" value="(\d+)"', page)
+    assert positions == [("0", "1"), ("1", "2"), ("2", "3")]
+    assert re.search(r'<textarea name="question" cols="60" rows="3"', page)
+
+
+def test_new_choices_of_an_existing_poll_come_after_the_others():
+    poll = make_poll(choices=("Envoy", "NGINX"))
+    page = editor_client().get(reverse("admin:polls_poll_change", args=[poll.pk]))
+    positions = re.findall(r'name="choices-(\d+)-position" value="(\d+)"', page.content.decode())
+    assert positions == [("0", "1"), ("1", "2"), ("2", "3")]

@@ -20,7 +20,7 @@ def interview(live_server) -> Article:
 
 
 @pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
-def test_a_reader_votes_from_the_article_and_lands_on_the_results(
+def test_a_reader_votes_from_the_article_and_stays_on_it_with_the_results(
     browser, live_server, interview, javascript
 ):
     context = browser.new_context(java_script_enabled=javascript)
@@ -35,29 +35,28 @@ def test_a_reader_votes_from_the_article_and_lands_on_the_results(
     page.get_by_label("What recent turmoil?").check()
     page.get_by_role("button", name="Vote").click()
 
-    page.wait_for_url(live_server.url + poll.get_results_url())
+    # The reader stays on the article, scrolled to the poll, the results in place of the form.
+    page.wait_for_url(article_url + "#poll")
+    assert page.get_by_role("heading", name=interview.title).is_visible()
     assert page.get_by_text("Thank you, your vote has been counted.").is_visible()
-    assert page.get_by_text("Your vote: What recent turmoil?").is_visible()
-    mine = page.locator(".poll-result.is-mine")
+    assert page.get_by_text("You have voted in this poll.").is_visible()
+    assert page.locator("#poll").is_visible()
+    assert page.get_by_role("radio").count() == 0
+    mine = page.locator("#poll .poll-result.is-mine")
     assert mine.locator(".poll-result__text").inner_text().startswith("What recent turmoil?")
     assert mine.locator(".poll-result__percent").inner_text() == "100%"
-    assert page.locator(".poll-result__bar").count() == 4
-    assert page.locator(".poll-result.is-mine .poll-result__fill").get_attribute("width") == "100"
+    assert page.locator("#poll .poll-result__bar").count() == 4
+    assert mine.locator(".poll-result__fill").get_attribute("width") == "100"
     sidebar = page.get_by_role("complementary")
-    assert sidebar.get_by_role("link", name=interview.title).is_visible()
     assert sidebar.get_by_role("listitem").count() == 5
 
-    # The tab opened before voting still shows the form: its vote is refused.
+    # The tab opened before voting still shows the form: its vote is refused, on the article.
     second_tab.get_by_role("radio").first.check()
     second_tab.get_by_role("button", name="Vote").click()
     assert second_tab.get_by_text("You have already voted in this poll.").is_visible()
     counted_once = "Your vote, “What recent turmoil?”, was counted once."
     assert second_tab.get_by_text(counted_once).is_visible()
-
-    # Back on the article, the reader sees the results instead of the form.
-    page.goto(article_url)
-    assert page.get_by_text("You have voted in this poll.").is_visible()
-    assert page.get_by_role("radio").count() == 0
+    assert second_tab.get_by_role("heading", name=interview.title).is_visible()
 
     ballot = Ballot.objects.get()
     assert (ballot.choice.text, ballot.source, ballot.article) == (
@@ -121,4 +120,48 @@ def test_screenshots_of_the_reader_pages(browser, live_server, interview, device
         assert sidebar_box["x"] > results_box["x"] + results_box["width"]
     page.goto(live_server.url + "/")
     page.screenshot(path=SCREENSHOTS / f"index-{device}.png", full_page=True)
+    context.close()
+
+
+def relative_luminance(css_rgb: str) -> float:
+    red, green, blue = (
+        int(part) / 255 for part in css_rgb[css_rgb.index("(") + 1 : -1].split(",")[:3]
+    )
+    linear = [
+        c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in (red, green, blue)
+    ]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(one: str, other: str) -> float:
+    lighter, darker = sorted((relative_luminance(one), relative_luminance(other)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_your_vote_is_marked_in_a_colour_that_does_not_read_as_an_error(
+    browser, live_server, scheme
+):
+    poll = make_poll()
+    context = browser.new_context(color_scheme=scheme)
+    page = context.new_page()
+    page.goto(live_server.url + poll.get_absolute_url())
+    page.get_by_label("NGINX").check()
+    page.get_by_role("button", name="Vote").click()
+    page.wait_for_url(live_server.url + poll.get_results_url())
+    colours = page.evaluate(
+        """() => {
+            const style = (selector) => getComputedStyle(document.querySelector(selector));
+            return {
+                fill: style('.is-mine .poll-result__fill').fill,
+                track: style('.is-mine .poll-result__bar').backgroundColor,
+                label: style('.poll-result__mine').color,
+                page: style('body').backgroundColor,
+            };
+        }"""
+    )
+    red, green, blue = (int(p) for p in colours["fill"][4:-1].split(","))
+    assert not (red > green + 40 and red > blue + 40), f"reddish: {colours['fill']}"
+    assert contrast(colours["fill"], colours["track"]) >= 3
+    assert contrast(colours["label"], colours["page"]) >= 4.5
     context.close()

@@ -11,6 +11,20 @@ pytestmark = pytest.mark.django_db
 PASSWORD = "correct-horse-battery-staple-7"
 
 
+@pytest.fixture
+def terminal(monkeypatch):
+    """A person at a terminal: the command may ask for the password."""
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+
+
+def test_without_a_terminal_it_points_to_editor_password(monkeypatch):
+    monkeypatch.delenv("EDITOR_PASSWORD", raising=False)
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    with pytest.raises(CommandError, match="No terminal to ask for the password: set EDITOR_PA"):
+        call_command("create_editor", "sam")
+    assert not User.objects.filter(username="sam").exists()
+
+
 def test_it_creates_a_staff_editor_who_can_run_polls(monkeypatch, capsys):
     monkeypatch.setenv("EDITOR_PASSWORD", PASSWORD)
     call_command("create_editor", "jane", "--email", "jane@news.example")
@@ -24,7 +38,7 @@ def test_it_creates_a_staff_editor_who_can_run_polls(monkeypatch, capsys):
     assert client.get(reverse("admin:polls_poll_add")).status_code == 200
 
 
-def test_it_asks_for_the_password_twice(monkeypatch):
+def test_it_asks_for_the_password_twice(monkeypatch, terminal):
     answers = iter([PASSWORD, PASSWORD])
     monkeypatch.delenv("EDITOR_PASSWORD", raising=False)
     monkeypatch.setattr("getpass.getpass", lambda prompt: next(answers))
@@ -32,7 +46,7 @@ def test_it_asks_for_the_password_twice(monkeypatch):
     assert User.objects.get(username="sam").check_password(PASSWORD)
 
 
-def test_it_refuses_differing_or_weak_passwords(monkeypatch):
+def test_it_refuses_differing_or_weak_passwords(monkeypatch, terminal):
     monkeypatch.delenv("EDITOR_PASSWORD", raising=False)
     answers = iter([PASSWORD, PASSWORD + "x"])
     monkeypatch.setattr("getpass.getpass", lambda prompt: next(answers))

@@ -43,11 +43,13 @@ def test_it_seeds_at_least_six_related_articles_marked_as_demo_content():
     assert {"Cloud native", "Service mesh", "Proxies", "AI platforms"} <= topics
 
 
-def test_running_the_seed_again_keeps_votes_and_changes_nothing():
+def test_running_the_seed_again_keeps_votes_and_changes_nothing(capsys):
     call_command("seed")
+    assert "Demo content: added 1 poll(s) and 8 article(s)." in capsys.readouterr().out
     poll = Poll.objects.get(question=QUESTION)
     ballot_cast(poll=poll, choice=poll.choices.first(), voter_hash="x" * 64)
     call_command("seed")
+    assert capsys.readouterr().out == "Demo content: already there, nothing changed.\n"
     assert Poll.objects.count() == 1 and Choice.objects.count() == 4
     assert Article.objects.count() == 8 and Ballot.objects.count() == 1
     assert poll.choices.first().votes == 1

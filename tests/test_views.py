@@ -100,6 +100,7 @@ def test_voting_from_an_article_records_the_article(client, poll):
     article = make_article("Host article", poll=poll)
     response = vote(client, poll, "HAProxy", article=article.slug)
     assert response.status_code == 303
+    assert response["Location"] == f"{article.get_absolute_url()}#poll"
     ballot = Ballot.objects.get()
     assert (ballot.source, ballot.article) == (Ballot.Source.ARTICLE, article)
 
@@ -115,6 +116,35 @@ def test_the_article_page_shows_its_poll_at_the_top_then_the_results_after_votin
     html = client.get(article.get_absolute_url()).content.decode()
     assert 'type="radio"' not in html
     assert "You have voted in this poll." in html and "Your vote" in html
+
+
+def test_a_vote_on_an_article_stays_on_it_with_the_results_in_place_of_the_form(client, poll):
+    article = make_article("Host article", poll=poll)
+    response = client.post(
+        reverse("polls:vote", args=[poll.slug]),
+        {"choice": poll.choices.get(text="NGINX").pk, "article": article.slug},
+        follow=True,
+    )
+    assert response.redirect_chain == [(f"{article.get_absolute_url()}#poll", 303)]
+    html = response.content.decode()
+    assert 'id="poll"' in html and 'type="radio"' not in html
+    assert "Thank you, your vote has been counted." in html
+    assert re.search(r'class="poll-result is-mine[^"]*".*?NGINX', html, re.S)
+
+
+def test_a_refused_vote_on_an_article_stays_on_the_article(client, poll):
+    article = make_article("Host article", poll=poll)
+    response = vote(client, poll, article=article.slug)
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert article.title in html and "Please pick one of the answers before voting." in html
+    assert f'value="{article.slug}"' in html
+    vote(client, poll, "Envoy", article=article.slug)
+    response = vote(client, poll, "NGINX", article=article.slug)
+    assert response.status_code == 409
+    html = response.content.decode()
+    assert article.title in html and "You have already voted in this poll." in html
+    assert "“Envoy”, was counted once." in html and 'type="radio"' not in html
 
 
 def test_the_results_page_shows_counts_percentages_and_the_sidebar(client, poll):
@@ -169,6 +199,18 @@ def test_bad_votes_get_a_400_with_the_form_and_change_nothing(client, poll, data
     html = response.content.decode()
     assert message in html and 'type="radio"' in html
     assert snapshot() == before
+
+
+def test_a_vote_without_a_choice_gets_one_message_at_the_group(client, poll):
+    html = vote(client, poll).content.decode()
+    fieldset = re.search(r"<fieldset[^>]*>", html).group(0)
+    assert 'class="vote-form__choices is-invalid"' in fieldset
+    assert 'aria-describedby="id_choice_error"' in fieldset
+    assert html.count("Please pick one of the answers before voting.") == 1
+    assert html.index('id="id_choice_error"') < html.index('type="radio"')
+    # The choices themselves are not marked wrong: no red radios or labels.
+    radios = re.findall(r'<input type="radio"[^>]*>', html)
+    assert len(radios) == 3 and not any("is-invalid" in radio for radio in radios)
 
 
 def test_a_choice_of_another_poll_is_refused(client, poll):
@@ -239,3 +281,47 @@ def test_readers_see_results_before_voting_when_the_editor_allows_it(client, pol
     assert re.search(
         r'<section class="widget__results" aria-label="Results" tabindex="-1">', widget
     )
+
+
+def test_readers_can_browse_the_articles_from_the_home_page(client, poll):
+    host = make_article("Host article", poll=poll, topics=("Proxies",), days_ago=2)
+    newest = make_article("Newest piece", days_ago=1)
+    make_article("Not yet published", days_ago=-1)
+    home = client.get(reverse("polls:index")).content.decode()
+    assert 'href="/articles/"' in home
+    latest = home[home.index("Latest articles") :]
+    assert latest.index(newest.title) < latest.index(host.title)
+    response = client.get("/articles/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert html.index(newest.title) < html.index(host.title)
+    assert "Not yet published" not in html
+    assert f'href="{host.get_absolute_url()}"' in html and "with a reader poll" in html
+
+
+def test_the_articles_page_is_paginated(client):
+    for number in range(25):
+        make_article(f"Piece {number}", days_ago=number + 1)
+    first = client.get("/articles/").content.decode()
+    assert "Piece 0<" in first and "Piece 19<" in first and "Piece 20<" not in first
+    assert 'href="?page=2"' in first and "Page 1 of 2" in first
+    second = client.get("/articles/?page=2").content.decode()
+    assert "Piece 24<" in second and "Piece 0<" not in second
+    assert client.get("/articles/?page=junk").status_code == 200
+
+
+def test_favicon_ico_leads_to_the_icon(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 302
+    assert response["Location"] == "/static/favicon.ico"
+    assert '<link rel="icon" href="/static/favicon' in client.get("/").content.decode()
+
+
+def test_the_embed_snippets_sit_below_the_reading_collapsed(client, poll):
+    for url in (poll.get_absolute_url(), poll.get_results_url()):
+        html = client.get(url).content.decode()
+        assert '<details class="embed-snippets">' in html
+        assert "<details open" not in html
+        # After the article and the related articles, not inside the reader's main column.
+        assert html.index("</main>") < html.index("embed-snippets")
+        assert html.index("Related articles") < html.index("embed-snippets")

@@ -89,3 +89,13 @@ document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("#choices-group tr.form-row").forEach(addMoveButtons);
 });
 document.addEventListener("formset:added", (event) => addMoveButtons(event.target));
+
+// A choice added with "Add another" comes after the others, not at position 0.
+document.addEventListener("formset:added", (event) => {
+  const position = event.target.querySelector('input[name$="-position"]');
+  if (!position || !event.target.closest(".choice-inline")) return;
+  const others = [...event.target.closest(".choice-inline").querySelectorAll('input[name$="-position"]')]
+    .filter((input) => input !== position && !input.closest(".empty-form"))
+    .map((input) => Number(input.value) || 0);
+  position.value = Math.max(0, ...others) + 1;
+});

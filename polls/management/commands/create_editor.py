@@ -2,6 +2,7 @@
 
 import getpass
 import os
+import sys
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -48,6 +49,12 @@ class Command(BaseCommand):
         """A validated password; None keeps an existing account's password."""
         password = os.environ.get(PASSWORD_VARIABLE)
         if password is None:
+            if not sys.stdin.isatty():
+                # getpass and input() would fail with EOFError (a script, CI, a pipe).
+                raise CommandError(
+                    f"No terminal to ask for the password: set {PASSWORD_VARIABLE}, e.g. "
+                    f"{PASSWORD_VARIABLE}='…' make editor NAME={user.username}"
+                )
             if user.pk and not self.confirm_new_password():
                 return None
             password = getpass.getpass("Password: ")

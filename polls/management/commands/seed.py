@@ -20,6 +20,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         content = json.loads(DEMO_CONTENT.read_text())
         topics = {}
+        new_polls = 0
         for topic in content["topics"]:
             topics[topic["slug"]], _ = Topic.objects.get_or_create(
                 slug=topic["slug"], defaults={"name": topic["name"]}
@@ -34,6 +35,7 @@ class Command(BaseCommand):
                 },
             )
             if created:
+                new_polls += 1
                 Choice.objects.bulk_create(
                     Choice(poll=poll, text=text, position=position)
                     for position, text in enumerate(seeded["choices"], start=1)
@@ -59,6 +61,9 @@ class Command(BaseCommand):
                 Article.objects.get(slug=seeded["slug"]).pinned_related.set(
                     Article.objects.filter(slug__in=seeded["pinned_related"])
                 )
-        self.stdout.write(
-            f"Seeded {len(content['polls'])} poll(s) and {len(content['articles'])} articles."
-        )
+        if new_polls or new_articles:
+            self.stdout.write(
+                f"Demo content: added {new_polls} poll(s) and {len(new_articles)} article(s)."
+            )
+        else:
+            self.stdout.write("Demo content: already there, nothing changed.")
