@@ -4,6 +4,7 @@ Fixed windows: each address may make VOTE_RATE_LIMIT attempts per window; one up
 attempt counts it and returns the running total atomically, whatever worker handles it.
 """
 
+import ipaddress
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,19 +25,32 @@ class RateDecision:
 
 
 def client_address(request: HttpRequest) -> str:
-    """The socket's address, unless TRUSTED_PROXY_COUNT proxies sit in front of us.
+    """The socket's address, or the one our reverse proxies vouch for.
 
-    Each trusted proxy appends the address it received the request from to X-Forwarded-For,
-    so the client is the entry that many places from the right. Anything further left was
-    written by the client itself and buys nothing.
+    Each proxy appends the address it received the request from to X-Forwarded-For. Walking
+    that list from the right, an entry is believed only while the hop that wrote it is one of
+    TRUSTED_PROXIES, and at most TRUSTED_PROXY_COUNT hops back: a client that reaches gunicorn
+    directly, or writes its own X-Forwarded-For, is known by the address it connects from.
+    Django-axes keys admin sign-in failures on this address too (AXES_CLIENT_IP_CALLABLE).
     """
-    proxies = settings.TRUSTED_PROXY_COUNT
-    if proxies > 0:
-        forwarded = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",")]
-        forwarded = [part for part in forwarded if part]
-        if len(forwarded) >= proxies:
-            return forwarded[-proxies]
-    return request.META.get("REMOTE_ADDR", "")
+    address = request.META.get("REMOTE_ADDR", "")
+    forwarded = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",")]
+    forwarded = [part for part in forwarded if part]
+    for _ in range(settings.TRUSTED_PROXY_COUNT):
+        if not forwarded or not is_trusted_proxy(address):
+            break
+        address = forwarded.pop()
+    return address
+
+
+def is_trusted_proxy(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    if ip.version == 6 and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return any(ip in network for network in settings.TRUSTED_PROXIES)
 
 
 def address_hash(address: str) -> str:

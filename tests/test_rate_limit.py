@@ -1,3 +1,6 @@
+import ipaddress
+import re
+
 import pytest
 from django.test import Client, RequestFactory
 from django.urls import reverse
@@ -5,6 +8,7 @@ from django.urls import reverse
 from polls.models import Ballot, Choice, VoteRateWindow
 from polls.rate_limit import client_address
 from polls.vote_tokens import vote_token_issue
+from tests.helpers import ROOT, manage
 
 pytestmark = pytest.mark.django_db
 
@@ -31,25 +35,51 @@ def widget_vote(poll, address="203.0.113.7", **headers):
     )
 
 
+PROXY = ipaddress.ip_network("10.0.0.0/8")
+
+
 @pytest.mark.parametrize(
-    ("proxies", "forwarded", "expected"),
+    ("proxies", "socket", "forwarded", "expected"),
     [
-        (0, "", "10.0.0.9"),
-        (0, "198.51.100.1", "10.0.0.9"),
-        (1, "", "10.0.0.9"),
-        (1, "198.51.100.1", "198.51.100.1"),
-        (1, "6.6.6.6, 198.51.100.1", "198.51.100.1"),
-        (2, "6.6.6.6, 198.51.100.1, 192.0.2.10", "198.51.100.1"),
-        (2, "192.0.2.10", "10.0.0.9"),
+        (0, "10.0.0.9", "", "10.0.0.9"),
+        (0, "10.0.0.9", "198.51.100.1", "10.0.0.9"),
+        (1, "10.0.0.9", "", "10.0.0.9"),
+        (1, "10.0.0.9", "198.51.100.1", "198.51.100.1"),
+        (1, "10.0.0.9", "6.6.6.6, 198.51.100.1", "198.51.100.1"),
+        (1, "::ffff:10.0.0.9", "198.51.100.1", "198.51.100.1"),
+        # A client that reaches the app directly, not through the proxy, chooses nothing.
+        (1, "203.0.113.66", "198.51.100.1", "203.0.113.66"),
+        (2, "10.0.0.9", "6.6.6.6, 198.51.100.1, 10.1.1.1", "198.51.100.1"),
+        (2, "10.0.0.9", "192.0.2.10", "192.0.2.10"),
+        # The second hop is believed only if the first one named a proxy.
+        (2, "10.0.0.9", "6.6.6.6, 198.51.100.1", "198.51.100.1"),
+        (2, "10.0.0.9", "garbage, not-an-address", "not-an-address"),
     ],
 )
 def test_the_client_address_trusts_only_the_configured_proxies(
-    settings, proxies, forwarded, expected
+    settings, proxies, socket, forwarded, expected
 ):
     settings.TRUSTED_PROXY_COUNT = proxies
+    settings.TRUSTED_PROXIES = [PROXY]
     headers = {"HTTP_X_FORWARDED_FOR": forwarded} if forwarded else {}
-    request = RequestFactory().get("/", REMOTE_ADDR="10.0.0.9", **headers)
+    request = RequestFactory().get("/", REMOTE_ADDR=socket, **headers)
     assert client_address(request) == expected
+
+
+def test_behind_a_proxy_a_client_reaching_the_app_directly_cannot_choose_its_address(
+    poll, settings, three_per_window
+):
+    settings.TRUSTED_PROXY_COUNT = 1
+    settings.TRUSTED_PROXIES = [PROXY]
+    statuses = [
+        page_vote(poll, address="203.0.113.66", **{"X-Forwarded-For": f"192.0.2.{n}"}).status_code
+        for n in range(6)
+    ]
+    assert statuses == [303, 303, 303, 429, 429, 429]
+    # Through the proxy, each reader's own address counts.
+    assert (
+        page_vote(poll, address="10.0.0.2", **{"X-Forwarded-For": "192.0.2.1"}).status_code == 303
+    )
 
 
 def test_votes_over_the_limit_get_429_with_retry_after_and_change_nothing(poll, three_per_window):
@@ -82,10 +112,13 @@ def test_a_forged_x_forwarded_for_buys_no_votes(poll, settings, three_per_window
     assert statuses == [303, 303, 303, 429, 429, 429]
 
     settings.TRUSTED_PROXY_COUNT = 1
+    settings.TRUSTED_PROXIES = [PROXY]
     VoteRateWindow.objects.all().delete()
     # Behind one proxy, the client controls only what the proxy did not append.
     statuses = [
-        page_vote(poll, **{"X-Forwarded-For": f"192.0.2.{n}, 198.51.100.50"}).status_code
+        page_vote(
+            poll, address="10.0.0.1", **{"X-Forwarded-For": f"192.0.2.{n}, 198.51.100.50"}
+        ).status_code
         for n in range(5)
     ]
     assert statuses == [303, 303, 303, 429, 429]
@@ -127,3 +160,18 @@ def test_failed_attempts_count_against_the_limit_too(poll, three_per_window):
     assert refused.status_code == 429
     assert not Ballot.objects.exists()
     assert list(Choice.objects.values_list("votes", flat=True)) == [0] * poll.choices.count()
+
+
+def test_the_compose_setup_publishes_the_app_on_loopback_only():
+    """Reached from outside past the proxy, gunicorn would see the client's own socket address:
+    nothing to forge, but no TLS either, and the proxy's limits would not apply."""
+    compose = (ROOT / "docker-compose.yml").read_text()
+    published = re.findall(r'^\s*-\s*"?([^"\n]*:\d+)"?\s*$', compose.split("ports:", 1)[1], re.M)
+    assert published and all(entry.startswith("127.0.0.1:") for entry in published)
+
+
+def test_a_proxy_count_without_trusted_proxies_refuses_to_start():
+    result = manage("check", DEBUG="1", TRUSTED_PROXY_COUNT="1")
+    assert result.returncode != 0 and "TRUSTED_PROXY_COUNT needs TRUSTED_PROXIES" in result.stderr
+    result = manage("check", DEBUG="1", TRUSTED_PROXIES="10.0.0.0/8, 2001:db8::/32")
+    assert result.returncode == 0, result.stderr
