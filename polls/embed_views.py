@@ -73,9 +73,10 @@ def frameable(view):
 
 def results_etag(poll: Poll, results: PollResults) -> str:
     # Everything the widget and the JSON show, so that any change, even one made by a bulk
-    # update that leaves updated_at alone, gives a new ETag and a new cached body.
-    counts = [poll.refused_repeat_votes, poll.refused_over_limit_votes]
-    counts += [row.votes for row in results.rows]
+    # update that leaves updated_at alone, gives a new ETag and a new cached body. But the
+    # integrity line's refusals: left out so that no refused vote can change the ETag; they
+    # are brought up to date with the next vote or edit.
+    counts = [row.votes for row in results.rows]
     return fingerprint_etag([*poll_description(poll, results), counts])
 
 

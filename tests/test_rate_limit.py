@@ -5,7 +5,7 @@ import pytest
 from django.test import Client, RequestFactory
 from django.urls import reverse
 
-from polls.models import Ballot, Choice, VoteRateWindow
+from polls.models import Ballot, Choice, Poll, VoteRateWindow
 from polls.rate_limit import client_address
 from polls.vote_tokens import vote_token_issue
 from tests.helpers import ROOT, manage
@@ -133,19 +133,46 @@ def test_the_limit_state_lives_in_postgresql_with_hashed_addresses(poll, three_p
     assert not Ballot.objects.filter(voter_hash__contains="203.0.113").exists()
 
 
-def test_refusals_are_counted_for_the_integrity_line(client, poll, three_per_window):
+def test_refusals_are_counted_for_the_integrity_line_once_per_reader_and_network(
+    client, poll, three_per_window
+):
     reader = Client(REMOTE_ADDR="203.0.113.5")
     url = reverse("polls:vote", args=[poll.slug])
     assert reader.post(url, {"choice": poll.choices.first().pk}).status_code == 303
     assert reader.post(url, {"choice": poll.choices.last().pk}).status_code == 409
     assert reader.post(url, {"choice": poll.choices.last().pk}).status_code == 409
     assert reader.post(url, {"choice": poll.choices.last().pk}).status_code == 429
-    poll.refresh_from_db()
-    assert (poll.refused_repeat_votes, poll.refused_over_limit_votes) == (2, 1)
+    assert page_vote(poll, address="203.0.113.5").status_code == 429
     html = client.get(poll.get_results_url()).content.decode()
     assert "not a scientific sample" in html
-    assert "2 repeat votes and 1 attempt over the rate limit refused" in html
+    assert (
+        "One vote per reader. Not counted: a second vote from 1 reader, and votes from 1 network"
+        " that sent too many at once." in html
+    )
     assert "1 vote in total" in html
+
+
+def test_one_client_repeating_its_vote_cannot_inflate_the_line_or_touch_the_poll(
+    client, poll, settings
+):
+    """1,000 repeats with one voter cookie: one refused reader, and the poll's row, its
+    widget's ETag and its kept copy in every worker stay as they were."""
+    settings.VOTE_RATE_LIMIT = (100, 600)
+    reader = Client(REMOTE_ADDR="203.0.113.5")
+    url = reverse("polls:vote", args=[poll.slug])
+    assert reader.post(url, {"choice": poll.choices.first().pk}).status_code == 303
+    etag = client.get(reverse("polls:embed", args=[poll.slug]))["ETag"]
+    row = Poll.objects.values().get(pk=poll.pk)
+    statuses = {
+        reader.post(url, {"choice": poll.choices.last().pk}).status_code for _ in range(1000)
+    }
+    assert statuses == {409, 429}
+    for junk in range(50):
+        reader.post(url, {"choice": f"x{junk}"})
+    assert Poll.objects.values().get(pk=poll.pk) == row
+    assert client.get(reverse("polls:embed", args=[poll.slug]))["ETag"] == etag
+    html = client.get(poll.get_results_url()).content.decode()
+    assert "a second vote from 1 reader, and votes from 1 network" in html
 
 
 def test_failed_attempts_count_against_the_limit_too(poll, three_per_window):
