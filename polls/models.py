@@ -4,6 +4,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q, Sum, prefetch_related_objects
 from django.urls import reverse
@@ -423,24 +424,22 @@ class Refusals:
         )
 
 
-class VoteRateWindow(models.Model):
-    """Vote attempts per client address in fixed time windows, for the rate limit.
+class RecentVoteAttempts(models.Model):
+    """When an address made its recent vote attempts, for the rate limit (a sliding log).
 
-    The address is stored only as a keyed hash. Rows of past windows are deleted as new ones
-    are written (see polls/rate_limit.py).
+    An attempt is admitted while fewer than N were admitted in the W seconds before it, so "at
+    most N in any W seconds" holds whenever they fall; a fixed window let 2N through across
+    its boundary. Only the admitted attempts of the last W seconds are kept (at most N times
+    a row), and rows idle for longer are deleted (see polls/rate_limit.py). The address is
+    stored only as a keyed hash.
     """
 
-    address_hash = models.CharField(max_length=64)
-    window_start = models.DateTimeField()
-    attempts = models.PositiveIntegerField(default=0)
+    address_hash = models.CharField(max_length=64, unique=True)
+    admitted_at = ArrayField(models.DateTimeField())
+    last_attempt_at = models.DateTimeField(db_index=True)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["address_hash", "window_start"], name="one_rate_window_per_address"
-            )
-        ]
-        indexes = [models.Index(fields=["window_start"], name="rate_window_start")]
+        verbose_name_plural = "recent vote attempts"
 
     def __str__(self) -> str:
-        return f"{self.address_hash[:12]} @ {self.window_start:%H:%M:%S}: {self.attempts}"
+        return f"{self.address_hash[:12]}: {len(self.admitted_at)} admitted"

@@ -1,10 +1,11 @@
 """Vote attempts per client address, counted in PostgreSQL (no other service needed).
 
-Fixed windows: each address may make VOTE_RATE_LIMIT attempts per window; one upsert per
-attempt counts it and returns the running total atomically, whatever worker handles it.
+VOTE_RATE_LIMIT is N/W: each address may make at most N attempts in any W seconds, counted with
+a sliding log of the times of its admitted attempts, one upsert per attempt.
 """
 
 import ipaddress
+import math
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -14,7 +15,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from polls.models import VoteRateWindow
+from polls.models import RecentVoteAttempts
 from polls.statements import prepared_cursor
 
 
@@ -57,19 +58,24 @@ def address_hash(address: str) -> str:
     return salted_hmac("polls.client-address", address, algorithm="sha256").hexdigest()
 
 
-def window_start(now: datetime, seconds: int) -> datetime:
-    epoch = int(now.timestamp())
-    return datetime.fromtimestamp(epoch - epoch % seconds, tz=now.tzinfo)
-
-
-# Counts one attempt and returns the running total atomically, whatever worker runs it. Also the
-# first part of the vote's own statement (services.ballot_insert_and_count).
+# Counts one attempt from an address, atomically whatever worker runs it: the attempt is
+# admitted, and its time kept, while fewer than the limit were admitted in the window before
+# it; the times that have left the window are dropped on the way. Returns whether it was
+# admitted (its time is then the last kept) and the oldest time kept, from which a refused
+# attempt's Retry-After follows. Also the first part of the vote's own statement
+# (services.ballot_insert_and_count). Parameters: address hash, now, window in seconds, limit.
 ATTEMPT = (
-    f"INSERT INTO {VoteRateWindow._meta.db_table} (address_hash, window_start, attempts)"
-    " VALUES (%s::varchar(64), %s::timestamptz, 1)"
-    " ON CONFLICT (address_hash, window_start)"
-    f" DO UPDATE SET attempts = {VoteRateWindow._meta.db_table}.attempts + 1"
-    " RETURNING attempts"
+    f"INSERT INTO {RecentVoteAttempts._meta.db_table} AS recent"
+    " (address_hash, admitted_at, last_attempt_at)"
+    " VALUES (%s::varchar(64), ARRAY[%s::timestamptz], %s::timestamptz)"
+    " ON CONFLICT (address_hash) DO UPDATE SET last_attempt_at = excluded.last_attempt_at,"
+    " admitted_at = (SELECT CASE WHEN count(*) < %s::integer"
+    "   THEN coalesce(array_agg(at ORDER BY at), '{}') || excluded.last_attempt_at"
+    "   ELSE array_agg(at ORDER BY at) END"
+    "  FROM unnest(recent.admitted_at) AS at"
+    "  WHERE at > excluded.last_attempt_at - make_interval(secs => %s::integer))"
+    " RETURNING admitted_at[cardinality(admitted_at)] = last_attempt_at AS admitted,"
+    " admitted_at[1] AS oldest"
 )
 
 
@@ -78,31 +84,30 @@ class Attempt:
     """One attempt from an address, ready to be counted by ATTEMPT."""
 
     params: list
-    limit: int
     seconds: int
     now: datetime
-    window_ends: datetime
 
-    def decision(self, attempts: int) -> RateDecision:
+    def decision(self, admitted: bool, oldest: datetime) -> RateDecision:
         if random.random() < 0.01:
-            # Past windows are useless; trimming now and then keeps the table small.
+            # Addresses quiet for a whole window have nothing left to count; trimming now and
+            # then keeps the table small.
             too_old = self.now - timedelta(seconds=self.seconds)
-            VoteRateWindow.objects.filter(window_start__lt=too_old).delete()
-        retry_after = max(1, int((self.window_ends - self.now).total_seconds()))
-        return RateDecision(allowed=attempts <= self.limit, retry_after=retry_after)
+            RecentVoteAttempts.objects.filter(last_attempt_at__lt=too_old).delete()
+        # A refused attempt may try again once the oldest admitted one leaves the window.
+        frees_at = oldest + timedelta(seconds=self.seconds)
+        retry_after = max(1, math.ceil((frees_at - self.now).total_seconds()))
+        return RateDecision(allowed=admitted, retry_after=retry_after)
 
 
 def attempt_params(address: str) -> Attempt:
     limit, seconds = settings.VOTE_RATE_LIMIT
     now = timezone.now()
-    start = window_start(now, seconds)
-    ends = start + timedelta(seconds=seconds)
-    return Attempt([address_hash(address), start], limit, seconds, now, ends)
+    return Attempt([address_hash(address), now, now, limit, seconds], seconds, now)
 
 
 def vote_attempt_register(address: str) -> RateDecision:
     attempt = attempt_params(address)
     with prepared_cursor() as cursor:
         cursor.execute(ATTEMPT, attempt.params)
-        (attempts,) = cursor.fetchone()
-    return attempt.decision(attempts)
+        admitted, oldest = cursor.fetchone()
+    return attempt.decision(admitted, oldest)

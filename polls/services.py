@@ -149,11 +149,9 @@ def ballot_insert_and_count(
             decision = None
         else:
             attempt = rate_limit.attempt_params(client_address)
-            cursor.execute(
-                ballot_statement(rate_limited=True), [*attempt.params, *values, attempt.limit]
-            )
-            attempts, ballot.pk, ballot.choice_votes = cursor.fetchone()
-            decision = attempt.decision(attempts)
+            cursor.execute(ballot_statement(rate_limited=True), [*attempt.params, *values])
+            admitted, oldest, ballot.pk, ballot.choice_votes = cursor.fetchone()
+            decision = attempt.decision(admitted, oldest)
     ballot._state.adding = False
     ballot._state.db = connection.alias
     return decision
@@ -184,9 +182,10 @@ def ballot_statement(*, rate_limited: bool) -> str:
     return (
         f"WITH attempt AS ({rate_limit.ATTEMPT}),"
         f" ballot AS (INSERT INTO {ballots} ({columns}) SELECT {placeholders}"
-        f" FROM attempt WHERE attempts <= %s RETURNING id, choice_id),"
+        f" FROM attempt WHERE admitted RETURNING id, choice_id),"
         f" counted AS ({counted})"
-        " SELECT attempt.attempts, counted.id, counted.votes FROM attempt LEFT JOIN counted ON true"
+        " SELECT attempt.admitted, attempt.oldest, counted.id, counted.votes"
+        " FROM attempt LEFT JOIN counted ON true"
     )
 
 

@@ -93,6 +93,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "django.contrib.postgres",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "crispy_forms",
@@ -217,7 +218,7 @@ MESSAGE_STORAGE = "django.contrib.messages.storage.cookie.CookieStorage"
 VOTER_COOKIE_NAME = "pollsite_voter"
 VOTER_COOKIE_MAX_AGE = 60 * 60 * 24 * 365 * 2
 
-# Vote attempts allowed per client address per window (count/seconds). Shared office and
+# Vote attempts allowed per client address in any window (count/seconds). Shared office and
 # mobile-carrier addresses hide many readers, so the default is generous.
 VOTE_RATE_LIMIT = envrate("VOTE_RATE_LIMIT", "60/600")
 # The reverse proxies (load balancer, CDN) in front of us, as addresses or CIDRs, and how many

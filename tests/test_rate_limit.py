@@ -1,12 +1,15 @@
 import ipaddress
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.test import Client, RequestFactory
 from django.urls import reverse
 
-from polls.models import Ballot, Choice, Poll, VoteRateWindow
+from polls import rate_limit
+from polls.models import Ballot, Choice, Poll, RecentVoteAttempts
 from polls.rate_limit import client_address
+from polls.services import ballot_cast
 from polls.vote_tokens import vote_token_issue
 from tests.helpers import ROOT, manage
 
@@ -113,7 +116,7 @@ def test_a_forged_x_forwarded_for_buys_no_votes(poll, settings, three_per_window
 
     settings.TRUSTED_PROXY_COUNT = 1
     settings.TRUSTED_PROXIES = [PROXY]
-    VoteRateWindow.objects.all().delete()
+    RecentVoteAttempts.objects.all().delete()
     # Behind one proxy, the client controls only what the proxy did not append.
     statuses = [
         page_vote(
@@ -127,9 +130,9 @@ def test_a_forged_x_forwarded_for_buys_no_votes(poll, settings, three_per_window
 def test_the_limit_state_lives_in_postgresql_with_hashed_addresses(poll, three_per_window):
     page_vote(poll, address="203.0.113.99")
     widget_vote(poll, address="203.0.113.99")
-    window = VoteRateWindow.objects.get()
-    assert window.attempts == 2
-    assert "203.0.113.99" not in window.address_hash and len(window.address_hash) == 64
+    recent = RecentVoteAttempts.objects.get()
+    assert len(recent.admitted_at) == 2
+    assert "203.0.113.99" not in recent.address_hash and len(recent.address_hash) == 64
     assert not Ballot.objects.filter(voter_hash__contains="203.0.113").exists()
 
 
@@ -202,3 +205,61 @@ def test_a_proxy_count_without_trusted_proxies_refuses_to_start():
     assert result.returncode != 0 and "TRUSTED_PROXY_COUNT needs TRUSTED_PROXIES" in result.stderr
     result = manage("check", DEBUG="1", TRUSTED_PROXIES="10.0.0.0/8, 2001:db8::/32")
     assert result.returncode == 0, result.stderr
+
+
+class Clock:
+    """timezone.now() for the rate limit, moved by the test: no waiting, no timing."""
+
+    def __init__(self) -> None:
+        # Just before a multiple of the window: where a fixed window would start anew.
+        self.now = datetime(2026, 11, 30, 11, 59, 50, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    clock = Clock()
+    monkeypatch.setattr(rate_limit.timezone, "now", clock)
+    return clock
+
+
+def test_at_most_the_limit_in_any_window_even_across_a_window_boundary(poll, clock, settings):
+    """At 3/600, three votes at 11:59:50 and more from 12:00:00 on: a fixed window let six
+    through in 20 seconds. Now the fourth waits until the first has left the window."""
+    settings.VOTE_RATE_LIMIT = (3, 600)
+    admitted = []
+    for second in range(0, 1300, 10):
+        at = clock.now = datetime(2026, 11, 30, 11, 59, 50, tzinfo=UTC) + timedelta(seconds=second)
+        response = page_vote(poll)
+        if response.status_code == 303:
+            admitted.append(at)
+        else:
+            assert response.status_code == 429
+            # The first moment it may try again is exactly when a vote would be admitted.
+            frees_at = admitted[-3] + timedelta(seconds=600)
+            assert at + timedelta(seconds=int(response["Retry-After"])) == frees_at
+    assert len(admitted) == 9  # three at 0 s, 600 s and 1200 s (each 10 s apart)
+    for start in admitted:
+        assert len([at for at in admitted if start <= at < start + timedelta(seconds=600)]) <= 3
+
+
+def test_refused_attempts_do_not_extend_the_wait(poll, clock, settings):
+    settings.VOTE_RATE_LIMIT = (2, 60)
+    start = clock.now
+    assert [page_vote(poll).status_code for _ in range(2)] == [303, 303]
+    for second in range(1, 60):
+        clock.now = start + timedelta(seconds=second)
+        assert page_vote(poll).status_code == 429
+    clock.now = start + timedelta(seconds=60)
+    assert page_vote(poll).status_code == 303
+    assert len(RecentVoteAttempts.objects.get().admitted_at) == 1
+
+
+# A transaction test: inside the test's own transaction, savepoints would add queries.
+@pytest.mark.django_db(transaction=True)
+def test_the_vote_is_still_one_statement(poll, django_assert_num_queries):
+    choice = poll.choices.first()
+    with django_assert_num_queries(1):
+        ballot_cast(poll=poll, choice=choice, voter_hash="v" * 64, client_address="192.0.2.1")
