@@ -25,7 +25,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from polls import poll_cache, voters
 from polls.forms import EmbedVoteForm
@@ -107,7 +107,7 @@ def shared_response(request: HttpRequest, etag: str, build) -> HttpResponse:
     return response
 
 
-@require_GET
+@require_safe
 @frameable
 def widget(request: HttpRequest, slug: str) -> HttpResponse:
     poll = shared_poll_or_404(slug)
@@ -352,7 +352,7 @@ def widget_token(request: HttpRequest, slug: str) -> JsonResponse:
     return response
 
 
-@require_GET
+@require_safe
 def results_json(request: HttpRequest, slug: str) -> HttpResponse:
     poll = shared_poll_or_404(slug)
     results = poll.results()
@@ -392,7 +392,7 @@ def results_json(request: HttpRequest, slug: str) -> HttpResponse:
     return response
 
 
-@require_GET
+@require_safe
 def embed_js(request: HttpRequest) -> HttpResponse:
     """The script loader at a stable address publishers can paste (static names are hashed)."""
     with open(finders.find("embed/embed.js"), encoding="utf-8") as script:
@@ -437,7 +437,7 @@ def poll_from_url(request: HttpRequest, url: str) -> Poll:
     return poll
 
 
-@require_GET
+@require_safe
 def oembed(request: HttpRequest) -> JsonResponse:
     """oEmbed provider (https://oembed.com), type "rich": the widget in an iframe."""
     try:

@@ -5,7 +5,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from polls import poll_cache, voters
 from polls.forms import VoteForm
@@ -45,19 +45,19 @@ def reader_ballot(request: HttpRequest, poll: Poll) -> Ballot | None:
     return ballot_for(poll=poll, voter_hash=voters.voter_hash(voter_id) if voter_id else None)
 
 
-@require_GET
+@require_safe
 def index(request: HttpRequest) -> HttpResponse:
     polls = Poll.objects.open().with_total_votes().prefetch_related("articles")
     return render(request, "polls/index.html", {"polls": polls})
 
 
-@require_GET
+@require_safe
 def archive(request: HttpRequest) -> HttpResponse:
     polls = Poll.objects.closed().with_total_votes().order_by("-closes_at")
     return render(request, "polls/archive.html", {"polls": polls})
 
 
-@require_GET
+@require_safe
 def poll_detail(request: HttpRequest, slug: str) -> HttpResponse:
     poll = visible_poll_or_404(slug)
     if not poll.is_open() or reader_ballot(request, poll):
@@ -119,7 +119,7 @@ def vote(request: HttpRequest, slug: str) -> HttpResponse:
     return response
 
 
-@require_GET
+@require_safe
 def results(request: HttpRequest, slug: str) -> HttpResponse:
     if voters.voter_id_from(request) or CookieStorage.cookie_name in request.COOKIES:
         # "Your vote", or the thank-you message after voting: this reader's own page.
@@ -146,7 +146,7 @@ def results_response(
     return render(request, "polls/results.html", context, status=status)
 
 
-@require_GET
+@require_safe
 def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
     article = get_object_or_404(Article.objects.published().select_related("poll"), slug=slug)
     poll = article.poll if article.poll and article.poll.is_visible() else None
