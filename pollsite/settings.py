@@ -105,6 +105,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Cache-Control: private on every response a view does not declare shared.
+    "polls.middleware.PrivateUnlessSharedMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # Readers get the page in the language their browser asks for (Accept-Language), if we have it.
     "django.middleware.locale.LocaleMiddleware",
