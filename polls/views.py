@@ -70,7 +70,9 @@ def poll_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "related_articles": poll.related_articles(),
         "embed": embed_snippets(site_origin(request), poll),
     }
-    return render(request, "polls/poll_detail.html", context)
+    response = render(request, "polls/poll_detail.html", context)
+    voters.give_voter_id(request, response)
+    return response
 
 
 def vote(request: HttpRequest, slug: str) -> HttpResponse:
@@ -162,7 +164,10 @@ def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
                 context["results"] = poll.results()
         else:
             context["results"] = poll.results()
-    return render(request, "polls/article_detail.html", context)
+    response = render(request, "polls/article_detail.html", context)
+    if "form" in context:
+        voters.give_voter_id(request, response)
+    return response
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
