@@ -27,7 +27,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from polls import poll_cache, voters
 from polls.forms import EmbedVoteForm
@@ -90,9 +90,10 @@ def poll_unavailable_message() -> str:
 
 def results_etag(poll: Poll, results: PollResults) -> str:
     # Everything the widget and the JSON show, so that any change, even one made by a bulk
-    # update that leaves updated_at alone, gives a new ETag and a new cached body.
-    counts = [poll.refused_repeat_votes, poll.refused_over_limit_votes]
-    counts += [row.votes for row in results.rows]
+    # update that leaves updated_at alone, gives a new ETag and a new cached body. But the
+    # integrity line's refusals: left out so that no refused vote can change the ETag; they
+    # are brought up to date with the next vote or edit.
+    counts = [row.votes for row in results.rows]
     return fingerprint_etag([*poll_description(poll, results), counts])
 
 
@@ -123,7 +124,7 @@ def shared_response(request: HttpRequest, etag: str, build) -> HttpResponse:
     return response
 
 
-@require_GET
+@require_safe
 @frameable
 def widget(request: HttpRequest, slug: str) -> HttpResponse:
     try:
@@ -492,7 +493,7 @@ def results_payload(request: HttpRequest, poll: Poll, results: PollResults) -> d
     }
 
 
-@require_GET
+@require_safe
 def results_json(request: HttpRequest, slug: str) -> HttpResponse:
     poll = shared_poll_or_404(slug)
     results = poll.results()
@@ -511,7 +512,7 @@ def results_json(request: HttpRequest, slug: str) -> HttpResponse:
     return response
 
 
-@require_GET
+@require_safe
 def embed_js(request: HttpRequest) -> HttpResponse:
     """The script loader at a stable address publishers can paste (static names are hashed)."""
     with open(finders.find("embed/embed.js"), encoding="utf-8") as script:
@@ -562,7 +563,7 @@ def poll_from_url(request: HttpRequest, url: str) -> Poll:
     return poll
 
 
-@require_GET
+@require_safe
 def oembed(request: HttpRequest) -> JsonResponse:
     """oEmbed provider (https://oembed.com), type "rich": the widget in an iframe, sized for
     its tallest state at the width asked for."""

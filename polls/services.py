@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from polls import rate_limit
-from polls.models import Article, Ballot, Choice, Poll
+from polls.models import Article, Ballot, Choice, Poll, RefusedVoter
 from polls.statements import prepared_cursor
 
 
@@ -47,10 +47,10 @@ class OverRateLimit(VoteRefused):
 def vote_attempt_admit(*, poll: Poll, client_address: str) -> None:
     """Count a vote attempt against its address's rate limit; refuse it when over.
 
-    For attempts that never reach ballot_cast (a bad form or token): a cast counts its own."""
+    For attempts that never reach ballot_cast (a bad form or token): a cast counts its own.
+    Such attempts are not votes, so the integrity line does not count their refusals."""
     decision = rate_limit.vote_attempt_register(client_address)
     if not decision.allowed:
-        poll.count_refusal("refused_over_limit_votes")
         raise OverRateLimit(decision.retry_after)
 
 
@@ -110,7 +110,7 @@ def ballot_cast(
         if client_address is not None:
             vote_attempt_admit(poll=poll, client_address=client_address)
         if "one_ballot_per_voter" in str(error):
-            poll.count_refusal("refused_repeat_votes")
+            RefusedVoter.record(poll=poll, reason=RefusedVoter.Reason.REPEAT, who_hash=voter_hash)
             raise AlreadyVoted(_("You have already voted in this poll.")) from error
         if "vote_token_used_once" in str(error):
             raise TokenAlreadyUsed(
@@ -118,7 +118,11 @@ def ballot_cast(
             ) from error
         raise
     if attempt is not None and not attempt.allowed:
-        poll.count_refusal("refused_over_limit_votes")
+        RefusedVoter.record(
+            poll=poll,
+            reason=RefusedVoter.Reason.OVER_LIMIT,
+            who_hash=rate_limit.address_hash(client_address),
+        )
         raise OverRateLimit(attempt.retry_after)
     return ballot
 
@@ -145,11 +149,9 @@ def ballot_insert_and_count(
             decision = None
         else:
             attempt = rate_limit.attempt_params(client_address)
-            cursor.execute(
-                ballot_statement(rate_limited=True), [*attempt.params, *values, attempt.limit]
-            )
-            attempts, ballot.pk, ballot.choice_votes = cursor.fetchone()
-            decision = attempt.decision(attempts)
+            cursor.execute(ballot_statement(rate_limited=True), [*attempt.params, *values])
+            admitted, oldest, ballot.pk, ballot.choice_votes = cursor.fetchone()
+            decision = attempt.decision(admitted, oldest)
     ballot._state.adding = False
     ballot._state.db = connection.alias
     return decision
@@ -180,9 +182,10 @@ def ballot_statement(*, rate_limited: bool) -> str:
     return (
         f"WITH attempt AS ({rate_limit.ATTEMPT}),"
         f" ballot AS (INSERT INTO {ballots} ({columns}) SELECT {placeholders}"
-        f" FROM attempt WHERE attempts <= %s RETURNING id, choice_id),"
+        f" FROM attempt WHERE admitted RETURNING id, choice_id),"
         f" counted AS ({counted})"
-        " SELECT attempt.attempts, counted.id, counted.votes FROM attempt LEFT JOIN counted ON true"
+        " SELECT attempt.admitted, attempt.oldest, counted.id, counted.votes"
+        " FROM attempt LEFT JOIN counted ON true"
     )
 
 

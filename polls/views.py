@@ -3,9 +3,10 @@ from django.contrib.messages.storage.cookie import CookieStorage
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from polls import poll_cache, voters
 from polls.forms import VoteForm
@@ -48,27 +49,27 @@ def reader_ballot(request: HttpRequest, poll: Poll) -> Ballot | None:
     return ballot_for(poll=poll, voter_hash=voters.voter_hash(voter_id) if voter_id else None)
 
 
-@require_GET
+@require_safe
 def index(request: HttpRequest) -> HttpResponse:
     polls = Poll.objects.open().with_total_votes().prefetch_related("articles")
     latest = Article.objects.published().prefetch_related("topics")[:LATEST_ARTICLES]
     return render(request, "polls/index.html", {"polls": polls, "articles": latest})
 
 
-@require_GET
+@require_safe
 def article_list(request: HttpRequest) -> HttpResponse:
     articles = Article.objects.published().select_related("poll").prefetch_related("topics")
     page = Paginator(articles, ARTICLES_PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "polls/article_list.html", {"page": page})
 
 
-@require_GET
+@require_safe
 def archive(request: HttpRequest) -> HttpResponse:
     polls = Poll.objects.closed().with_total_votes().order_by("-closes_at")
     return render(request, "polls/archive.html", {"polls": polls})
 
 
-@require_GET
+@require_safe
 def poll_detail(request: HttpRequest, slug: str) -> HttpResponse:
     poll = visible_poll_or_404(slug)
     if not poll.is_open() or reader_ballot(request, poll):
@@ -81,7 +82,9 @@ def poll_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "related_articles": poll.related_articles(),
         "embed": embed_snippets(site_origin(request), poll),
     }
-    return render(request, "polls/poll_detail.html", context)
+    response = render(request, "polls/poll_detail.html", context)
+    voters.give_voter_id(request, response)
+    return response
 
 
 def vote(request: HttpRequest, slug: str) -> HttpResponse:
@@ -137,7 +140,7 @@ def vote(request: HttpRequest, slug: str) -> HttpResponse:
     return response
 
 
-@require_GET
+@require_safe
 def results(request: HttpRequest, slug: str) -> HttpResponse:
     if voters.voter_id_from(request) or CookieStorage.cookie_name in request.COOKIES:
         # "Your vote", or the thank-you message after voting: this reader's own page.
@@ -172,7 +175,7 @@ def results_response(
     return render(request, "polls/results.html", context, status=status)
 
 
-@require_GET
+@require_safe
 def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
     article = get_object_or_404(Article.objects.published().select_related("poll"), slug=slug)
     return article_response(request, article)
@@ -205,8 +208,33 @@ def article_response(
                 context["results"] = poll.results()
         else:
             context["results"] = poll.results()
-    return render(request, "polls/article_detail.html", context, status=status)
+    response = render(request, "polls/article_detail.html", context, status=status)
+    if "form" in context:
+        voters.give_voter_id(request, response)
+    return response
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     return render(request, "403_csrf.html", status=403)
+
+
+# Error pages. Django's own error views (django.views.defaults, 6.1) run the CSRF check again
+# (@requires_csrf_token) in case their templates use {% csrf_token %}; ours never do. For a POST
+# whose body cannot be read, a form in latin-1 say, that second check raised the request's
+# BadRequest again from inside the 400 page, and the reader got a 500.
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    return render(request, "400.html", status=400)
+
+
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    return render(request, "403.html", status=403)
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    return render(request, "404.html", status=404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(render_to_string("500.html"), status=500)

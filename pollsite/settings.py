@@ -4,6 +4,7 @@ Development needs nothing set: DEBUG=1 is enough. Production (DEBUG unset or 0) 
 without SECRET_KEY and ALLOWED_HOSTS.
 """
 
+import ipaddress
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -54,6 +55,17 @@ def envrate(name: str, default: str) -> tuple[int, int]:
     return int(count), int(seconds)
 
 
+def envnetworks(name: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """Comma-separated addresses or CIDRs, such as "10.0.0.0/8, 2001:db8::/32"."""
+    networks = []
+    for item in envlist(name, []):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {item!r} is not an address or CIDR") from None
+    return networks
+
+
 def required(name: str) -> str:
     value = os.environ.get(name, "").strip()
     if not value:
@@ -81,6 +93,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "django.contrib.postgres",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "crispy_forms",
@@ -92,6 +105,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Cache-Control: private on every response a view does not declare shared.
+    "polls.middleware.PrivateUnlessSharedMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # Readers get the page in the language their browser asks for (Accept-Language), if we have it.
     "django.middleware.locale.LocaleMiddleware",
@@ -119,7 +134,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=envint("AXES_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
-# The same client address as the vote rate limit: proxy-aware through TRUSTED_PROXY_COUNT.
+# The same client address as the vote rate limit: X-Forwarded-For only from TRUSTED_PROXIES.
 AXES_CLIENT_IP_CALLABLE = "polls.rate_limit.client_address"
 
 ROOT_URLCONF = "pollsite.urls"
@@ -205,12 +220,21 @@ MESSAGE_STORAGE = "django.contrib.messages.storage.cookie.CookieStorage"
 VOTER_COOKIE_NAME = "pollsite_voter"
 VOTER_COOKIE_MAX_AGE = 60 * 60 * 24 * 365 * 2
 
-# Vote attempts allowed per client address per window (count/seconds). Shared office and
+# Vote attempts allowed per client address in any window (count/seconds). Shared office and
 # mobile-carrier addresses hide many readers, so the default is generous.
 VOTE_RATE_LIMIT = envrate("VOTE_RATE_LIMIT", "60/600")
-# How many reverse proxies (load balancer, CDN) append to X-Forwarded-For in front of us; 0
-# means the socket's address is the client's, and X-Forwarded-For is ignored.
-TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 0)
+# The reverse proxies (load balancer, CDN) in front of us, as addresses or CIDRs, and how many
+# of them append to X-Forwarded-For on a request's way in. An X-Forwarded-For entry is believed
+# only when the hop that wrote it connects from one of these networks (polls/rate_limit.py):
+# a client that reaches gunicorn directly gets no say in its address.
+TRUSTED_PROXIES = envnetworks("TRUSTED_PROXIES")
+TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 1 if TRUSTED_PROXIES else 0)
+if TRUSTED_PROXY_COUNT > 0 and not TRUSTED_PROXIES:
+    raise ImproperlyConfigured(
+        "TRUSTED_PROXY_COUNT needs TRUSTED_PROXIES: the addresses or CIDRs your proxies connect"
+        " from (e.g. 10.0.0.0/8), so that clients reaching the app directly cannot forge"
+        " X-Forwarded-For."
+    )
 if TRUSTED_PROXY_COUNT > 0:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 

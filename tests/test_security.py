@@ -1,17 +1,12 @@
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
 from tests.conftest import make_article
+from tests.helpers import manage
 
 pytestmark = pytest.mark.django_db
 
-ROOT = Path(__file__).resolve().parent.parent
 PRODUCTION = {
     "DEBUG": "0",
     "SECRET_KEY": "x7-Production-like-secret-key-for-the-deploy-check-0123456789-abcdef",
@@ -19,23 +14,6 @@ PRODUCTION = {
     "SECURE_COOKIES": "1",
     "SECURE_SSL_REDIRECT": "1",
 }
-
-
-def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
-    # Only the test process relaxes Django's async guard (see pyproject.toml).
-    environment = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in PRODUCTION and k != "DJANGO_ALLOW_ASYNC_UNSAFE"
-    }
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env={**environment, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def test_the_deploy_check_passes_with_production_settings():
