@@ -30,6 +30,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST, require_safe
 
 from polls import poll_cache, voters
+from polls.context_processors import site_origin
 from polls.forms import EmbedVoteForm
 from polls.models import Ballot, Poll, PollResults
 from polls.rate_limit import client_address
@@ -184,7 +185,7 @@ def shared_body(request: HttpRequest, poll: Poll, etag: str, render, *variant) -
     state: kept with the poll in the worker's memory while the poll cache listens (and dropped
     with it when a vote or an edit is announced), or else under its ETag."""
     if poll_cache.polls.listening:
-        key = (request.scheme, request.get_host(), get_language(), *variant)
+        key = (site_origin(request), get_language(), *variant)
         return poll_cache.polls.rendering(poll, key, render)
     return body_by_etag(request, etag, render, *variant)
 
@@ -193,7 +194,7 @@ def body_by_etag(request: HttpRequest, etag: str, render, *variant) -> bytes:
     """A body kept under a key that holds its ETag, made of what the request has just read:
     any change gives a new key, and the old body is never served again. No invalidation
     message is needed; old keys simply expire."""
-    parts = [etag, request.scheme, request.get_host(), *variant]
+    parts = [etag, site_origin(request), *variant]
     key = "shared-body:" + hashlib.sha256(json.dumps(parts).encode()).hexdigest()
     body = cache.get(key)
     if body is None:
@@ -476,8 +477,8 @@ def results_payload(request: HttpRequest, poll: Poll, results: PollResults) -> d
             "slug": poll.slug,
             "question": poll.question,
             "state": poll.state(),
-            "url": request.build_absolute_uri(poll.get_absolute_url()),
-            "results_url": request.build_absolute_uri(poll.get_results_url()),
+            "url": site_origin(request) + poll.get_absolute_url(),
+            "results_url": site_origin(request) + poll.get_results_url(),
             "closes_at": poll.closes_at.isoformat() if poll.closes_at else None,
         },
         "total": results.total,
@@ -549,7 +550,8 @@ def poll_from_url(request: HttpRequest, url: str) -> Poll:
         raise OEmbedError(400, "The url parameter is not a valid URL.") from None
     if parts.scheme not in ("http", "https") or hostname is None:
         raise OEmbedError(404, "That URL is not a poll on this site.")
-    if not (hostname in settings.ALLOWED_HOSTS or netloc == request.get_host()):
+    ours = {request.get_host(), urlsplit(site_origin(request)).netloc}
+    if not (hostname in settings.ALLOWED_HOSTS or netloc in ours):
         raise OEmbedError(404, "That URL is not a poll on this site.")
     try:
         match = resolve(parts.path)
@@ -576,7 +578,7 @@ def oembed(request: HttpRequest) -> JsonResponse:
     except OEmbedError as error:
         return JsonResponse({"error": str(error)}, status=error.status)
     width, height = oembed_size(poll, maxwidth, maxheight)
-    site = request.build_absolute_uri("/").rstrip("/")
+    site = site_origin(request)
     response = JsonResponse(
         {
             "version": "1.0",

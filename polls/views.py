@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
 from polls import poll_cache, voters
+from polls.context_processors import site_origin
 from polls.forms import VoteForm
 from polls.models import Article, Ballot, Poll
 from polls.rate_limit import client_address
@@ -38,10 +39,6 @@ def shared_poll_or_404(slug: str) -> Poll:
     the poll may come from this worker's memory, current to the last committed change, and
     is shared between threads, so it is only read."""
     return poll_cache.polls.visible_poll(slug, visible_poll_or_404)
-
-
-def site_origin(request: HttpRequest) -> str:
-    return f"{request.scheme}://{request.get_host()}"
 
 
 def reader_ballot(request: HttpRequest, poll: Poll) -> Ballot | None:
@@ -147,7 +144,7 @@ def results(request: HttpRequest, slug: str) -> HttpResponse:
         return results_response(request, visible_poll_or_404(slug))
     # Everyone else, most of a front-page burst, sees the same page until the poll changes.
     poll = shared_poll_or_404(slug)
-    key = ("results", request.scheme, request.get_host(), request.path, get_language())
+    key = ("results", site_origin(request), request.path, get_language())
     return HttpResponse(
         poll_cache.polls.rendering(poll, key, lambda: results_response(request, poll).content)
     )

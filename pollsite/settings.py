@@ -6,6 +6,7 @@ without SECRET_KEY and ALLOWED_HOSTS.
 
 import ipaddress
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -86,6 +87,16 @@ else:
 
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [])
 SITE_NAME = os.environ.get("SITE_NAME", "The Daily Stack")
+# The site's canonical origin, e.g. https://polls.news.example: absolute links that other sites
+# and caches keep (oEmbed, the widget, the JSON API, embed snippets) are built from it, never
+# from the request's Host header, which the client chooses. Unset: the request's (development).
+SITE_URL = os.environ.get("SITE_URL", "").strip().rstrip("/")
+if SITE_URL and not re.fullmatch(
+    r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?", SITE_URL
+):
+    raise ImproperlyConfigured(
+        f"SITE_URL must be an origin such as https://polls.example, not {SITE_URL!r}"
+    )
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -11,6 +11,7 @@ PRODUCTION = {
     "DEBUG": "0",
     "SECRET_KEY": "x7-Production-like-secret-key-for-the-deploy-check-0123456789-abcdef",
     "ALLOWED_HOSTS": "polls.example",
+    "SITE_URL": "https://polls.example",
     "SECURE_COOKIES": "1",
     "SECURE_SSL_REDIRECT": "1",
 }
@@ -22,9 +23,10 @@ def test_the_deploy_check_passes_with_production_settings():
 
 
 @pytest.mark.parametrize("missing", ["SECRET_KEY", "ALLOWED_HOSTS"])
-def test_production_refuses_to_start_without_its_secrets(missing):
+def test_production_refuses_to_start_without_its_secrets(missing, tmp_path):
     env = {k: v for k, v in PRODUCTION.items() if k != missing}
-    result = manage("check", **env)
+    # A deployment has no .data/secret_key, from which a local checkout takes its defaults.
+    result = manage("check", DATA_DIR=str(tmp_path), **env)
     assert result.returncode != 0
     assert f"{missing} must be set when DEBUG is off" in result.stderr
 
@@ -109,3 +111,14 @@ def test_the_admin_lives_at_the_configured_path():
         ADMIN_URL="newsroom-desk/",
     )
     assert result.stdout.strip().splitlines()[-1] == "/newsroom-desk/", result.stderr
+
+
+def test_the_deploy_check_asks_for_the_site_url():
+    env = {k: v for k, v in PRODUCTION.items() if k != "SITE_URL"}
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **env)
+    assert result.returncode != 0 and "polls.W001" in result.stdout + result.stderr
+
+
+def test_a_site_url_that_is_not_an_origin_is_refused(tmp_path):
+    result = manage("check", **{**PRODUCTION, "SITE_URL": "https://polls.example/path"})
+    assert result.returncode != 0 and "SITE_URL must be an origin" in result.stderr
