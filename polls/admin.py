@@ -166,6 +166,7 @@ class PollAdmin(admin.ModelAdmin):
             ),
             "daily_unit": day_unit,
             "sources": charts.votes_by_source(poll),
+            "hidden_frames": charts.votes_from_hidden_frames(poll),
             "snippets": self.snippet_rows(request, poll),
             "preview_form": self.preview_document(request, poll, with_form=True),
             "preview_results": self.preview_document(request, poll, with_form=False),

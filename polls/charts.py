@@ -135,6 +135,17 @@ def readable_days(days: list[Bucket], most: int = 92) -> tuple[list[Bucket], str
     return [Bucket(w[0].start, w[-1].end, sum(b.votes for b in w)) for w in weeks], "week"
 
 
+def votes_from_hidden_frames(poll: Poll) -> list[tuple[str, int]]:
+    """Host sites whose widget was hidden, transparent or covered when a reader clicked Vote,
+    with the votes readers then confirmed: where a page may be clickjacking the poll."""
+    return list(
+        Ballot.objects.filter(poll=poll, frame_visibility=Ballot.FrameVisibility.CONFIRMED)
+        .values_list("host_origin")
+        .annotate(votes=Count("id"))
+        .order_by("-votes", "host_origin")
+    )
+
+
 # Drawing. Coordinates are in the SVG's own units; the SVG scales to its container's width.
 WIDTH, HEIGHT = 720, 180
 LEFT, BOTTOM, TOP = 36, 22, 8

@@ -371,6 +371,7 @@ def widget_vote_outcome(request: HttpRequest, poll: Poll, voter_id: str) -> Vote
             host_path=form.cleaned_data["host_path"],
             token_nonce=nonce,
             client_address=address,
+            frame_visibility=form.cleaned_data["visibility"] or Ballot.FrameVisibility.UNKNOWN,
         )
     except OverRateLimit as refusal:
         return VoteOutcome(429, str(refusal), retry_after=refusal.retry_after)

@@ -34,6 +34,7 @@ BALLOTS_HEADER = [
     "host_origin",
     "host_path",
     "voter",
+    "frame_visibility",
 ]
 # Spreadsheet programs run a cell that starts with one of these as a formula; texts come from
 # editors and (host pages) from other sites, so they are defused with a leading apostrophe.
@@ -80,11 +81,11 @@ def ballot_rows(polls: QuerySet[Poll], voter_key: bytes) -> Iterator[list]:
             "host_origin",
             "host_path",
             "voter_hash",
+            "frame_visibility",
         )
     )
-    for slug, cast_at, choice, source, article, origin, path, voter_hash in ballots.iterator(
-        chunk_size=2000
-    ):
+    for row in ballots.iterator(chunk_size=2000):
+        slug, cast_at, choice, source, article, origin, path, voter_hash, visibility = row
         yield [
             slug,
             cast_at.astimezone(UTC).isoformat(timespec="seconds"),
@@ -94,6 +95,7 @@ def ballot_rows(polls: QuerySet[Poll], voter_key: bytes) -> Iterator[list]:
             origin,
             path,
             export_voter_id(voter_hash, voter_key),
+            visibility,
         ]
 
 

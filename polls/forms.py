@@ -6,7 +6,7 @@ from django.core.validators import RegexValidator
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from polls.models import Choice, Poll
+from polls.models import Ballot, Choice, Poll
 
 
 class ChoiceForm(forms.Form):
@@ -76,6 +76,9 @@ class EmbedVoteForm(ChoiceForm):
         required=False, max_length=200, validators=[ORIGIN], widget=forms.HiddenInput
     )
     host_path = forms.CharField(required=False, max_length=500, widget=forms.HiddenInput)
+    visibility = forms.ChoiceField(
+        required=False, choices=Ballot.FrameVisibility.choices, widget=forms.HiddenInput
+    )
 
     def clean_host_origin(self) -> str:
         origin = self.cleaned_data["host_origin"]

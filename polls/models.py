@@ -286,6 +286,15 @@ class Ballot(models.Model):
     # "https://news.example" and "/2024/03/envoy-interview".
     host_origin = models.CharField(max_length=200, blank=True)
     host_path = models.CharField(max_length=500, blank=True)
+
+    class FrameVisibility(models.TextChoices):
+        VISIBLE = "visible", "Visible"
+        CONFIRMED = "confirmed", "Confirmed after the widget was hidden or covered"
+        UNKNOWN = "unknown", "The browser could not tell"
+
+    # For embedded votes: whether the browser saw the widget's frame really visible when the
+    # reader voted (IntersectionObserver v2), against clickjacking. See docs/embedding.md.
+    frame_visibility = models.CharField(max_length=10, blank=True, choices=FrameVisibility)
     # The nonce of the single-use token an embedded vote was cast with (see polls/vote_tokens.py).
     # NULL, not "", for other votes: the unique constraint must ignore them.
     token_nonce = models.CharField(  # noqa: DJ001

@@ -65,6 +65,7 @@ def ballot_cast(
     host_path: str = "",
     token_nonce: str | None = None,
     client_address: str | None = None,
+    frame_visibility: str = "",
 ) -> Ballot:
     """Record one reader's vote and count it, exactly once.
 
@@ -97,6 +98,7 @@ def ballot_cast(
         host_origin=host_origin,
         host_path=host_path,
         token_nonce=token_nonce,
+        frame_visibility=frame_visibility,
     )
     try:
         if connection.in_atomic_block:

@@ -196,3 +196,16 @@ def test_an_editor_reorders_choices_with_the_move_buttons(browser, live_server):
     assert [c.text for c in poll.choices.all()] == ["HAProxy", "NGINX", "Envoy", "Traefik"]
     assert [c.position for c in poll.choices.all()] == [1, 2, 3, 4]
     context.close()
+
+
+def test_the_poll_page_in_the_admin_breaks_no_content_security_policy(browser, live_server):
+    poll = make_poll("Which proxy?", ("Envoy", "NGINX"))
+    vote(poll, "Envoy", "reader-1")
+    context, page = signed_in_editor_page(browser, live_server)
+    violations = []
+    page.on("console", lambda message: violations.append(message.text))
+    page.goto(live_server.url + reverse("admin:polls_poll_change", args=[poll.pk]))
+    page.locator("#poll-preview").scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    assert [text for text in violations if "Content Security Policy" in text] == []
+    context.close()

@@ -185,3 +185,17 @@ def test_the_add_page_has_no_report():
     response = editor_client().get(reverse("admin:polls_poll_add"))
     assert response.status_code == 200
     assert "poll-report" not in response.content.decode()
+
+
+def test_it_names_the_sites_whose_widget_was_hidden_when_readers_voted():
+    poll = make_poll(choices=("Yes", "No"))
+    assert "poll-hidden-frames" not in change_page(poll)
+    for reader, visibility in (("a", "confirmed"), ("b", "confirmed"), ("c", "visible")):
+        ballot = vote(poll, "Yes", reader, source=Ballot.Source.EMBED)
+        Ballot.objects.filter(pk=ballot.pk).update(
+            host_origin="https://prizes.example", frame_visibility=visibility
+        )
+    page = change_page(poll)
+    table = page[page.index('class="poll-sources poll-hidden-frames"') :]
+    rows = re.findall(r'<tr><td>([^<]+)</td><td class="numeric">(\d+)</td></tr>', table)
+    assert rows[0] == ("https://prizes.example", "2")

@@ -458,3 +458,47 @@ def test_the_wordpress_rebuild_matches_what_wordpress_makes_of_an_answer():
         ' src="https://p.example/polls/a/embed/#?secret=abcdefghij" data-secret="abcdefghij"'
         ' title="T" width="500" height="600"></iframe>'
     )
+
+
+def test_a_click_on_a_transparent_widget_casts_nothing_until_confirmed_on_a_visible_one(
+    browser, live_server, host_site
+):
+    """Likejacking: a hostile page lays the widget, nearly transparent, under its own button."""
+    poll = make_poll("Clickjacked?", ("Yes", "No"))
+    frame_html = iframe_snippet(live_server.url, poll).replace(
+        'style="border:0;max-width:100%"', 'id="poll" style="border:0;opacity:0.02"'
+    )
+    page = browser.new_context().new_page()
+    page.goto(host_site.article("/prize.html", frame_html))
+    frame = widget_frame(page)
+    frame.get_by_label("Yes").check()
+    page.wait_for_timeout(300)  # the visibility observer reports at most every 100 ms
+    frame.locator("[data-vote]").click()
+    frame.get_by_text("If you meant to vote, please confirm.").wait_for()
+    # A second click while still invisible is refused too: nothing was sent.
+    frame.get_by_role("button", name="Confirm my vote").click()
+    frame.get_by_text("your vote cannot be confirmed here").wait_for()
+    assert Ballot.objects.count() == 0
+
+    # Once the reader can really see it, their confirmation counts, marked for the editors.
+    page.evaluate("document.getElementById('poll').style.opacity = '1'")
+    page.wait_for_timeout(300)
+    frame.get_by_role("button", name="Confirm my vote").click()
+    frame.get_by_text("Thank you, your vote was counted.").wait_for()
+    ballot = Ballot.objects.get()
+    assert ballot.frame_visibility == Ballot.FrameVisibility.CONFIRMED
+    assert ballot.host_origin == host_site.url
+    page.context.close()
+
+
+def test_a_vote_on_a_visible_widget_is_recorded_as_seen(browser, live_server, host_site):
+    poll = make_poll("Seen?", ("Yes", "No"))
+    page = browser.new_context().new_page()
+    page.goto(loader_host(host_site, live_server, poll))
+    frame = widget_frame(page)
+    frame.get_by_label("No").check()
+    page.wait_for_timeout(300)
+    frame.get_by_role("button", name="Vote").click()
+    frame.get_by_text("Thank you, your vote was counted.").wait_for()
+    assert Ballot.objects.get().frame_visibility == Ballot.FrameVisibility.VISIBLE
+    page.context.close()

@@ -166,6 +166,18 @@
     });
   }
 
+  // Whether the reader can really see the widget, where the browser can tell
+  // (IntersectionObserver v2: false when hidden, transparent, transformed or covered).
+  var seen = "unknown";
+  if ("IntersectionObserver" in window) {
+    try {
+      new IntersectionObserver(function (entries) {
+        var last = entries[entries.length - 1];
+        if (typeof last.isVisible === "boolean") seen = last.isVisible ? "visible" : "hidden";
+      }, { trackVisibility: true, delay: 100 }).observe(root);
+    } catch (e) { /* no v2: unknown */ }
+  }
+
   var voted = root.getAttribute("data-voted-choice");
   if (voted) remember(voted);
   else voted = remembered();
@@ -190,7 +202,30 @@
         notify(text("pick"));
         return;
       }
-      var button = form.querySelector("button");
+      if (seen === "hidden") {
+        // Hidden, transparent or covered by the page around it: maybe a click the reader never
+        // meant for us. Nothing is sent until they confirm on a widget they can see.
+        notify(text("confirm"));
+        form.querySelector("[data-vote]").hidden = true;
+        confirmButton.hidden = false;
+        return;
+      }
+      form.elements.visibility.value = seen;
+      send();
+    };
+    var confirmButton = form.querySelector("[data-confirm]");
+    confirmButton.addEventListener("click", function () {
+      if (seen === "hidden") {
+        notify(text("covered"));
+        return;
+      }
+      form.elements.visibility.value = "confirmed";
+      confirmButton.hidden = true;
+      form.querySelector("[data-vote]").hidden = false;
+      send();
+    });
+    var send = function () {
+      var button = form.querySelector("[data-vote]");
       button.disabled = true;
       freshToken()
         .catch(function () { /* the page's own token is still there */ })
@@ -207,7 +242,7 @@
         .then(function () { button.disabled = false; reportHeight(); });
     };
     form.addEventListener("submit", vote);
-    form.querySelector("button").addEventListener("click", vote);
+    form.querySelector("[data-vote]").addEventListener("click", vote);
     form.addEventListener("keydown", function (event) {
       if (event.key === "Enter" && event.target.name === "choice") vote(event);
     });
