@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 OUT = BENCH / "out"
 SEEDED_SLUG = "openai-turmoil-gpt-plans-2024"
+SEEDED_ARTICLE = "matt-klein-on-the-success-of-envoy-and-the-future-of-the-service-mesh"
 PORT = 8732
 SITE = f"http://127.0.0.1:{PORT}"
 CONNECTIONS = 16
@@ -45,6 +46,8 @@ TARGETS = {  # ratio to the ceiling (issue 6), and the hot row against the sprea
     "vote_spread": 0.4,
     "vote_hot": 0.4,
     "results_page": 0.6,
+    "poll_page": 0.6,
+    "article_page": 0.6,
 }
 HOT_VS_SPREAD_TARGET = 0.9
 FIGURES_START = "<!-- figures: written by bench/run.py; edit the script, not this part -->"
@@ -134,6 +137,9 @@ def endpoints(slug: str) -> list[Endpoint]:
         Endpoint("vote_spread", "vote, spread over 4", f"/polls/{slug}/embed/vote/", "spread"),
         Endpoint("vote_hot", "vote, all on one", f"/polls/{slug}/embed/vote/", "hot"),
         Endpoint("results_page", "results page", f"/polls/{slug}/results/"),
+        # The pages with the vote form: the poll's own, and the article it runs on top of.
+        Endpoint("poll_page", "poll page (form)", f"/polls/{slug}/"),
+        Endpoint("article_page", "article page (form)", f"/articles/{SEEDED_ARTICLE}/"),
     ]
 
 
@@ -643,6 +649,15 @@ def write_report(markdown: str, path: Path) -> None:
         path.write_text("# Performance\n\n" + markdown + "\n")
 
 
+def worker_counts(cores: int | None) -> list[int]:
+    """1, 2 and 4 workers (the curve on any machine), then doubling up to the machine's cores,
+    and the core count itself: 1, 2, 4 on 2 cores; 1, 2, 4, 8, 12, 16 on 16."""
+    cores = cores or 1
+    counts = {1, 2, 4, cores}
+    counts |= {n for n in range(8, cores + 1, 4)}
+    return sorted(counts)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short rounds; writes bench/out/")
@@ -661,7 +676,7 @@ def main() -> None:
 
     poll = prepare_database()
     store_ballots(poll, BALLOT_LEVELS[0])
-    chosen = [Config(args.worker_class, workers) for workers in (1, 2, 4)]
+    chosen = [Config(args.worker_class, workers) for workers in worker_counts(os.cpu_count())]
     configs = [*chosen, Config(args.alternative, 2)]
     main_config = chosen[1]
     if args.endpoints_only:
