@@ -71,7 +71,7 @@ class PollStateFilter(admin.SimpleListFilter):
 class PollAdmin(admin.ModelAdmin):
     form = PollAdminForm
     list_display = ["question", "state", "total_votes", "last_vote_at", "schedule"]
-    list_filter = [PollStateFilter, "status", "results_before_voting", "opens_at"]
+    list_filter = [PollStateFilter, "status", "results_shown", "opens_at"]
     search_fields = ["question", "slug", "choices__text"]
     prepopulated_fields = {"slug": ["question"]}
     date_hierarchy = "opens_at"
@@ -90,7 +90,8 @@ class PollAdmin(admin.ModelAdmin):
         # only view the poll gets a read-only list of the articles instead.
         can_change = obj is None or self.has_change_permission(request, obj)
         fieldsets = [
-            (None, {"fields": ["question", "slug", "status", "results_before_voting"]}),
+            (None, {"fields": ["question", "slug", "status"]}),
+            ("Results", {"fields": ["results_shown", "percentages_only"]}),
             ("Schedule", {"fields": ["opens_at", "closes_at"]}),
             ("Where it appears", {"fields": ["articles" if can_change else "shown_on"]}),
         ]
@@ -186,7 +187,7 @@ class PollAdmin(admin.ModelAdmin):
         context = {"poll": poll}
         if with_form:
             context["form"] = VoteForm(poll=poll, choices=choices)
-        if not with_form or poll.results_before_voting:
+        if not with_form or poll.shows_results_before_voting:
             context["results"] = poll.results()
         return render_to_string("admin/polls/poll/widget_preview.html", context, request)
 
@@ -233,7 +234,7 @@ class PollAdmin(admin.ModelAdmin):
         context = {
             "poll": poll,
             "form": VoteForm(poll=poll, choices=list(poll.choices.all())),
-            "results": poll.results() if poll.results_before_voting else None,
+            "results": poll.results() if poll.shows_results_before_voting else None,
             "related_articles": poll.related_articles(),
             "preview": poll.state(),
         }

@@ -45,7 +45,8 @@ class PollAdminForm(forms.ModelForm):
             "question",
             "slug",
             "status",
-            "results_before_voting",
+            "results_shown",
+            "percentages_only",
             "opens_at",
             "closes_at",
         ]

@@ -45,7 +45,8 @@ def poll_duplicate(*, poll: Poll) -> Poll:
         question=f"{poll.question[: max_length - len(COPY_MARK)]}{COPY_MARK}",
         slug=free_slug(f"{poll.slug}-copy"),
         status=Poll.Status.DRAFT,
-        results_before_voting=poll.results_before_voting,
+        results_shown=poll.results_shown,
+        percentages_only=poll.percentages_only,
     )
     Choice.objects.bulk_create(
         Choice(poll=copy, text=choice.text, position=choice.position)

@@ -91,9 +91,18 @@ def poll_unavailable_message() -> str:
 def results_etag(poll: Poll, results: PollResults) -> str:
     # Everything the widget and the JSON show, so that any change, even one made by a bulk
     # update that leaves updated_at alone, gives a new ETag and a new cached body.
-    counts = [poll.refused_repeat_votes, poll.refused_over_limit_votes]
-    counts += [row.votes for row in results.rows]
-    return fingerprint_etag([*poll_description(poll, results), counts])
+    return fingerprint_etag([*poll_description(poll, results), shown_figures(poll, results)])
+
+
+def shown_figures(poll: Poll, results: PollResults) -> list:
+    """The figures readers may see, and nothing else: an ETag, or a body cached under it, that
+    changed with a vote would tell of a count the editor holds back."""
+    if poll.results_withheld():
+        return []
+    figures = [poll.refused_repeat_votes, poll.refused_over_limit_votes]
+    if poll.shows_counts:
+        return figures + [row.votes for row in results.rows]
+    return figures + [(row.percent, row.leading) for row in results.rows]
 
 
 def poll_fingerprint(poll: Poll, results: PollResults) -> str:
@@ -103,7 +112,8 @@ def poll_fingerprint(poll: Poll, results: PollResults) -> str:
 
 def poll_description(poll: Poll, results: PollResults) -> list:
     description = [poll.pk, poll.updated_at.isoformat(), poll.state(), poll.question]
-    description += [poll.results_before_voting, str(poll.closes_at), get_language()]
+    description += [poll.results_shown, poll.percentages_only, str(poll.closes_at)]
+    description += [get_language()]
     description += [(row.choice.pk, row.choice.text) for row in results.rows]
     return description
 
@@ -159,7 +169,6 @@ def render_widget(
         "ballot": ballot,
         "notice": notice,
         "show_results": ballot is not None or not poll.is_open(),
-        "results_before_voting": poll.results_before_voting,
         # Every rendering carries a fresh token, so a refused attempt can simply be retried.
         "vote_token": "" if form is None else vote_token or vote_token_issue(poll),
         "results_html": render_results(poll, results, ballot)
@@ -470,7 +479,9 @@ def widget_token(request: HttpRequest, slug: str) -> JsonResponse:
 
 
 def results_payload(request: HttpRequest, poll: Poll, results: PollResults) -> dict:
-    return {
+    """The results as JSON, with only the figures readers may see: none while they are held
+    back until the close, percentages without counts where the editor chose so."""
+    payload = {
         "poll": {
             "slug": poll.slug,
             "question": poll.question,
@@ -478,18 +489,19 @@ def results_payload(request: HttpRequest, poll: Poll, results: PollResults) -> d
             "url": request.build_absolute_uri(poll.get_absolute_url()),
             "results_url": request.build_absolute_uri(poll.get_results_url()),
             "closes_at": poll.closes_at.isoformat() if poll.closes_at else None,
+            "results_shown": poll.results_shown,
         },
-        "total": results.total,
-        "choices": [
-            {
-                "id": row.choice.pk,
-                "text": row.choice.text,
-                "votes": row.votes,
-                "percent": row.percent,
-            }
-            for row in results.rows
-        ],
+        "choices": [{"id": row.choice.pk, "text": row.choice.text} for row in results.rows],
     }
+    if poll.results_withheld():
+        return payload
+    for choice, row in zip(payload["choices"], results.rows, strict=True):
+        choice["percent"] = row.percent
+        if poll.shows_counts:
+            choice["votes"] = row.votes
+    if poll.shows_counts:
+        payload["total"] = results.total
+    return payload
 
 
 @require_GET

@@ -90,10 +90,24 @@ class Poll(CountersKeptByTheDatabase):
     closes_at = models.DateTimeField(
         null=True, blank=True, help_text="Leave empty to keep the poll open until you close it."
     )
-    results_before_voting = models.BooleanField(
-        "readers see results before voting",
+
+    class ResultsShown(models.TextChoices):
+        ALWAYS = "always", "Always, also next to the vote form"
+        AFTER_VOTING = "after_voting", "After the reader has voted"
+        AFTER_CLOSE = "after_close", "Only once the poll has closed"
+
+    results_shown = models.CharField(
+        "readers see the results",
+        max_length=12,
+        choices=ResultsShown,
+        default=ResultsShown.AFTER_VOTING,
+        help_text="“Only once the poll has closed” shows no count anywhere until then: not on "
+        "our pages, in the widget, in the JSON or in the page previews of other sites.",
+    )
+    percentages_only = models.BooleanField(
+        "percentages only",
         default=False,
-        help_text="Show the current results next to the vote form. Off: only after voting.",
+        help_text="Readers see each answer's share, never the number of votes.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -142,6 +156,18 @@ class Poll(CountersKeptByTheDatabase):
 
     def is_closed(self, now: datetime | None = None) -> bool:
         return self.state(now) == "closed"
+
+    @property
+    def shows_results_before_voting(self) -> bool:
+        return self.results_shown == self.ResultsShown.ALWAYS
+
+    def results_withheld(self, now: datetime | None = None) -> bool:
+        """True while "only once the poll has closed" holds back every count, from everyone."""
+        return self.results_shown == self.ResultsShown.AFTER_CLOSE and not self.is_closed(now)
+
+    @property
+    def shows_counts(self) -> bool:
+        return not self.percentages_only
 
     def cache_choices(self, choices: list[Choice]) -> None:
         """Keep choices loaded with the poll where prefetch_related("choices") would:

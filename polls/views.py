@@ -77,7 +77,7 @@ def poll_detail(request: HttpRequest, slug: str) -> HttpResponse:
     context = {
         "poll": poll,
         "form": form,
-        "results": poll.results() if poll.results_before_voting else None,
+        "results": poll.results() if poll.shows_results_before_voting else None,
         "related_articles": poll.related_articles(),
         "embed": embed_snippets(site_origin(request), poll),
     }
@@ -201,7 +201,7 @@ def article_response(
             context["form"] = form or VoteForm(
                 initial={"article": article.slug}, poll=poll, choices=list(poll.choices.all())
             )
-            if poll.results_before_voting:
+            if poll.shows_results_before_voting:
                 context["results"] = poll.results()
         else:
             context["results"] = poll.results()

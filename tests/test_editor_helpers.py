@@ -53,8 +53,9 @@ def change_form_data(poll: Poll, **overrides) -> dict:
         "choices-MIN_NUM_FORMS": "2",
         "choices-MAX_NUM_FORMS": "1000",
     }
-    if poll.results_before_voting:
-        data["results_before_voting"] = "on"
+    data["results_shown"] = poll.results_shown
+    if poll.percentages_only:
+        data["percentages_only"] = "on"
     for index, choice in enumerate(choices):
         data[f"choices-{index}-id"] = str(choice.pk)
         data[f"choices-{index}-poll"] = str(poll.pk)

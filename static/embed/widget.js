@@ -82,7 +82,8 @@
     return f[n === 1 ? 0 : f.length - 1].replace("{n}", n);
   }
   function say(name) {
-    announce.textContent = text(name) + " " + root.querySelector("[data-total]").textContent + ".";
+    var total = root.querySelector("[data-total]");
+    announce.textContent = text(name) + (total ? " " + total.textContent + "." : "");
   }
   function notify(message) {
     notice.textContent = message || "";
@@ -99,26 +100,34 @@
     row.querySelector(".poll-result__text").append(" ", badge);
   }
 
+  // The answer carries only the figures readers may see: no percent while results are held
+  // back until the close, no votes or total where the poll shows percentages only.
   function update(data) {
     if (!data || !data.choices) return;
     var top = 0;
-    data.choices.forEach(function (c) { top = Math.max(top, c.votes); });
+    var key = "votes" in data.choices[0] ? "votes" : "percent";
+    data.choices.forEach(function (c) { top = Math.max(top, c[key] || 0); });
     data.choices.forEach(function (c) {
       var row = results.querySelector('[data-choice="' + c.id + '"]');
-      if (!row) return;
+      if (!row || c.percent === undefined) return;
       row.querySelector("[data-percent]").textContent = c.percent + "%";
-      row.querySelector("[data-count]").textContent = text("votes", c.votes);
+      var count = row.querySelector("[data-count]");
+      if (count) count.textContent = text("votes", c.votes);
       row.querySelector("[data-fill]").setAttribute("width", c.percent);
       row.querySelector("[role=meter]").setAttribute("aria-valuenow", c.percent);
-      row.classList.toggle("is-leading", top > 0 && c.votes === top);
+      row.classList.toggle("is-leading", top > 0 && c[key] === top);
     });
-    root.querySelector("[data-total]").textContent = text("total", data.total);
+    var total = root.querySelector("[data-total]");
+    if (!total || data.total === undefined) return;
+    total.textContent = text("total", data.total);
     if (lastTotal !== null && data.total !== lastTotal) say("updated");
     lastTotal = data.total;
   }
 
   function refresh() {
     if (document.visibilityState !== "visible" || !inView) return;
+    // No address while the results are held back until the close: nothing to refresh.
+    if (!root.hasAttribute("data-results-url")) return;
     // no-cache: revalidate with the ETag, so an unchanged result costs a 304.
     fetch(root.getAttribute("data-results-url"), { cache: "no-cache", credentials: "omit" })
       .then(function (r) { return r.ok ? r.json() : null; })
