@@ -45,6 +45,7 @@ def poll_duplicate(*, poll: Poll) -> Poll:
         question=f"{poll.question[: max_length - len(COPY_MARK)]}{COPY_MARK}",
         slug=free_slug(f"{poll.slug}-copy"),
         status=Poll.Status.DRAFT,
+        max_answers=poll.max_answers,
         results_shown=poll.results_shown,
         percentages_only=poll.percentages_only,
     )

@@ -39,6 +39,7 @@ from polls.services import (
     PollClosed,
     TokenAlreadyUsed,
     ballot_cast,
+    ballot_for,
     vote_attempt_admit,
 )
 from polls.snippets import oembed_html, oembed_size
@@ -254,7 +255,7 @@ def widget_page(
             results_html=RESULTS_SLOT,
         ).content
 
-    voted = ballot.choice_id if ballot else None
+    voted = ballot.choice_ids if ballot else None
     fingerprint = poll_fingerprint(poll, results)
     # Outlives the counts (and so the poll cache's entries, renewed with every vote).
     frame = body_by_etag(request, fingerprint, render_frame, "widget-frame", voted, notice)
@@ -371,7 +372,7 @@ def widget_vote_outcome(request: HttpRequest, poll: Poll, voter_id: str) -> Vote
             return VoteOutcome(403, str(refusal))
         ballot = ballot_cast(
             poll=poll,
-            choice=form.selected_choice(),
+            choices=form.selected_choices(),
             voter_hash=voters.voter_hash(voter_id),
             source=Ballot.Source.EMBED_SANDBOXED if sandboxed else Ballot.Source.EMBED,
             host_origin=form.cleaned_data["host_origin"],
@@ -382,17 +383,17 @@ def widget_vote_outcome(request: HttpRequest, poll: Poll, voter_id: str) -> Vote
     except OverRateLimit as refusal:
         return VoteOutcome(429, str(refusal), retry_after=refusal.retry_after)
     except AlreadyVoted as refusal:
-        earlier = Ballot.objects.filter(poll=poll, voter_hash=voters.voter_hash(voter_id)).first()
+        earlier = ballot_for(poll=poll, voter_hash=voters.voter_hash(voter_id))
         return VoteOutcome(409, str(refusal), ballot=earlier, results=poll.results())
     except (TokenAlreadyUsed, PollClosed) as refusal:
         return VoteOutcome(409, str(refusal))
-    # The results as the reader left them, with their choice's count as the vote returned it.
-    return VoteOutcome(
-        200,
-        _("Thank you, your vote was counted."),
-        ballot=ballot,
-        results=results.with_count(ballot.choice_id, ballot.choice_votes),
-    )
+    if poll.allows_several_answers:
+        # Shares of the voters: the vote returns its choices' counts, not how many voted.
+        results = (Poll.objects.visible_with_choices(poll.slug) or poll).results()
+    else:
+        # The results as the reader left them, with their choice's count as the vote returned.
+        results = results.with_count(ballot.choice_id, ballot.choice_votes)
+    return VoteOutcome(200, _("Thank you, your vote was counted."), ballot=ballot, results=results)
 
 
 def form_error_text(form: EmbedVoteForm) -> str:
@@ -447,7 +448,8 @@ def widget_vote(request: HttpRequest, slug: str) -> HttpResponse:
 def vote_payload(request: HttpRequest, poll: Poll, outcome: VoteOutcome) -> dict:
     payload = {"ok": outcome.status == 200, "message": outcome.notice}
     if outcome.ballot is not None:
-        payload["choice"] = outcome.ballot.choice_id
+        payload["choice"] = outcome.ballot.choice_ids[0]
+        payload["voted_choices"] = outcome.ballot.choice_ids
     if outcome.results is not None:
         payload.update(results_payload(request, poll, outcome.results))
     if outcome.retry_after is not None:
@@ -470,9 +472,11 @@ def widget_token(request: HttpRequest, slug: str) -> JsonResponse:
     else:
         payload = {"token": vote_token_issue(poll)}
         voter_id = embed_voter_id(request)
+        ballot = voter_id and ballot_for(poll=poll, voter_hash=voters.voter_hash(voter_id))
         if voter_id is not None:
-            ballot = Ballot.objects.filter(poll=poll, voter_hash=voters.voter_hash(voter_id))
-            payload["choice"] = ballot.values_list("choice_id", flat=True).first()
+            payload["choice"] = ballot.choice_ids[0] if ballot else None
+        if ballot:
+            payload["voted_choices"] = ballot.choice_ids
         response = JsonResponse(payload)
     response["Cache-Control"] = "no-store"
     return allow_sandboxed_widget(request, response)
@@ -501,6 +505,8 @@ def results_payload(request: HttpRequest, poll: Poll, results: PollResults) -> d
             choice["votes"] = row.votes
     if poll.shows_counts:
         payload["total"] = results.total
+        if results.voters is not None:
+            payload["voters"] = results.voters
     return payload
 
 

@@ -4,10 +4,12 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q, Sum, prefetch_related_objects
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 
 class CountersKeptByTheDatabase(models.Model):
@@ -59,7 +61,10 @@ class PollQuerySet(models.QuerySet):
             " (SELECT coalesce(jsonb_agg(jsonb_build_object('id', c.id,"
             " 'text', c.text, 'position', c.position, 'votes', c.votes)"
             " ORDER BY c.position, c.id), '[]') FROM polls_choice c WHERE c.poll_id = p.id)"
-            " AS choice_rows"
+            " AS choice_rows,"
+            # A poll with several answers shows shares of its voters: one ballot each.
+            " CASE WHEN p.max_answers > 1 THEN"
+            " (SELECT count(*) FROM polls_ballot b WHERE b.poll_id = p.id) END AS voters"
             " FROM polls_poll p WHERE p.slug = %s AND p.status = %s AND p.opens_at <= %s",
             [slug, Poll.Status.PUBLISHED, now or timezone.now()],
         )
@@ -72,6 +77,9 @@ class PollQuerySet(models.QuerySet):
 
     def with_total_votes(self) -> PollQuerySet:
         return self.annotate(total_votes=Sum("choices__votes", default=0))
+
+
+MAX_ANSWERS = 20
 
 
 class Poll(CountersKeptByTheDatabase):
@@ -103,6 +111,13 @@ class Poll(CountersKeptByTheDatabase):
         default=ResultsShown.AFTER_VOTING,
         help_text="“Only once the poll has closed” shows no count anywhere until then: not on "
         "our pages, in the widget, in the JSON or in the page previews of other sites.",
+    )
+    max_answers = models.PositiveSmallIntegerField(
+        "answers a reader may pick",
+        default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_ANSWERS)],
+        help_text="1: one answer (round buttons). More: up to that many (check boxes); each "
+        "answer's percentage is then its share of the voters, so they add up to more than 100.",
     )
     percentages_only = models.BooleanField(
         "percentages only",
@@ -158,6 +173,15 @@ class Poll(CountersKeptByTheDatabase):
         return self.state(now) == "closed"
 
     @property
+    def allows_several_answers(self) -> bool:
+        return self.max_answers > 1
+
+    def voter_total(self) -> int:
+        """Readers who have voted: one ballot each, whatever they picked."""
+        voters = getattr(self, "voters", None)  # loaded with the poll by visible_with_choices
+        return self.ballots.count() if voters is None else voters
+
+    @property
     def shows_results_before_voting(self) -> bool:
         return self.results_shown == self.ResultsShown.ALWAYS
 
@@ -181,7 +205,8 @@ class Poll(CountersKeptByTheDatabase):
         self._prefetched_objects_cache = {"choices": cached}
 
     def results(self) -> PollResults:
-        return PollResults.from_choices(list(self.choices.all()))
+        voters = self.voter_total() if self.allows_several_answers else None
+        return PollResults.from_choices(list(self.choices.all()), voters=voters)
 
     def count_refusal(self, field: str) -> None:
         Poll.objects.filter(pk=self.pk).update(**{field: models.F(field) + 1})
@@ -233,11 +258,15 @@ class ChoiceResult:
 class PollResults:
     rows: list[ChoiceResult]
     total: int
+    # Polls with several answers: readers who voted. Each percentage is then a share of them.
+    voters: int | None = None
 
     @classmethod
-    def from_choices(cls, choices: list[Choice], counts: list[int] | None = None) -> PollResults:
+    def from_choices(
+        cls, choices: list[Choice], counts: list[int] | None = None, voters: int | None = None
+    ) -> PollResults:
         counts = [choice.votes for choice in choices] if counts is None else counts
-        percents = whole_percentages(counts)
+        percents = whole_percentages(counts) if voters is None else shares_of(counts, voters)
         top = max(counts, default=0)
         rows = [
             ChoiceResult(
@@ -245,7 +274,7 @@ class PollResults:
             )
             for choice, votes, percent in zip(choices, counts, percents, strict=True)
         ]
-        return cls(rows=rows, total=sum(counts))
+        return cls(rows=rows, total=sum(counts), voters=voters)
 
     def with_count(self, choice_id: int, votes: int) -> PollResults:
         """These results with one choice's count as a vote has just returned it."""
@@ -258,6 +287,14 @@ class PollResults:
     def leading(self) -> set[int]:
         """Ids of the choices with the most votes (none before the first vote)."""
         return {row.choice.pk for row in self.rows if row.leading}
+
+
+def shares_of(counts: list[int], voters: int) -> list[int]:
+    """Each count as a whole-number percentage of the voters (rounded half up, at most 100):
+    with several answers each, they add up to more than 100."""
+    if voters <= 0:
+        return [0 for _ in counts]
+    return [min(100, (count * 200 + voters) // (voters * 2)) for count in counts]
 
 
 def whole_percentages(counts: list[int]) -> list[int]:
@@ -291,7 +328,11 @@ class Ballot(models.Model):
     # No index of its own: one_ballot_per_voter and ballot_poll_cast_at both start with the
     # poll, and serve every lookup by poll; a third would only slow each vote down.
     poll = models.ForeignKey(Poll, on_delete=models.PROTECT, related_name="ballots", db_index=False)
-    choice = models.ForeignKey(Choice, on_delete=models.PROTECT, related_name="ballots")
+    # The answer of a one-answer poll. A poll with several answers keeps them in picks
+    # (BallotChoice), one row each, and leaves this empty.
+    choice = models.ForeignKey(
+        Choice, null=True, blank=True, on_delete=models.PROTECT, related_name="ballots"
+    )
     # A keyed hash (HMAC) of the reader's opaque voter id: stable per reader, useless if leaked.
     voter_hash = models.CharField(max_length=64)
     cast_at = models.DateTimeField(default=timezone.now)
@@ -318,7 +359,42 @@ class Ballot(models.Model):
         indexes = [models.Index(fields=["poll", "cast_at"], name="ballot_poll_cast_at")]
 
     def __str__(self) -> str:
-        return f"{self.choice} ({self.cast_at:%Y-%m-%d %H:%M})"
+        return f"{self.answer_text} ({self.cast_at:%Y-%m-%d %H:%M})"
+
+    @cached_property
+    def picked(self) -> list[Choice]:
+        """The choices this reader picked, in the poll's order."""
+        if self.choice_id is not None:
+            return [self.choice]
+        picks = sorted(self.picks.all(), key=lambda pick: (pick.choice.position, pick.choice_id))
+        return [pick.choice for pick in picks]
+
+    @property
+    def choice_ids(self) -> list[int]:
+        return [choice.pk for choice in self.picked]
+
+    @property
+    def answer_text(self) -> str:
+        return ", ".join(choice.text for choice in self.picked)
+
+
+class BallotChoice(models.Model):
+    """One answer of a ballot in a poll with several answers; the ballot stays the one per
+    reader."""
+
+    # No index of its own: one_pick_per_choice starts with the ballot.
+    ballot = models.ForeignKey(
+        Ballot, on_delete=models.CASCADE, related_name="picks", db_index=False
+    )
+    choice = models.ForeignKey(Choice, on_delete=models.PROTECT, related_name="picks")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["ballot", "choice"], name="one_pick_per_choice")
+        ]
+
+    def __str__(self) -> str:
+        return str(self.choice)
 
 
 class Topic(models.Model):

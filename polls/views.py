@@ -114,7 +114,7 @@ def vote(request: HttpRequest, slug: str) -> HttpResponse:
             return render(request, "polls/poll_detail.html", context, status=400)
         ballot_cast(
             poll=poll,
-            choice=form.selected_choice(),
+            choices=form.selected_choices(),
             voter_hash=voters.voter_hash(voter_id),
             source=Ballot.Source.ARTICLE if article else Ballot.Source.POLL_PAGE,
             article=article,

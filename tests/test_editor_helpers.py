@@ -54,6 +54,7 @@ def change_form_data(poll: Poll, **overrides) -> dict:
         "choices-MAX_NUM_FORMS": "1000",
     }
     data["results_shown"] = poll.results_shown
+    data["max_answers"] = str(poll.max_answers)
     if poll.percentages_only:
         data["percentages_only"] = "on"
     for index, choice in enumerate(choices):

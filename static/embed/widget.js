@@ -90,14 +90,21 @@
     notice.hidden = !message;
   }
 
-  function markMine(choice) {
-    var row = results.querySelector('[data-choice="' + choice + '"]');
-    if (!row || row.classList.contains("is-mine")) return;
-    row.classList.add("is-mine");
-    var badge = document.createElement("span");
-    badge.className = "poll-result__mine";
-    badge.textContent = text("mine");
-    row.querySelector(".poll-result__text").append(" ", badge);
+  // choices: "12", or "12,14" for a poll with several answers.
+  function markMine(choices) {
+    choices.split(",").forEach(function (choice) {
+      var row = results.querySelector('[data-choice="' + choice + '"]');
+      if (!row || row.classList.contains("is-mine")) return;
+      row.classList.add("is-mine");
+      var badge = document.createElement("span");
+      badge.className = "poll-result__mine";
+      badge.textContent = text("mine");
+      row.querySelector(".poll-result__text").append(" ", badge);
+    });
+  }
+  function chosen(answer) {
+    var ids = answer.voted_choices || (answer.choice ? [answer.choice] : []);
+    return ids.join(",");
   }
 
   // The answer carries only the figures readers may see: no percent while results are held
@@ -118,10 +125,12 @@
       row.classList.toggle("is-leading", top > 0 && c[key] === top);
     });
     var total = root.querySelector("[data-total]");
-    if (!total || data.total === undefined) return;
-    total.textContent = text("total", data.total);
-    if (lastTotal !== null && data.total !== lastTotal) say("updated");
-    lastTotal = data.total;
+    // With several answers each, the total shown is the voters'.
+    var n = data.voters !== undefined ? data.voters : data.total;
+    if (!total || n === undefined) return;
+    total.textContent = text("total", n);
+    if (lastTotal !== null && n !== lastTotal) say("updated");
+    lastTotal = n;
   }
 
   function refresh() {
@@ -189,7 +198,7 @@
     }
     // A sandboxed widget learns from the server whether its reader has voted.
     if (sandboxed) freshToken().then(function (body) {
-      if (body.choice) showResults(String(body.choice));
+      if (chosen(body)) showResults(chosen(body));
     }).catch(function () { /* the form stays */ });
     // A sandboxed frame without allow-forms drops a submission before its submit event, so the
     // button's click and Enter are taken here too.
@@ -206,9 +215,9 @@
         .then(function () { return postForm(form.action, new URLSearchParams(new FormData(form))); })
         .then(function (answer) {
           update(answer);
-          if (answer.choice) {
-            remember(answer.choice);
-            showResults(String(answer.choice), answer.message, true);
+          if (chosen(answer)) {
+            remember(chosen(answer));
+            showResults(chosen(answer), answer.message, true);
           } else {
             notify(answer.message || text("offline"));
           }
