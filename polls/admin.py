@@ -28,7 +28,7 @@ BOTH = [admin.ActionLocation.CHANGE_LIST, admin.ActionLocation.CHANGE_FORM]
 class ChoiceInline(admin.TabularInline):
     model = Choice
     formset = ChoiceInlineFormSet
-    fields = ["position", "text", "votes"]
+    fields = ["position", "text", "stays_last", "votes"]
     readonly_fields = ["votes"]
     extra = 1
     min_num = 2
@@ -94,7 +94,7 @@ class PollAdmin(admin.ModelAdmin):
             (None, {"fields": ["question", "slug", "status"]}),
             (
                 "Answers and results",
-                {"fields": ["max_answers", "results_shown", "percentages_only"]},
+                {"fields": ["max_answers", "shuffle_choices", "results_shown", "percentages_only"]},
             ),
             ("Schedule", {"fields": ["opens_at", "closes_at"]}),
             ("Where it appears", {"fields": ["articles" if can_change else "shown_on"]}),
@@ -134,6 +134,8 @@ class PollAdmin(admin.ModelAdmin):
             Poll.ResultsShown.AFTER_CLOSE: "results after the close",
         }[poll.results_shown]
         parts = [answers(poll.max_answers).capitalize(), shown]
+        if poll.shuffle_choices:
+            parts.insert(1, "shuffled")
         if poll.percentages_only:
             parts.append("percentages only")
         return "; ".join(parts)

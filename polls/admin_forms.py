@@ -52,6 +52,7 @@ class PollAdminForm(forms.ModelForm):
             "slug",
             "status",
             "max_answers",
+            "shuffle_choices",
             "results_shown",
             "percentages_only",
             "opens_at",

@@ -46,11 +46,12 @@ def poll_duplicate(*, poll: Poll) -> Poll:
         slug=free_slug(f"{poll.slug}-copy"),
         status=Poll.Status.DRAFT,
         max_answers=poll.max_answers,
+        shuffle_choices=poll.shuffle_choices,
         results_shown=poll.results_shown,
         percentages_only=poll.percentages_only,
     )
     Choice.objects.bulk_create(
-        Choice(poll=copy, text=choice.text, position=choice.position)
+        Choice(poll=copy, text=choice.text, position=choice.position, stays_last=choice.stays_last)
         for choice in poll.choices.all()
     )
     return copy

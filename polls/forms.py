@@ -37,6 +37,11 @@ class ChoiceForm(forms.Form):
         self.fields["choice"].label = poll.question
 
     @property
+    def last_ids(self) -> set[int]:
+        """Choices that stay at the end when the answers are shuffled."""
+        return {pk for pk, choice in self.choices_by_id.items() if choice.stays_last}
+
+    @property
     def several(self) -> bool:
         return self.poll.allows_several_answers
 

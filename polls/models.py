@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import random
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -59,7 +60,7 @@ class PollQuerySet(models.QuerySet):
         polls = self.raw(
             "SELECT p.*,"
             " (SELECT coalesce(jsonb_agg(jsonb_build_object('id', c.id,"
-            " 'text', c.text, 'position', c.position, 'votes', c.votes)"
+            " 'text', c.text, 'position', c.position, 'votes', c.votes, 'stays_last', c.stays_last)"
             " ORDER BY c.position, c.id), '[]') FROM polls_choice c WHERE c.poll_id = p.id)"
             " AS choice_rows,"
             # A poll with several answers shows shares of its voters: one ballot each.
@@ -118,6 +119,13 @@ class Poll(CountersKeptByTheDatabase):
         validators=[MinValueValidator(1), MaxValueValidator(MAX_ANSWERS)],
         help_text="1: one answer (round buttons). More: up to that many (check boxes); each "
         "answer's percentage is then its share of the voters, so they add up to more than 100.",
+    )
+    shuffle_choices = models.BooleanField(
+        "shuffle the answers",
+        default=False,
+        help_text="Each reader sees the answers in an order of their own, the same on every "
+        "visit, which evens out the pull of the first answer. Answers marked “always last” "
+        "stay at the end.",
     )
     percentages_only = models.BooleanField(
         "percentages only",
@@ -204,6 +212,16 @@ class Poll(CountersKeptByTheDatabase):
         cached._prefetch_done = True
         self._prefetched_objects_cache = {"choices": cached}
 
+    def choices_for_reader(self, reader_seed: str | None) -> list[Choice]:
+        """The choices in the order this reader sees them: shuffled by their own seed when the
+        poll shuffles (the same seed, the same order), the "always last" ones at the end."""
+        choices = list(self.choices.all())
+        if not self.shuffle_choices or reader_seed is None:
+            return choices
+        shuffled = [choice for choice in choices if not choice.stays_last]
+        random.Random(f"{self.pk}:{reader_seed}").shuffle(shuffled)
+        return shuffled + [choice for choice in choices if choice.stays_last]
+
     def results(self) -> PollResults:
         voters = self.voter_total() if self.allows_several_answers else None
         return PollResults.from_choices(list(self.choices.all()), voters=voters)
@@ -231,6 +249,11 @@ class Choice(CountersKeptByTheDatabase):
     text = models.CharField(max_length=200)
     position = models.PositiveSmallIntegerField(
         default=0, help_text="Choices are shown in ascending order of position."
+    )
+    stays_last = models.BooleanField(
+        "always last",
+        default=False,
+        help_text="Kept at the end when the answers are shuffled: “Other”, “None of these”.",
     )
     # Kept by the vote service with an atomic UPDATE ... SET votes = votes + 1; the ballots are
     # the audit trail the counts can be checked against.

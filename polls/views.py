@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET
 
 from polls import poll_cache, voters
 from polls.forms import VoteForm
-from polls.models import Article, Ballot, Poll
+from polls.models import Article, Ballot, Choice, Poll
 from polls.rate_limit import client_address
 from polls.services import (
     AlreadyVoted,
@@ -43,6 +43,24 @@ def site_origin(request: HttpRequest) -> str:
     return f"{request.scheme}://{request.get_host()}"
 
 
+def reader_choices(request: HttpRequest, poll: Poll) -> tuple[list[Choice], str | None]:
+    """The poll's choices in this reader's order, and a new voter id to remember when a
+    shuffled poll needed one: the order is seeded by who the reader is, so it stays the same
+    across reloads. Our vote pages are this reader's own (they carry a CSRF token)."""
+    voter_id = voters.voter_id_from(request)
+    new_voter_id = None
+    if poll.shuffle_choices and voter_id is None:
+        voter_id = new_voter_id = voters.new_voter_id()
+    seed = voters.voter_hash(voter_id) if voter_id else None
+    return poll.choices_for_reader(seed), new_voter_id
+
+
+def with_reader_remembered(response: HttpResponse, new_voter_id: str | None) -> HttpResponse:
+    if new_voter_id is not None:
+        voters.remember_voter(response, new_voter_id)
+    return response
+
+
 def reader_ballot(request: HttpRequest, poll: Poll) -> Ballot | None:
     voter_id = voters.voter_id_from(request)
     return ballot_for(poll=poll, voter_hash=voters.voter_hash(voter_id) if voter_id else None)
@@ -73,7 +91,8 @@ def poll_detail(request: HttpRequest, slug: str) -> HttpResponse:
     poll = visible_poll_or_404(slug)
     if not poll.is_open() or reader_ballot(request, poll):
         return redirect("polls:results", slug=poll.slug)
-    form = VoteForm(poll=poll, choices=list(poll.choices.all()))
+    choices, new_voter_id = reader_choices(request, poll)
+    form = VoteForm(poll=poll, choices=choices)
     context = {
         "poll": poll,
         "form": form,
@@ -81,7 +100,8 @@ def poll_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "related_articles": poll.related_articles(),
         "embed": embed_snippets(site_origin(request), poll),
     }
-    return render(request, "polls/poll_detail.html", context)
+    response = render(request, "polls/poll_detail.html", context)
+    return with_reader_remembered(response, new_voter_id)
 
 
 def vote(request: HttpRequest, slug: str) -> HttpResponse:
@@ -91,7 +111,7 @@ def vote(request: HttpRequest, slug: str) -> HttpResponse:
         return response
     poll = visible_poll_or_404(slug)
     address = client_address(request)
-    form = VoteForm(request.POST, poll=poll, choices=list(poll.choices.all()))
+    form = VoteForm(request.POST, poll=poll, choices=reader_choices(request, poll)[0])
     form.is_valid()
     # The article the vote was cast on: the reader stays on it, whatever the outcome.
     article_slug = form.cleaned_data.get("article")
@@ -194,18 +214,21 @@ def article_response(
         "refusal": refusal,
         "related_articles": article.related_articles(),
     }
+    new_voter_id = None
     if poll:
         ballot = reader_ballot(request, poll)
         context["ballot"] = ballot
         if poll.is_open() and not ballot and not refusal:
+            choices, new_voter_id = reader_choices(request, poll)
             context["form"] = form or VoteForm(
-                initial={"article": article.slug}, poll=poll, choices=list(poll.choices.all())
+                initial={"article": article.slug}, poll=poll, choices=choices
             )
             if poll.shows_results_before_voting:
                 context["results"] = poll.results()
         else:
             context["results"] = poll.results()
-    return render(request, "polls/article_detail.html", context, status=status)
+    response = render(request, "polls/article_detail.html", context, status=status)
+    return with_reader_remembered(response, new_voter_id)
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:

@@ -55,6 +55,8 @@ def change_form_data(poll: Poll, **overrides) -> dict:
     }
     data["results_shown"] = poll.results_shown
     data["max_answers"] = str(poll.max_answers)
+    if poll.shuffle_choices:
+        data["shuffle_choices"] = "on"
     if poll.percentages_only:
         data["percentages_only"] = "on"
     for index, choice in enumerate(choices):
@@ -62,5 +64,7 @@ def change_form_data(poll: Poll, **overrides) -> dict:
         data[f"choices-{index}-poll"] = str(poll.pk)
         data[f"choices-{index}-position"] = str(choice.position)
         data[f"choices-{index}-text"] = choice.text
+        if choice.stays_last:
+            data[f"choices-{index}-stays_last"] = "on"
     data.update(overrides)
     return data

@@ -184,6 +184,33 @@
     });
   }
 
+  // A shuffled poll: the page is shared (cached) in the editor's order, and each reader's own
+  // order is applied here, from a seed kept in a partitioned cookie (a sandboxed frame has
+  // none: a new order per load there). The labels are moved, so keyboard order follows.
+  var group = form && form.querySelector("[data-shuffle]");
+  if (group) {
+    var seedName = cookieName.replace("vote", "order");
+    var match = !sandboxed && new RegExp("(?:^|; )" + seedName + "=([0-9]+)").exec(document.cookie);
+    var seed = match ? Number(match[1]) : Math.floor(Math.random() * 4294967296);
+    if (!match && !sandboxed) {
+      document.cookie = seedName + "=" + seed + "; Max-Age=63072000; Path=" +
+        root.getAttribute("data-widget-path") + "; Secure; SameSite=None; Partitioned";
+    }
+    var next = function () {  // mulberry32: a small seeded generator
+      seed = (seed + 0x6D2B79F5) >>> 0;
+      var t = Math.imul(seed ^ (seed >>> 15), seed | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+    var labels = Array.prototype.slice.call(group.querySelectorAll(".widget__choice:not([data-last])"));
+    for (var i = labels.length - 1; i > 0; i--) {
+      var j = Math.floor(next() * (i + 1));
+      var swap = labels[i]; labels[i] = labels[j]; labels[j] = swap;
+    }
+    var last = group.querySelector(".widget__choice[data-last]");
+    labels.forEach(function (label) { group.insertBefore(label, last); });
+  }
+
   var voted = root.getAttribute("data-voted-choice");
   if (voted) remember(voted);
   else voted = remembered();
