@@ -18,6 +18,7 @@ from polls.admin_forms import (
     ballot_count,
     choice_form_keeping_voted_choices,
 )
+from polls.context_processors import site_origin
 from polls.forms import VoteForm
 from polls.models import Article, Ballot, Choice, Poll, Topic
 from polls.snippets import embed_snippets
@@ -190,7 +191,7 @@ class PollAdmin(admin.ModelAdmin):
         }
 
     def snippet_rows(self, request: HttpRequest, poll: Poll) -> list[tuple[str, str, str]]:
-        snippets = embed_snippets(request.build_absolute_uri("/").rstrip("/"), poll)
+        snippets = embed_snippets(site_origin(request), poll)
         return [
             ("script", "Script loader (recommended)", snippets["loader"]),
             ("iframe", "Plain iframe (works without JavaScript)", snippets["iframe"]),

@@ -27,9 +27,10 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from polls import poll_cache, voters
+from polls.context_processors import site_origin
 from polls.forms import EmbedVoteForm
 from polls.models import Ballot, Poll, PollResults
 from polls.rate_limit import client_address
@@ -91,7 +92,9 @@ def poll_unavailable_message() -> str:
 
 def results_etag(poll: Poll, results: PollResults) -> str:
     # Everything the widget and the JSON show, so that any change, even one made by a bulk
-    # update that leaves updated_at alone, gives a new ETag and a new cached body.
+    # update that leaves updated_at alone, gives a new ETag and a new cached body. But the
+    # integrity line's refusals: left out so that no refused vote can change the ETag; they
+    # are brought up to date with the next vote or edit.
     return fingerprint_etag([*poll_description(poll, results), shown_figures(poll, results)])
 
 
@@ -100,10 +103,9 @@ def shown_figures(poll: Poll, results: PollResults) -> list:
     changed with a vote would tell of a count the editor holds back."""
     if poll.results_withheld():
         return []
-    figures = [poll.refused_repeat_votes, poll.refused_over_limit_votes]
     if poll.shows_counts:
-        return figures + [row.votes for row in results.rows]
-    return figures + [(row.percent, row.leading) for row in results.rows]
+        return [row.votes for row in results.rows]
+    return [(row.percent, row.leading) for row in results.rows]
 
 
 def poll_fingerprint(poll: Poll, results: PollResults) -> str:
@@ -134,7 +136,7 @@ def shared_response(request: HttpRequest, etag: str, build) -> HttpResponse:
     return response
 
 
-@require_GET
+@require_safe
 @frameable
 def widget(request: HttpRequest, slug: str) -> HttpResponse:
     try:
@@ -193,7 +195,7 @@ def shared_body(request: HttpRequest, poll: Poll, etag: str, render, *variant) -
     state: kept with the poll in the worker's memory while the poll cache listens (and dropped
     with it when a vote or an edit is announced), or else under its ETag."""
     if poll_cache.polls.listening:
-        key = (request.scheme, request.get_host(), get_language(), *variant)
+        key = (site_origin(request), get_language(), *variant)
         return poll_cache.polls.rendering(poll, key, render)
     return body_by_etag(request, etag, render, *variant)
 
@@ -202,7 +204,7 @@ def body_by_etag(request: HttpRequest, etag: str, render, *variant) -> bytes:
     """A body kept under a key that holds its ETag, made of what the request has just read:
     any change gives a new key, and the old body is never served again. No invalidation
     message is needed; old keys simply expire."""
-    parts = [etag, request.scheme, request.get_host(), *variant]
+    parts = [etag, site_origin(request), *variant]
     key = "shared-body:" + hashlib.sha256(json.dumps(parts).encode()).hexdigest()
     body = cache.get(key)
     if body is None:
@@ -490,8 +492,8 @@ def results_payload(request: HttpRequest, poll: Poll, results: PollResults) -> d
             "slug": poll.slug,
             "question": poll.question,
             "state": poll.state(),
-            "url": request.build_absolute_uri(poll.get_absolute_url()),
-            "results_url": request.build_absolute_uri(poll.get_results_url()),
+            "url": site_origin(request) + poll.get_absolute_url(),
+            "results_url": site_origin(request) + poll.get_results_url(),
             "closes_at": poll.closes_at.isoformat() if poll.closes_at else None,
             "results_shown": poll.results_shown,
         },
@@ -510,7 +512,7 @@ def results_payload(request: HttpRequest, poll: Poll, results: PollResults) -> d
     return payload
 
 
-@require_GET
+@require_safe
 def results_json(request: HttpRequest, slug: str) -> HttpResponse:
     poll = shared_poll_or_404(slug)
     results = poll.results()
@@ -529,7 +531,7 @@ def results_json(request: HttpRequest, slug: str) -> HttpResponse:
     return response
 
 
-@require_GET
+@require_safe
 def embed_js(request: HttpRequest) -> HttpResponse:
     """The script loader at a stable address publishers can paste (static names are hashed)."""
     with open(finders.find("embed/embed.js"), encoding="utf-8") as script:
@@ -566,7 +568,8 @@ def poll_from_url(request: HttpRequest, url: str) -> Poll:
         raise OEmbedError(400, "The url parameter is not a valid URL.") from None
     if parts.scheme not in ("http", "https") or hostname is None:
         raise OEmbedError(404, "That URL is not a poll on this site.")
-    if not (hostname in settings.ALLOWED_HOSTS or netloc == request.get_host()):
+    ours = {request.get_host(), urlsplit(site_origin(request)).netloc}
+    if not (hostname in settings.ALLOWED_HOSTS or netloc in ours):
         raise OEmbedError(404, "That URL is not a poll on this site.")
     try:
         match = resolve(parts.path)
@@ -580,7 +583,7 @@ def poll_from_url(request: HttpRequest, url: str) -> Poll:
     return poll
 
 
-@require_GET
+@require_safe
 def oembed(request: HttpRequest) -> JsonResponse:
     """oEmbed provider (https://oembed.com), type "rich": the widget in an iframe, sized for
     its tallest state at the width asked for."""
@@ -593,7 +596,7 @@ def oembed(request: HttpRequest) -> JsonResponse:
     except OEmbedError as error:
         return JsonResponse({"error": str(error)}, status=error.status)
     width, height = oembed_size(poll, maxwidth, maxheight)
-    site = request.build_absolute_uri("/").rstrip("/")
+    site = site_origin(request)
     response = JsonResponse(
         {
             "version": "1.0",

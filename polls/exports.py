@@ -42,9 +42,15 @@ BALLOTS_HEADER = [
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
+# Spreadsheets skip these before the formula sign: " =1+1" and "\u00a0=1+1" run too.
+INVISIBLE_LEAD = "\u200b\u200c\u200d\u2060\ufeff"
+
+
 def spreadsheet_safe(value: object) -> object:
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
+    if isinstance(value, str):
+        lead_stripped = value.lstrip().lstrip(INVISIBLE_LEAD).lstrip()
+        if value.startswith(FORMULA_STARTS) or lead_stripped.startswith(FORMULA_STARTS):
+            return "'" + value
     return value
 
 

@@ -3,17 +3,17 @@
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 
-@require_GET
+@require_safe
 @never_cache
 def process_health(request: HttpRequest) -> HttpResponse:
     """The process answers: no database, no template. Also the benchmark's ceiling."""
     return HttpResponse("ok\n", content_type="text/plain")
 
 
-@require_GET
+@require_safe
 @never_cache
 def database_health(request: HttpRequest) -> HttpResponse:
     try:

@@ -4,6 +4,7 @@ import re
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
+from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext
 
 logger = logging.getLogger(__name__)
@@ -57,4 +58,25 @@ class DatabaseUnavailableMiddleware:
             response = HttpResponse(render_to_string("503.html"), status=503)
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         response["Cache-Control"] = "no-store"
+        return response
+
+
+class PrivateUnlessSharedMiddleware:
+    """A response is private to its reader unless its view says every reader gets the same.
+
+    Most of our pages read the reader's cookies: "Your vote" on the results and article pages,
+    the thank-you message, the CSRF token in a form. Without Cache-Control, a shared cache
+    (a CDN, a corporate proxy) may keep such a page and hand it to the next reader. Views whose
+    responses are the same for everyone (the widget, its JSON, oEmbed, the loader script) say
+    so with their own public Cache-Control, which is left alone, as is WhiteNoise's on static
+    files (it answers before this middleware).
+    """
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if not response.has_header("Cache-Control"):
+            patch_cache_control(response, private=True)
         return response

@@ -5,6 +5,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q, Sum, prefetch_related_objects
@@ -63,16 +64,27 @@ class PollQuerySet(models.QuerySet):
             " 'text', c.text, 'position', c.position, 'votes', c.votes, 'stays_last', c.stays_last)"
             " ORDER BY c.position, c.id), '[]') FROM polls_choice c WHERE c.poll_id = p.id)"
             " AS choice_rows,"
+            " (SELECT count(*) FROM polls_refusedvoter r WHERE r.poll_id = p.id"
+            "  AND r.reason = %s) AS repeat_readers,"
+            " (SELECT count(*) FROM polls_refusedvoter r WHERE r.poll_id = p.id"
+            "  AND r.reason = %s) AS over_limit_networks,"
             # A poll with several answers shows shares of its voters: one ballot each.
             " CASE WHEN p.max_answers > 1 THEN"
             " (SELECT count(*) FROM polls_ballot b WHERE b.poll_id = p.id) END AS voters"
             " FROM polls_poll p WHERE p.slug = %s AND p.status = %s AND p.opens_at <= %s",
-            [slug, Poll.Status.PUBLISHED, now or timezone.now()],
+            [
+                RefusedVoter.Reason.REPEAT,
+                RefusedVoter.Reason.OVER_LIMIT,
+                slug,
+                Poll.Status.PUBLISHED,
+                now or timezone.now(),
+            ],
         )
         for poll in polls:
             # Django leaves JSON decoding to JSONField, so a raw query's jsonb arrives as text.
             rows = json.loads(poll.choice_rows)
             poll.cache_choices([Choice(poll=poll, **row) for row in rows])
+            poll.refusals = Refusals(poll.repeat_readers, poll.over_limit_networks)
             return poll
         return None
 
@@ -83,9 +95,7 @@ class PollQuerySet(models.QuerySet):
 MAX_ANSWERS = 20
 
 
-class Poll(CountersKeptByTheDatabase):
-    counter_fields = ("refused_repeat_votes", "refused_over_limit_votes")
-
+class Poll(models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
         PUBLISHED = "published", "Published"
@@ -134,10 +144,6 @@ class Poll(CountersKeptByTheDatabase):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    # For the integrity line under the results: attempts refused as a second vote by the same
-    # reader, and attempts refused because their address was over the rate limit.
-    refused_repeat_votes = models.PositiveIntegerField(default=0, editable=False)
-    refused_over_limit_votes = models.PositiveIntegerField(default=0, editable=False)
 
     objects = PollQuerySet.as_manager()
 
@@ -226,8 +232,10 @@ class Poll(CountersKeptByTheDatabase):
         voters = self.voter_total() if self.allows_several_answers else None
         return PollResults.from_choices(list(self.choices.all()), voters=voters)
 
-    def count_refusal(self, field: str) -> None:
-        Poll.objects.filter(pk=self.pk).update(**{field: models.F(field) + 1})
+    @cached_property
+    def refusals(self) -> Refusals:
+        """The integrity line's figures (visible_with_choices reads them with the poll)."""
+        return Refusals.of(self.refused_voters.all())
 
     def related_articles(self, limit: int = 5) -> list[Article]:
         """The articles that carry this poll, then the articles related to them."""
@@ -491,24 +499,74 @@ class Article(models.Model):
         return related
 
 
-class VoteRateWindow(models.Model):
-    """Vote attempts per client address in fixed time windows, for the rate limit.
+class RefusedVoter(models.Model):
+    """A reader refused a second vote on a poll, or a network (client address) refused a vote
+    for sending too many: the figures of the integrity line under the results.
 
-    The address is stored only as a keyed hash. Rows of past windows are deleted as new ones
-    are written (see polls/rate_limit.py).
+    Each is counted once per poll however often it tries, so one client cannot inflate the
+    line, and the row lives off the poll's: a refusal changes no poll or choice row, so it
+    never changes the widget's ETag nor makes the workers drop their kept poll.
     """
 
-    address_hash = models.CharField(max_length=64)
-    window_start = models.DateTimeField()
-    attempts = models.PositiveIntegerField(default=0)
+    class Reason(models.TextChoices):
+        REPEAT = "repeat", "Second vote by a reader"
+        OVER_LIMIT = "over_limit", "Over the rate limit"
+
+    poll = models.ForeignKey(Poll, on_delete=models.CASCADE, related_name="refused_voters")
+    reason = models.CharField(max_length=10, choices=Reason)
+    # The keyed hash of the reader's voter id (REPEAT) or of the client address (OVER_LIMIT).
+    who_hash = models.CharField(max_length=64)
+    first_refused_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["address_hash", "window_start"], name="one_rate_window_per_address"
+                fields=["poll", "reason", "who_hash"], name="one_refusal_per_voter_and_reason"
             )
         ]
-        indexes = [models.Index(fields=["window_start"], name="rate_window_start")]
 
     def __str__(self) -> str:
-        return f"{self.address_hash[:12]} @ {self.window_start:%H:%M:%S}: {self.attempts}"
+        return f"{self.get_reason_display()}: {self.who_hash[:12]}"
+
+    @classmethod
+    def record(cls, *, poll: Poll, reason: str, who_hash: str) -> None:
+        # INSERT ... ON CONFLICT DO NOTHING: a second refusal of the same reader writes nothing.
+        cls.objects.bulk_create(
+            [cls(poll=poll, reason=reason, who_hash=who_hash)], ignore_conflicts=True
+        )
+
+
+@dataclass(frozen=True)
+class Refusals:
+    repeat_readers: int
+    over_limit_networks: int
+
+    @classmethod
+    def of(cls, refused: models.QuerySet[RefusedVoter]) -> Refusals:
+        counts = dict(
+            refused.values_list("reason").annotate(n=models.Count("pk")).values_list("reason", "n")
+        )
+        return cls(
+            counts.get(RefusedVoter.Reason.REPEAT, 0), counts.get(RefusedVoter.Reason.OVER_LIMIT, 0)
+        )
+
+
+class RecentVoteAttempts(models.Model):
+    """When an address made its recent vote attempts, for the rate limit (a sliding log).
+
+    An attempt is admitted while fewer than N were admitted in the W seconds before it, so "at
+    most N in any W seconds" holds whenever they fall; a fixed window let 2N through across
+    its boundary. Only the admitted attempts of the last W seconds are kept (at most N times
+    a row), and rows idle for longer are deleted (see polls/rate_limit.py). The address is
+    stored only as a keyed hash.
+    """
+
+    address_hash = models.CharField(max_length=64, unique=True)
+    admitted_at = ArrayField(models.DateTimeField())
+    last_attempt_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name_plural = "recent vote attempts"
+
+    def __str__(self) -> str:
+        return f"{self.address_hash[:12]}: {len(self.admitted_at)} admitted"

@@ -1,9 +1,11 @@
 """Vote attempts per client address, counted in PostgreSQL (no other service needed).
 
-Fixed windows: each address may make VOTE_RATE_LIMIT attempts per window; one upsert per
-attempt counts it and returns the running total atomically, whatever worker handles it.
+VOTE_RATE_LIMIT is N/W: each address may make at most N attempts in any W seconds, counted with
+a sliding log of the times of its admitted attempts, one upsert per attempt.
 """
 
+import ipaddress
+import math
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,7 +15,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from polls.models import VoteRateWindow
+from polls.models import RecentVoteAttempts
 from polls.statements import prepared_cursor
 
 
@@ -24,38 +26,56 @@ class RateDecision:
 
 
 def client_address(request: HttpRequest) -> str:
-    """The socket's address, unless TRUSTED_PROXY_COUNT proxies sit in front of us.
+    """The socket's address, or the one our reverse proxies vouch for.
 
-    Each trusted proxy appends the address it received the request from to X-Forwarded-For,
-    so the client is the entry that many places from the right. Anything further left was
-    written by the client itself and buys nothing.
+    Each proxy appends the address it received the request from to X-Forwarded-For. Walking
+    that list from the right, an entry is believed only while the hop that wrote it is one of
+    TRUSTED_PROXIES, and at most TRUSTED_PROXY_COUNT hops back: a client that reaches gunicorn
+    directly, or writes its own X-Forwarded-For, is known by the address it connects from.
+    Django-axes keys admin sign-in failures on this address too (AXES_CLIENT_IP_CALLABLE).
     """
-    proxies = settings.TRUSTED_PROXY_COUNT
-    if proxies > 0:
-        forwarded = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",")]
-        forwarded = [part for part in forwarded if part]
-        if len(forwarded) >= proxies:
-            return forwarded[-proxies]
-    return request.META.get("REMOTE_ADDR", "")
+    address = request.META.get("REMOTE_ADDR", "")
+    forwarded = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",")]
+    forwarded = [part for part in forwarded if part]
+    for _ in range(settings.TRUSTED_PROXY_COUNT):
+        if not forwarded or not is_trusted_proxy(address):
+            break
+        address = forwarded.pop()
+    return address
+
+
+def is_trusted_proxy(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    if ip.version == 6 and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return any(ip in network for network in settings.TRUSTED_PROXIES)
 
 
 def address_hash(address: str) -> str:
     return salted_hmac("polls.client-address", address, algorithm="sha256").hexdigest()
 
 
-def window_start(now: datetime, seconds: int) -> datetime:
-    epoch = int(now.timestamp())
-    return datetime.fromtimestamp(epoch - epoch % seconds, tz=now.tzinfo)
-
-
-# Counts one attempt and returns the running total atomically, whatever worker runs it. Also the
-# first part of the vote's own statement (services.ballot_insert_and_count).
+# Counts one attempt from an address, atomically whatever worker runs it: the attempt is
+# admitted, and its time kept, while fewer than the limit were admitted in the window before
+# it; the times that have left the window are dropped on the way. Returns whether it was
+# admitted (its time is then the last kept) and the oldest time kept, from which a refused
+# attempt's Retry-After follows. Also the first part of the vote's own statement
+# (services.ballot_insert_and_count). Parameters: address hash, now, window in seconds, limit.
 ATTEMPT = (
-    f"INSERT INTO {VoteRateWindow._meta.db_table} (address_hash, window_start, attempts)"
-    " VALUES (%s::varchar(64), %s::timestamptz, 1)"
-    " ON CONFLICT (address_hash, window_start)"
-    f" DO UPDATE SET attempts = {VoteRateWindow._meta.db_table}.attempts + 1"
-    " RETURNING attempts"
+    f"INSERT INTO {RecentVoteAttempts._meta.db_table} AS recent"
+    " (address_hash, admitted_at, last_attempt_at)"
+    " VALUES (%s::varchar(64), ARRAY[%s::timestamptz], %s::timestamptz)"
+    " ON CONFLICT (address_hash) DO UPDATE SET last_attempt_at = excluded.last_attempt_at,"
+    " admitted_at = (SELECT CASE WHEN count(*) < %s::integer"
+    "   THEN coalesce(array_agg(at ORDER BY at), '{}') || excluded.last_attempt_at"
+    "   ELSE array_agg(at ORDER BY at) END"
+    "  FROM unnest(recent.admitted_at) AS at"
+    "  WHERE at > excluded.last_attempt_at - make_interval(secs => %s::integer))"
+    " RETURNING admitted_at[cardinality(admitted_at)] = last_attempt_at AS admitted,"
+    " admitted_at[1] AS oldest"
 )
 
 
@@ -64,31 +84,30 @@ class Attempt:
     """One attempt from an address, ready to be counted by ATTEMPT."""
 
     params: list
-    limit: int
     seconds: int
     now: datetime
-    window_ends: datetime
 
-    def decision(self, attempts: int) -> RateDecision:
+    def decision(self, admitted: bool, oldest: datetime) -> RateDecision:
         if random.random() < 0.01:
-            # Past windows are useless; trimming now and then keeps the table small.
+            # Addresses quiet for a whole window have nothing left to count; trimming now and
+            # then keeps the table small.
             too_old = self.now - timedelta(seconds=self.seconds)
-            VoteRateWindow.objects.filter(window_start__lt=too_old).delete()
-        retry_after = max(1, int((self.window_ends - self.now).total_seconds()))
-        return RateDecision(allowed=attempts <= self.limit, retry_after=retry_after)
+            RecentVoteAttempts.objects.filter(last_attempt_at__lt=too_old).delete()
+        # A refused attempt may try again once the oldest admitted one leaves the window.
+        frees_at = oldest + timedelta(seconds=self.seconds)
+        retry_after = max(1, math.ceil((frees_at - self.now).total_seconds()))
+        return RateDecision(allowed=admitted, retry_after=retry_after)
 
 
 def attempt_params(address: str) -> Attempt:
     limit, seconds = settings.VOTE_RATE_LIMIT
     now = timezone.now()
-    start = window_start(now, seconds)
-    ends = start + timedelta(seconds=seconds)
-    return Attempt([address_hash(address), start], limit, seconds, now, ends)
+    return Attempt([address_hash(address), now, now, limit, seconds], seconds, now)
 
 
 def vote_attempt_register(address: str) -> RateDecision:
     attempt = attempt_params(address)
     with prepared_cursor() as cursor:
         cursor.execute(ATTEMPT, attempt.params)
-        (attempts,) = cursor.fetchone()
-    return attempt.decision(attempts)
+        admitted, oldest = cursor.fetchone()
+    return attempt.decision(admitted, oldest)

@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from polls import rate_limit
-from polls.models import Article, Ballot, BallotChoice, Choice, Poll
+from polls.models import Article, Ballot, BallotChoice, Choice, Poll, RefusedVoter
 from polls.statements import prepared_cursor
 
 
@@ -47,10 +47,10 @@ class OverRateLimit(VoteRefused):
 def vote_attempt_admit(*, poll: Poll, client_address: str) -> None:
     """Count a vote attempt against its address's rate limit; refuse it when over.
 
-    For attempts that never reach ballot_cast (a bad form or token): a cast counts its own."""
+    For attempts that never reach ballot_cast (a bad form or token): a cast counts its own.
+    Such attempts are not votes, so the integrity line does not count their refusals."""
     decision = rate_limit.vote_attempt_register(client_address)
     if not decision.allowed:
-        poll.count_refusal("refused_over_limit_votes")
         raise OverRateLimit(decision.retry_after)
 
 
@@ -125,7 +125,7 @@ def ballot_cast(
         if client_address is not None:
             vote_attempt_admit(poll=poll, client_address=client_address)
         if "one_ballot_per_voter" in str(error):
-            poll.count_refusal("refused_repeat_votes")
+            RefusedVoter.record(poll=poll, reason=RefusedVoter.Reason.REPEAT, who_hash=voter_hash)
             raise AlreadyVoted(_("You have already voted in this poll.")) from error
         if "vote_token_used_once" in str(error):
             raise TokenAlreadyUsed(
@@ -133,7 +133,11 @@ def ballot_cast(
             ) from error
         raise
     if attempt is not None and not attempt.allowed:
-        poll.count_refusal("refused_over_limit_votes")
+        RefusedVoter.record(
+            poll=poll,
+            reason=RefusedVoter.Reason.OVER_LIMIT,
+            who_hash=rate_limit.address_hash(client_address),
+        )
         raise OverRateLimit(attempt.retry_after)
     ballot.picked = sorted(picked, key=lambda c: (c.position, c.pk))
     return ballot
@@ -161,20 +165,22 @@ def ballot_insert_and_count(
         if client_address is None:
             statement = ballot_statement(rate_limited=False, several=several)
             cursor.execute(statement, [*values, *picked_ids])
-            rows = [(None, *row) for row in cursor.fetchall()]
+            rows = cursor.fetchall()
             decision = None
         else:
             attempt = rate_limit.attempt_params(client_address)
             cursor.execute(
                 ballot_statement(rate_limited=True, several=several),
-                [*attempt.params, *values, attempt.limit, *picked_ids],
+                [*attempt.params, *values, *picked_ids],
             )
             rows = cursor.fetchall()
-            decision = attempt.decision(rows[0][0])
-    # One row per counted choice: (attempts, ballot id, choice id, its new count).
-    ballot.pk = rows[0][1]
-    ballot.choice_counts = {choice_id: votes for _, _, choice_id, votes in rows if choice_id}
-    ballot.choice_votes = rows[0][3]
+            admitted, oldest = rows[0][:2]
+            decision = attempt.decision(admitted, oldest)
+            rows = [row[2:] for row in rows]
+    # One row per counted choice: (ballot id, choice id, its new count).
+    ballot.pk = rows[0][0]
+    ballot.choice_counts = {choice_id: votes for _, choice_id, votes in rows if choice_id}
+    ballot.choice_votes = rows[0][2]
     ballot._state.adding = False
     ballot._state.db = connection.alias
     return decision
@@ -225,9 +231,9 @@ def ballot_statement(*, rate_limited: bool, several: bool = False) -> str:
     return (
         f"WITH attempt AS ({rate_limit.ATTEMPT}),"
         f" ballot AS (INSERT INTO {ballots} ({columns}) SELECT {placeholders}"
-        f" FROM attempt WHERE attempts <= %s RETURNING id, choice_id){chosen},"
+        f" FROM attempt WHERE admitted RETURNING id, choice_id){chosen},"
         f" counted AS ({counted})"
-        " SELECT attempt.attempts, counted.id, counted.choice_id, counted.votes"
+        " SELECT attempt.admitted, attempt.oldest, counted.id, counted.choice_id, counted.votes"
         " FROM attempt LEFT JOIN counted ON true"
     )
 

@@ -3,11 +3,13 @@ from django.contrib.messages.storage.cookie import CookieStorage
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from polls import poll_cache, voters
+from polls.context_processors import site_origin
 from polls.forms import VoteForm
 from polls.models import Article, Ballot, Choice, Poll
 from polls.rate_limit import client_address
@@ -39,26 +41,15 @@ def shared_poll_or_404(slug: str) -> Poll:
     return poll_cache.polls.visible_poll(slug, visible_poll_or_404)
 
 
-def site_origin(request: HttpRequest) -> str:
-    return f"{request.scheme}://{request.get_host()}"
-
-
 def reader_choices(request: HttpRequest, poll: Poll) -> tuple[list[Choice], str | None]:
-    """The poll's choices in this reader's order, and a new voter id to remember when a
-    shuffled poll needed one: the order is seeded by who the reader is, so it stays the same
-    across reloads. Our vote pages are this reader's own (they carry a CSRF token)."""
+    """The poll's choices in this reader's order, and the voter id to give a reader who has
+    none yet (voters.give_voter_id): a shuffled poll's order is seeded by who the reader is, so
+    it stays the same across reloads."""
     voter_id = voters.voter_id_from(request)
     new_voter_id = None
-    if poll.shuffle_choices and voter_id is None:
+    if voter_id is None:
         voter_id = new_voter_id = voters.new_voter_id()
-    seed = voters.voter_hash(voter_id) if voter_id else None
-    return poll.choices_for_reader(seed), new_voter_id
-
-
-def with_reader_remembered(response: HttpResponse, new_voter_id: str | None) -> HttpResponse:
-    if new_voter_id is not None:
-        voters.remember_voter(response, new_voter_id)
-    return response
+    return poll.choices_for_reader(voters.voter_hash(voter_id)), new_voter_id
 
 
 def reader_ballot(request: HttpRequest, poll: Poll) -> Ballot | None:
@@ -66,27 +57,27 @@ def reader_ballot(request: HttpRequest, poll: Poll) -> Ballot | None:
     return ballot_for(poll=poll, voter_hash=voters.voter_hash(voter_id) if voter_id else None)
 
 
-@require_GET
+@require_safe
 def index(request: HttpRequest) -> HttpResponse:
     polls = Poll.objects.open().with_total_votes().prefetch_related("articles")
     latest = Article.objects.published().prefetch_related("topics")[:LATEST_ARTICLES]
     return render(request, "polls/index.html", {"polls": polls, "articles": latest})
 
 
-@require_GET
+@require_safe
 def article_list(request: HttpRequest) -> HttpResponse:
     articles = Article.objects.published().select_related("poll").prefetch_related("topics")
     page = Paginator(articles, ARTICLES_PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "polls/article_list.html", {"page": page})
 
 
-@require_GET
+@require_safe
 def archive(request: HttpRequest) -> HttpResponse:
     polls = Poll.objects.closed().with_total_votes().order_by("-closes_at")
     return render(request, "polls/archive.html", {"polls": polls})
 
 
-@require_GET
+@require_safe
 def poll_detail(request: HttpRequest, slug: str) -> HttpResponse:
     poll = visible_poll_or_404(slug)
     if not poll.is_open() or reader_ballot(request, poll):
@@ -101,7 +92,8 @@ def poll_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "embed": embed_snippets(site_origin(request), poll),
     }
     response = render(request, "polls/poll_detail.html", context)
-    return with_reader_remembered(response, new_voter_id)
+    voters.give_voter_id(request, response, new_voter_id)
+    return response
 
 
 def vote(request: HttpRequest, slug: str) -> HttpResponse:
@@ -157,14 +149,14 @@ def vote(request: HttpRequest, slug: str) -> HttpResponse:
     return response
 
 
-@require_GET
+@require_safe
 def results(request: HttpRequest, slug: str) -> HttpResponse:
     if voters.voter_id_from(request) or CookieStorage.cookie_name in request.COOKIES:
         # "Your vote", or the thank-you message after voting: this reader's own page.
         return results_response(request, visible_poll_or_404(slug))
     # Everyone else, most of a front-page burst, sees the same page until the poll changes.
     poll = shared_poll_or_404(slug)
-    key = ("results", request.scheme, request.get_host(), request.path, get_language())
+    key = ("results", site_origin(request), request.path, get_language())
     return HttpResponse(
         poll_cache.polls.rendering(poll, key, lambda: results_response(request, poll).content)
     )
@@ -192,7 +184,7 @@ def results_response(
     return render(request, "polls/results.html", context, status=status)
 
 
-@require_GET
+@require_safe
 def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
     article = get_object_or_404(Article.objects.published().select_related("poll"), slug=slug)
     return article_response(request, article)
@@ -228,8 +220,32 @@ def article_response(
         else:
             context["results"] = poll.results()
     response = render(request, "polls/article_detail.html", context, status=status)
-    return with_reader_remembered(response, new_voter_id)
+    if "form" in context:
+        voters.give_voter_id(request, response, new_voter_id)
+    return response
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     return render(request, "403_csrf.html", status=403)
+
+
+# Error pages. Django's own error views (django.views.defaults, 6.1) run the CSRF check again
+# (@requires_csrf_token) in case their templates use {% csrf_token %}; ours never do. For a POST
+# whose body cannot be read, a form in latin-1 say, that second check raised the request's
+# BadRequest again from inside the 400 page, and the reader got a 500.
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    return render(request, "400.html", status=400)
+
+
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    return render(request, "403.html", status=403)
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    return render(request, "404.html", status=404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(render_to_string("500.html"), status=500)

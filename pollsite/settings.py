@@ -4,7 +4,9 @@ Development needs nothing set: DEBUG=1 is enough. Production (DEBUG unset or 0) 
 without SECRET_KEY and ALLOWED_HOSTS.
 """
 
+import ipaddress
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -54,6 +56,17 @@ def envrate(name: str, default: str) -> tuple[int, int]:
     return int(count), int(seconds)
 
 
+def envnetworks(name: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """Comma-separated addresses or CIDRs, such as "10.0.0.0/8, 2001:db8::/32"."""
+    networks = []
+    for item in envlist(name, []):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {item!r} is not an address or CIDR") from None
+    return networks
+
+
 def required(name: str) -> str:
     value = os.environ.get(name, "").strip()
     if not value:
@@ -74,6 +87,16 @@ else:
 
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [])
 SITE_NAME = os.environ.get("SITE_NAME", "The Daily Stack")
+# The site's canonical origin, e.g. https://polls.news.example: absolute links that other sites
+# and caches keep (oEmbed, the widget, the JSON API, embed snippets) are built from it, never
+# from the request's Host header, which the client chooses. Unset: the request's (development).
+SITE_URL = os.environ.get("SITE_URL", "").strip().rstrip("/")
+if SITE_URL and not re.fullmatch(
+    r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?", SITE_URL
+):
+    raise ImproperlyConfigured(
+        f"SITE_URL must be an origin such as https://polls.example, not {SITE_URL!r}"
+    )
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -81,6 +104,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "django.contrib.postgres",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "crispy_forms",
@@ -92,6 +116,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Cache-Control: private on every response a view does not declare shared.
+    "polls.middleware.PrivateUnlessSharedMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # Readers get the page in the language their browser asks for (Accept-Language), if we have it.
     "django.middleware.locale.LocaleMiddleware",
@@ -119,7 +145,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=envint("AXES_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
-# The same client address as the vote rate limit: proxy-aware through TRUSTED_PROXY_COUNT.
+# The same client address as the vote rate limit: X-Forwarded-For only from TRUSTED_PROXIES.
 AXES_CLIENT_IP_CALLABLE = "polls.rate_limit.client_address"
 
 ROOT_URLCONF = "pollsite.urls"
@@ -205,12 +231,21 @@ MESSAGE_STORAGE = "django.contrib.messages.storage.cookie.CookieStorage"
 VOTER_COOKIE_NAME = "pollsite_voter"
 VOTER_COOKIE_MAX_AGE = 60 * 60 * 24 * 365 * 2
 
-# Vote attempts allowed per client address per window (count/seconds). Shared office and
+# Vote attempts allowed per client address in any window (count/seconds). Shared office and
 # mobile-carrier addresses hide many readers, so the default is generous.
 VOTE_RATE_LIMIT = envrate("VOTE_RATE_LIMIT", "60/600")
-# How many reverse proxies (load balancer, CDN) append to X-Forwarded-For in front of us; 0
-# means the socket's address is the client's, and X-Forwarded-For is ignored.
-TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 0)
+# The reverse proxies (load balancer, CDN) in front of us, as addresses or CIDRs, and how many
+# of them append to X-Forwarded-For on a request's way in. An X-Forwarded-For entry is believed
+# only when the hop that wrote it connects from one of these networks (polls/rate_limit.py):
+# a client that reaches gunicorn directly gets no say in its address.
+TRUSTED_PROXIES = envnetworks("TRUSTED_PROXIES")
+TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 1 if TRUSTED_PROXIES else 0)
+if TRUSTED_PROXY_COUNT > 0 and not TRUSTED_PROXIES:
+    raise ImproperlyConfigured(
+        "TRUSTED_PROXY_COUNT needs TRUSTED_PROXIES: the addresses or CIDRs your proxies connect"
+        " from (e.g. 10.0.0.0/8), so that clients reaching the app directly cannot forge"
+        " X-Forwarded-For."
+    )
 if TRUSTED_PROXY_COUNT > 0:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 

@@ -21,3 +21,8 @@ urlpatterns = [
     path("oembed", embed_views.oembed, name="oembed"),
     path("", include("polls.urls")),
 ]
+
+handler400 = "polls.views.bad_request"
+handler403 = "polls.views.permission_denied"
+handler404 = "polls.views.page_not_found"
+handler500 = "polls.views.server_error"

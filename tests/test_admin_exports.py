@@ -123,6 +123,17 @@ def test_cells_that_a_spreadsheet_would_run_as_formulas_are_defused():
     assert ballots[1][6] == '\'=HYPERLINK("http://evil.example")'
 
 
+@pytest.mark.parametrize(
+    "lead", ["  ", "\u00a0", "\t ", "\u2003", "\u200b", " \ufeff\u00a0"], ids=repr
+)
+@pytest.mark.parametrize("sign", ["=", "+", "-", "@"])
+def test_formulas_behind_spaces_or_invisible_characters_are_defused_too(lead, sign):
+    poll = make_poll(f"{lead}{sign}1+1", choices=(f"{lead}{sign}A1", "Plain"), slug="lead")
+    results = rows(export("admin:polls_poll_results_csv", poll))
+    assert results[1][1] == f"'{lead}{sign}1+1"
+    assert [row[3] for row in results[1:]] == [f"'{lead}{sign}A1", "Plain"]
+
+
 def test_an_unknown_poll_is_a_404():
     response = editor_client().get(reverse("admin:polls_poll_ballots_csv", args=[999999]))
     assert response.status_code == 404

@@ -1,5 +1,7 @@
 """Admin sign-in is throttled (django-axes, attempts stored in PostgreSQL)."""
 
+import ipaddress
+
 import pytest
 from axes.models import AccessAttempt
 from django.conf import settings
@@ -71,3 +73,30 @@ def test_it_warns_before_the_lockout_and_the_lockout_page_is_branded():
     locked = sign_in(client, "wrong").content.decode()
     assert "<title>Too many sign-in attempts | The Daily Stack polls</title>" in locked
     assert "The Daily Stack polls</a>" in locked and "Django administration" not in locked
+
+
+def test_behind_a_proxy_forged_addresses_do_not_lift_the_lockout(settings):
+    """A client that reaches the app directly cannot pose as a new address per attempt."""
+    settings.TRUSTED_PROXY_COUNT = 1
+    settings.TRUSTED_PROXIES = [ipaddress.ip_network("10.0.0.0/8")]
+    make_editor()
+    statuses = [
+        sign_in(
+            Client(REMOTE_ADDR="203.0.113.66", HTTP_X_FORWARDED_FOR=f"192.0.2.{n}"), "wrong"
+        ).status_code
+        for n in range(settings.AXES_FAILURE_LIMIT + 3)
+    ]
+    assert statuses[-1] == 429 and statuses.count(429) == 4
+    assert AccessAttempt.objects.get().ip_address == "203.0.113.66"
+
+
+def test_behind_a_proxy_each_reader_address_has_its_own_failures(settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+    settings.TRUSTED_PROXIES = [ipaddress.ip_network("10.0.0.0/8")]
+    make_editor()
+    via_proxy = Client(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="198.51.100.7")
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        sign_in(via_proxy, "wrong")
+    assert AccessAttempt.objects.get().ip_address == "198.51.100.7"
+    other = Client(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="198.51.100.8")
+    assert sign_in(other, EDITOR_PASSWORD).status_code == 302

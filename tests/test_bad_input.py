@@ -85,6 +85,18 @@ def raw(url, body: bytes, **kwargs):
     )
 
 
+def with_csrf_cookie(content_type: str, url: str = "/polls/main/vote/", body: bytes = b""):
+    """A form post from a browser that has our CSRF cookie, its body in another charset."""
+
+    def request(w, client):
+        client = Client(enforce_csrf_checks=True)
+        client.cookies["csrftoken"] = "c" * 32
+        form = body or f"choice={w.choice()}&csrfmiddlewaretoken={'c' * 32}".encode()
+        return client.generic("POST", url, form, content_type=content_type)
+
+    return request
+
+
 def get(url):
     return lambda w, client: client.get(url(w) if callable(url) else url)
 
@@ -164,6 +176,50 @@ CASES = {
             "/polls/main/vote/", {"choice": w.choice()}
         ),
         403,
+    ),
+    # Headers and charsets, with the CSRF cookie that makes the check read the body
+    **{
+        f"vote: form in {charset} with a CSRF cookie": (
+            with_csrf_cookie(f"application/x-www-form-urlencoded; charset={charset}"),
+            400,
+        )
+        for charset in ("latin-1", "utf-16", "ascii")
+    },
+    "admin login: form in latin-1 with a CSRF cookie": (
+        with_csrf_cookie(
+            "application/x-www-form-urlencoded; charset=latin-1",
+            "/admin/login/",
+            b"username=a&password=b&csrfmiddlewaretoken=" + b"c" * 32,
+        ),
+        400,
+    ),
+    "unknown page: form in latin-1 with a CSRF cookie": (
+        with_csrf_cookie("application/x-www-form-urlencoded; charset=latin-1", "/no/such/page/"),
+        404,
+    ),
+    "vote: multipart without a boundary": (
+        with_csrf_cookie("multipart/form-data", body=b"choice=1"),
+        400,
+    ),
+    "vote: malformed CSRF cookie": (
+        lambda w, c: Client(enforce_csrf_checks=True, cookies={"csrftoken": "\x00;;"}).post(
+            "/polls/main/vote/", {"choice": w.choice()}
+        ),
+        403,
+    ),
+    "vote: unknown host": (
+        post("/polls/main/vote/", lambda w: {"choice": w.choice()}, headers={"Host": "evil:1"}),
+        400,
+    ),
+    "widget: form in utf-16": (
+        lambda w, c: c.generic(
+            "POST",
+            "/polls/main/embed/vote/",
+            f"choice={w.choice()}&token={w.token()}".encode("utf-16"),
+            content_type="application/x-www-form-urlencoded; charset=utf-16",
+            headers=SAME_ORIGIN,
+        ),
+        400,
     ),
     # The widget's vote
     "widget: missing token": (embed(lambda w: {"choice": w.choice()}), 403),
@@ -282,6 +338,25 @@ JUNK_FIELDS = st.dictionaries(
 )
 
 
+# What a WSGI server can hand over: header bytes decoded as latin-1 (PEP 3333).
+HEADER_TEXT = st.text(st.characters(min_codepoint=32, max_codepoint=0xFF), max_size=40)
+CHARSETS = st.one_of(
+    st.sampled_from(["utf-8", "latin-1", "utf-16", "ascii", "cp1252", "utf-7", "", "x;y"]),
+    HEADER_TEXT,
+)
+JUNK_HEADERS = st.fixed_dictionaries(
+    {},
+    optional={
+        "Accept-Language": HEADER_TEXT,
+        "Accept": HEADER_TEXT,
+        "X-Forwarded-For": HEADER_TEXT,
+        "Origin": HEADER_TEXT,
+        "Sec-Fetch-Site": HEADER_TEXT,
+        "If-None-Match": HEADER_TEXT,
+    },
+)
+
+
 @hypothesis_settings(
     max_examples=120,
     deadline=None,
@@ -301,4 +376,40 @@ def test_generated_junk_never_counts_a_vote_or_breaks(world, fields, raw_body, w
     )
     for response in (form, body):
         assert 400 <= response.status_code < 500, (response.status_code, fields, raw_body)
+    assert snapshot() == before
+
+
+@hypothesis_settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    charset=CHARSETS,
+    headers=JUNK_HEADERS,
+    csrf_cookie=st.one_of(st.none(), st.just("c" * 32), HEADER_TEXT),
+    url=st.sampled_from(["/polls/main/vote/", "/polls/main/embed/vote/", "/admin/login/"]),
+)
+def test_generated_headers_and_charsets_never_break(world, charset, headers, csrf_cookie, url):
+    """The same vote in any charset, with junk headers and cookies: a clear answer, never a
+    500. The body is not UTF-8 unless the charset says so, so no vote may be counted but in
+    UTF-8 (or a charset that spells it the same, which Django refuses all the same)."""
+    client = Client(enforce_csrf_checks=True)
+    if csrf_cookie is not None:
+        client.cookies["csrftoken"] = csrf_cookie
+    body = f"choice={world.choice(world.other)}&csrfmiddlewaretoken={'c' * 32}"
+    before = snapshot()
+    try:
+        encoded = body.encode(charset or "utf-8")
+    except (LookupError, UnicodeError, ValueError):
+        encoded = body.encode()
+    response = client.generic(
+        "POST",
+        url,
+        encoded,
+        content_type=f"application/x-www-form-urlencoded; charset={charset}",
+        headers=headers,
+    )
+    assert response.status_code != 500, (charset, headers, csrf_cookie)
+    assert response.status_code < 500 or response.status_code == 503
     assert snapshot() == before

@@ -7,13 +7,13 @@ import pytest
 from django.db import connection
 
 from polls.models import Ballot, BallotChoice
-from polls.services import AlreadyVoted, ballot_cast
+from polls.services import AlreadyVoted, OverRateLimit, ballot_cast
 from tests.conftest import counts, make_poll
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def race(votes: list[tuple], threads: int) -> list[str]:
+def race(votes: list[tuple], threads: int, client_address: str | None = None) -> list[str]:
     """Cast (poll, choice, voter_hash) votes from many threads released at the same moment."""
     start = threading.Event()
 
@@ -21,10 +21,14 @@ def race(votes: list[tuple], threads: int) -> list[str]:
         poll, choice, voter_hash = vote
         start.wait()
         try:
-            ballot_cast(poll=poll, choice=choice, voter_hash=voter_hash)
+            ballot_cast(
+                poll=poll, choice=choice, voter_hash=voter_hash, client_address=client_address
+            )
             return "counted"
         except AlreadyVoted:
             return "already voted"
+        except OverRateLimit:
+            return "over the limit"
         finally:
             connection.close()
 
@@ -113,3 +117,13 @@ def test_one_voter_racing_itself_with_several_answers_gets_one_ballot():
     assert outcomes.count("counted") == 1 and outcomes.count("already voted") == 11
     assert Ballot.objects.count() == 1 and BallotChoice.objects.count() == 2
     assert sum(counts(poll).values()) == 2
+
+
+def test_one_address_racing_itself_gets_exactly_the_limit(settings):
+    settings.VOTE_RATE_LIMIT = (10, 600)
+    poll = make_poll(choices=("A", "B"))
+    choice = poll.choices.first()
+    votes = [(poll, choice, f"voter-{n}") for n in range(40)]
+    outcomes = race(votes, threads=16, client_address="203.0.113.40")
+    assert outcomes.count("counted") == 10 == Ballot.objects.count()
+    assert outcomes.count("over the limit") == 30

@@ -2,7 +2,7 @@
 
 import pytest
 
-from polls.models import Choice, Poll
+from polls.models import Choice
 from polls.services import ballot_cast
 
 pytestmark = pytest.mark.django_db
@@ -15,15 +15,6 @@ def test_saving_a_stale_choice_keeps_the_votes_cast_meanwhile(poll):
     stale.save()  # ...and the editor saves.
     fresh = Choice.objects.get(pk=stale.pk)
     assert (fresh.text, fresh.votes) == ("Envoy proxy", 1)
-
-
-def test_saving_a_stale_poll_keeps_the_refusal_counts(poll):
-    stale = Poll.objects.get(pk=poll.pk)
-    poll.count_refusal("refused_repeat_votes")
-    stale.question = "Edited?"
-    stale.save()
-    fresh = Poll.objects.get(pk=poll.pk)
-    assert (fresh.question, fresh.refused_repeat_votes) == ("Edited?", 1)
 
 
 def test_an_editor_saving_the_poll_in_the_admin_keeps_the_votes(admin_client, poll):

@@ -530,3 +530,22 @@ def test_with_a_list_of_sites_a_vote_must_name_one(client, poll, settings, host_
 def test_an_origin_with_an_impossible_port_is_refused(client, poll):
     response = embed_vote(client, poll, host_origin="https://news.example:99999")
     assert response.status_code == 400 and Ballot.objects.count() == 0
+
+
+def test_absolute_links_come_from_site_url_never_the_host_header(client, poll, settings):
+    """Django accepts any port on an allowed host; a link built from the Host header would be
+    kept by shared caches (oEmbed: an hour) and served to everyone."""
+    settings.SITE_URL = "https://polls.example"
+    settings.ALLOWED_HOSTS = ["polls.example", "localhost"]
+    forged = {"HTTP_HOST": "localhost:1"}
+    answers = [
+        client.get("/oembed", {"url": "https://polls.example" + poll.get_absolute_url()}, **forged),
+        client.get(reverse("polls:embed", args=[poll.slug]), **forged),
+        client.get(reverse("polls:api_results", args=[poll.slug]), **forged),
+        client.get(poll.get_absolute_url(), **forged),
+    ]
+    for answer in answers:
+        assert answer.status_code == 200
+        body = answer.content.decode()
+        assert "localhost:1" not in body and "https://polls.example/polls/" in body
+    assert answers[2].json()["poll"]["url"] == "https://polls.example" + poll.get_absolute_url()

@@ -117,3 +117,16 @@ def test_the_german_catalogue_is_complete_and_its_compiled_file_matches_it():
         if compiled.gettext(msgid) != texts[0] and compiled.ngettext(msgid, "", 1) != texts[0]
     ]
     assert stale == [], "run make messages to compile the catalogue"
+
+
+@pytest.mark.django_db
+def test_the_integrity_line_reads_plainly_in_german(poll):
+    reader = german()
+    vote = f"/polls/{poll.slug}/vote/"
+    reader.post(vote, {"choice": poll.choices.first().pk})
+    reader.post(vote, {"choice": poll.choices.last().pk})
+    html = german().get(poll.get_results_url()).content.decode()
+    assert (
+        "Eine Stimme pro Person. Nicht gezählt: die zweite Stimme von 1 Person, und Stimmen aus"
+        " 0 Netzen, die zu viele auf einmal schickten." in html
+    )

@@ -259,3 +259,27 @@ def test_a_vote_with_several_answers_keeps_the_kept_poll_exact(listener, poll):
     assert eventually(lambda: Client().get(api).json()["voters"] == 2)
     payload = Client().get(api).json()
     assert [(c["votes"], c["percent"]) for c in payload["choices"]] == [(1, 50), (2, 100), (0, 0)]
+
+
+def test_refused_votes_leave_the_kept_poll_alone(listener, poll, django_assert_num_queries):
+    """One client repeating its vote must not send every worker back to the database."""
+    reader = Client()
+    vote_url = reverse("polls:vote", args=[poll.slug])
+    assert reader.post(vote_url, {"choice": poll.choices.first().pk}).status_code == 303
+    widget_url = reverse("polls:embed", args=[poll.slug])
+    assert eventually(lambda: "1 vote in total" in widget_html(poll.slug))
+    etag = Client().get(widget_url)["ETag"]
+    for _ in range(20):
+        assert reader.post(vote_url, {"choice": poll.choices.last().pk}).status_code == 409
+    # A vote on another poll, announced after the refusals: once it has arrived, anything the
+    # refusals announced has arrived before it.
+    other = Poll.objects.create(question="Other?", slug="other", opens_at=poll.opens_at)
+    other.status = Poll.Status.PUBLISHED
+    other.save()
+    choice = Choice.objects.create(poll=other, text="Yes")
+    other_url = reverse("polls:api_results", args=[other.slug])
+    Client().get(other_url)
+    ballot_cast(poll=other, choice=choice, voter_hash="z" * 64)
+    assert eventually(lambda: Client().get(other_url).json()["total"] == 1)
+    with django_assert_num_queries(0):
+        assert Client().get(widget_url)["ETag"] == etag

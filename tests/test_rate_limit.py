@@ -1,10 +1,17 @@
+import ipaddress
+import re
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from django.test import Client, RequestFactory
 from django.urls import reverse
 
-from polls.models import Ballot, Choice, VoteRateWindow
+from polls import rate_limit
+from polls.models import Ballot, Choice, Poll, RecentVoteAttempts
 from polls.rate_limit import client_address
+from polls.services import ballot_cast
 from polls.vote_tokens import vote_token_issue
+from tests.helpers import ROOT, manage
 
 pytestmark = pytest.mark.django_db
 
@@ -31,25 +38,51 @@ def widget_vote(poll, address="203.0.113.7", **headers):
     )
 
 
+PROXY = ipaddress.ip_network("10.0.0.0/8")
+
+
 @pytest.mark.parametrize(
-    ("proxies", "forwarded", "expected"),
+    ("proxies", "socket", "forwarded", "expected"),
     [
-        (0, "", "10.0.0.9"),
-        (0, "198.51.100.1", "10.0.0.9"),
-        (1, "", "10.0.0.9"),
-        (1, "198.51.100.1", "198.51.100.1"),
-        (1, "6.6.6.6, 198.51.100.1", "198.51.100.1"),
-        (2, "6.6.6.6, 198.51.100.1, 192.0.2.10", "198.51.100.1"),
-        (2, "192.0.2.10", "10.0.0.9"),
+        (0, "10.0.0.9", "", "10.0.0.9"),
+        (0, "10.0.0.9", "198.51.100.1", "10.0.0.9"),
+        (1, "10.0.0.9", "", "10.0.0.9"),
+        (1, "10.0.0.9", "198.51.100.1", "198.51.100.1"),
+        (1, "10.0.0.9", "6.6.6.6, 198.51.100.1", "198.51.100.1"),
+        (1, "::ffff:10.0.0.9", "198.51.100.1", "198.51.100.1"),
+        # A client that reaches the app directly, not through the proxy, chooses nothing.
+        (1, "203.0.113.66", "198.51.100.1", "203.0.113.66"),
+        (2, "10.0.0.9", "6.6.6.6, 198.51.100.1, 10.1.1.1", "198.51.100.1"),
+        (2, "10.0.0.9", "192.0.2.10", "192.0.2.10"),
+        # The second hop is believed only if the first one named a proxy.
+        (2, "10.0.0.9", "6.6.6.6, 198.51.100.1", "198.51.100.1"),
+        (2, "10.0.0.9", "garbage, not-an-address", "not-an-address"),
     ],
 )
 def test_the_client_address_trusts_only_the_configured_proxies(
-    settings, proxies, forwarded, expected
+    settings, proxies, socket, forwarded, expected
 ):
     settings.TRUSTED_PROXY_COUNT = proxies
+    settings.TRUSTED_PROXIES = [PROXY]
     headers = {"HTTP_X_FORWARDED_FOR": forwarded} if forwarded else {}
-    request = RequestFactory().get("/", REMOTE_ADDR="10.0.0.9", **headers)
+    request = RequestFactory().get("/", REMOTE_ADDR=socket, **headers)
     assert client_address(request) == expected
+
+
+def test_behind_a_proxy_a_client_reaching_the_app_directly_cannot_choose_its_address(
+    poll, settings, three_per_window
+):
+    settings.TRUSTED_PROXY_COUNT = 1
+    settings.TRUSTED_PROXIES = [PROXY]
+    statuses = [
+        page_vote(poll, address="203.0.113.66", **{"X-Forwarded-For": f"192.0.2.{n}"}).status_code
+        for n in range(6)
+    ]
+    assert statuses == [303, 303, 303, 429, 429, 429]
+    # Through the proxy, each reader's own address counts.
+    assert (
+        page_vote(poll, address="10.0.0.2", **{"X-Forwarded-For": "192.0.2.1"}).status_code == 303
+    )
 
 
 def test_votes_over_the_limit_get_429_with_retry_after_and_change_nothing(poll, three_per_window):
@@ -82,10 +115,13 @@ def test_a_forged_x_forwarded_for_buys_no_votes(poll, settings, three_per_window
     assert statuses == [303, 303, 303, 429, 429, 429]
 
     settings.TRUSTED_PROXY_COUNT = 1
-    VoteRateWindow.objects.all().delete()
+    settings.TRUSTED_PROXIES = [PROXY]
+    RecentVoteAttempts.objects.all().delete()
     # Behind one proxy, the client controls only what the proxy did not append.
     statuses = [
-        page_vote(poll, **{"X-Forwarded-For": f"192.0.2.{n}, 198.51.100.50"}).status_code
+        page_vote(
+            poll, address="10.0.0.1", **{"X-Forwarded-For": f"192.0.2.{n}, 198.51.100.50"}
+        ).status_code
         for n in range(5)
     ]
     assert statuses == [303, 303, 303, 429, 429]
@@ -94,25 +130,52 @@ def test_a_forged_x_forwarded_for_buys_no_votes(poll, settings, three_per_window
 def test_the_limit_state_lives_in_postgresql_with_hashed_addresses(poll, three_per_window):
     page_vote(poll, address="203.0.113.99")
     widget_vote(poll, address="203.0.113.99")
-    window = VoteRateWindow.objects.get()
-    assert window.attempts == 2
-    assert "203.0.113.99" not in window.address_hash and len(window.address_hash) == 64
+    recent = RecentVoteAttempts.objects.get()
+    assert len(recent.admitted_at) == 2
+    assert "203.0.113.99" not in recent.address_hash and len(recent.address_hash) == 64
     assert not Ballot.objects.filter(voter_hash__contains="203.0.113").exists()
 
 
-def test_refusals_are_counted_for_the_integrity_line(client, poll, three_per_window):
+def test_refusals_are_counted_for_the_integrity_line_once_per_reader_and_network(
+    client, poll, three_per_window
+):
     reader = Client(REMOTE_ADDR="203.0.113.5")
     url = reverse("polls:vote", args=[poll.slug])
     assert reader.post(url, {"choice": poll.choices.first().pk}).status_code == 303
     assert reader.post(url, {"choice": poll.choices.last().pk}).status_code == 409
     assert reader.post(url, {"choice": poll.choices.last().pk}).status_code == 409
     assert reader.post(url, {"choice": poll.choices.last().pk}).status_code == 429
-    poll.refresh_from_db()
-    assert (poll.refused_repeat_votes, poll.refused_over_limit_votes) == (2, 1)
+    assert page_vote(poll, address="203.0.113.5").status_code == 429
     html = client.get(poll.get_results_url()).content.decode()
     assert "not a scientific sample" in html
-    assert "2 repeat votes and 1 attempt over the rate limit refused" in html
+    assert (
+        "One vote per reader. Not counted: a second vote from 1 reader, and votes from 1 network"
+        " that sent too many at once." in html
+    )
     assert "1 vote in total" in html
+
+
+def test_one_client_repeating_its_vote_cannot_inflate_the_line_or_touch_the_poll(
+    client, poll, settings
+):
+    """1,000 repeats with one voter cookie: one refused reader, and the poll's row, its
+    widget's ETag and its kept copy in every worker stay as they were."""
+    settings.VOTE_RATE_LIMIT = (100, 600)
+    reader = Client(REMOTE_ADDR="203.0.113.5")
+    url = reverse("polls:vote", args=[poll.slug])
+    assert reader.post(url, {"choice": poll.choices.first().pk}).status_code == 303
+    etag = client.get(reverse("polls:embed", args=[poll.slug]))["ETag"]
+    row = Poll.objects.values().get(pk=poll.pk)
+    statuses = {
+        reader.post(url, {"choice": poll.choices.last().pk}).status_code for _ in range(1000)
+    }
+    assert statuses == {409, 429}
+    for junk in range(50):
+        reader.post(url, {"choice": f"x{junk}"})
+    assert Poll.objects.values().get(pk=poll.pk) == row
+    assert client.get(reverse("polls:embed", args=[poll.slug]))["ETag"] == etag
+    html = client.get(poll.get_results_url()).content.decode()
+    assert "a second vote from 1 reader, and votes from 1 network" in html
 
 
 def test_failed_attempts_count_against_the_limit_too(poll, three_per_window):
@@ -127,3 +190,76 @@ def test_failed_attempts_count_against_the_limit_too(poll, three_per_window):
     assert refused.status_code == 429
     assert not Ballot.objects.exists()
     assert list(Choice.objects.values_list("votes", flat=True)) == [0] * poll.choices.count()
+
+
+def test_the_compose_setup_publishes_the_app_on_loopback_only():
+    """Reached from outside past the proxy, gunicorn would see the client's own socket address:
+    nothing to forge, but no TLS either, and the proxy's limits would not apply."""
+    compose = (ROOT / "docker-compose.yml").read_text()
+    published = re.findall(r'^\s*-\s*"?([^"\n]*:\d+)"?\s*$', compose.split("ports:", 1)[1], re.M)
+    assert published and all(entry.startswith("127.0.0.1:") for entry in published)
+
+
+def test_a_proxy_count_without_trusted_proxies_refuses_to_start():
+    result = manage("check", DEBUG="1", TRUSTED_PROXY_COUNT="1")
+    assert result.returncode != 0 and "TRUSTED_PROXY_COUNT needs TRUSTED_PROXIES" in result.stderr
+    result = manage("check", DEBUG="1", TRUSTED_PROXIES="10.0.0.0/8, 2001:db8::/32")
+    assert result.returncode == 0, result.stderr
+
+
+class Clock:
+    """timezone.now() for the rate limit, moved by the test: no waiting, no timing."""
+
+    def __init__(self) -> None:
+        # Just before a multiple of the window: where a fixed window would start anew.
+        self.now = datetime(2026, 11, 30, 11, 59, 50, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    clock = Clock()
+    monkeypatch.setattr(rate_limit.timezone, "now", clock)
+    return clock
+
+
+def test_at_most_the_limit_in_any_window_even_across_a_window_boundary(poll, clock, settings):
+    """At 3/600, three votes at 11:59:50 and more from 12:00:00 on: a fixed window let six
+    through in 20 seconds. Now the fourth waits until the first has left the window."""
+    settings.VOTE_RATE_LIMIT = (3, 600)
+    admitted = []
+    for second in range(0, 1300, 10):
+        at = clock.now = datetime(2026, 11, 30, 11, 59, 50, tzinfo=UTC) + timedelta(seconds=second)
+        response = page_vote(poll)
+        if response.status_code == 303:
+            admitted.append(at)
+        else:
+            assert response.status_code == 429
+            # The first moment it may try again is exactly when a vote would be admitted.
+            frees_at = admitted[-3] + timedelta(seconds=600)
+            assert at + timedelta(seconds=int(response["Retry-After"])) == frees_at
+    assert len(admitted) == 9  # three at 0 s, 600 s and 1200 s (each 10 s apart)
+    for start in admitted:
+        assert len([at for at in admitted if start <= at < start + timedelta(seconds=600)]) <= 3
+
+
+def test_refused_attempts_do_not_extend_the_wait(poll, clock, settings):
+    settings.VOTE_RATE_LIMIT = (2, 60)
+    start = clock.now
+    assert [page_vote(poll).status_code for _ in range(2)] == [303, 303]
+    for second in range(1, 60):
+        clock.now = start + timedelta(seconds=second)
+        assert page_vote(poll).status_code == 429
+    clock.now = start + timedelta(seconds=60)
+    assert page_vote(poll).status_code == 303
+    assert len(RecentVoteAttempts.objects.get().admitted_at) == 1
+
+
+# A transaction test: inside the test's own transaction, savepoints would add queries.
+@pytest.mark.django_db(transaction=True)
+def test_the_vote_is_still_one_statement(poll, django_assert_num_queries):
+    choice = poll.choices.first()
+    with django_assert_num_queries(1):
+        ballot_cast(poll=poll, choice=choice, voter_hash="v" * 64, client_address="192.0.2.1")

@@ -1,41 +1,20 @@
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
 from tests.conftest import make_article
+from tests.helpers import manage
 
 pytestmark = pytest.mark.django_db
 
-ROOT = Path(__file__).resolve().parent.parent
 PRODUCTION = {
     "DEBUG": "0",
     "SECRET_KEY": "x7-Production-like-secret-key-for-the-deploy-check-0123456789-abcdef",
     "ALLOWED_HOSTS": "polls.example",
+    "SITE_URL": "https://polls.example",
     "SECURE_COOKIES": "1",
     "SECURE_SSL_REDIRECT": "1",
 }
-
-
-def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
-    # Only the test process relaxes Django's async guard (see pyproject.toml).
-    environment = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in PRODUCTION and k != "DJANGO_ALLOW_ASYNC_UNSAFE"
-    }
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env={**environment, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def test_the_deploy_check_passes_with_production_settings():
@@ -44,9 +23,10 @@ def test_the_deploy_check_passes_with_production_settings():
 
 
 @pytest.mark.parametrize("missing", ["SECRET_KEY", "ALLOWED_HOSTS"])
-def test_production_refuses_to_start_without_its_secrets(missing):
+def test_production_refuses_to_start_without_its_secrets(missing, tmp_path):
     env = {k: v for k, v in PRODUCTION.items() if k != missing}
-    result = manage("check", **env)
+    # A deployment has no .data/secret_key, from which a local checkout takes its defaults.
+    result = manage("check", DATA_DIR=str(tmp_path), **env)
     assert result.returncode != 0
     assert f"{missing} must be set when DEBUG is off" in result.stderr
 
@@ -131,3 +111,14 @@ def test_the_admin_lives_at_the_configured_path():
         ADMIN_URL="newsroom-desk/",
     )
     assert result.stdout.strip().splitlines()[-1] == "/newsroom-desk/", result.stderr
+
+
+def test_the_deploy_check_asks_for_the_site_url():
+    env = {k: v for k, v in PRODUCTION.items() if k != "SITE_URL"}
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **env)
+    assert result.returncode != 0 and "polls.W001" in result.stdout + result.stderr
+
+
+def test_a_site_url_that_is_not_an_origin_is_refused(tmp_path):
+    result = manage("check", **{**PRODUCTION, "SITE_URL": "https://polls.example/path"})
+    assert result.returncode != 0 and "SITE_URL must be an origin" in result.stderr

@@ -2,6 +2,7 @@ import re
 
 import pytest
 from django.conf import settings
+from django.test import Client
 from django.urls import reverse
 
 from polls.models import Ballot, Choice
@@ -325,3 +326,18 @@ def test_the_embed_snippets_sit_below_the_reading_collapsed(client, poll):
         # After the article and the related articles, not inside the reader's main column.
         assert html.index("</main>") < html.index("embed-snippets")
         assert html.index("Related articles") < html.index("embed-snippets")
+
+
+@pytest.mark.parametrize("page", ["poll", "article"])
+def test_a_reader_gets_their_voter_id_before_voting_so_a_lost_answer_cannot_count_twice(poll, page):
+    make_article("Host", poll=poll, slug="host")
+    reader = Client()
+    reader.get(poll.get_absolute_url() if page == "poll" else "/articles/host/")
+    voter_cookie = reader.cookies[settings.VOTER_COOKIE_NAME].value
+    url = reverse("polls:vote", args=[poll.slug])
+    assert reader.post(url, {"choice": poll.choices.first().pk}).status_code == 303
+    # The answer was lost after the commit: the browser kept only what the form page gave it.
+    retry = Client()
+    retry.cookies[settings.VOTER_COOKIE_NAME] = voter_cookie
+    assert retry.post(url, {"choice": poll.choices.first().pk}).status_code == 409
+    assert Ballot.objects.count() == 1

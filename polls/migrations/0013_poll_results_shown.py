@@ -15,7 +15,7 @@ def before_voting_from_results_shown(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("polls", "0010_ballot_source_sandboxed_embed")]
+    dependencies = [("polls", "0012_ballot_source_sandboxed_embed")]
 
     operations = [
         migrations.AddField(

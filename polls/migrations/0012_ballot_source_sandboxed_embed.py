@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("polls", "0009_notify_vote_counts"),
+        ("polls", "0011_sliding_window_rate_limit"),
     ]
 
     operations = [

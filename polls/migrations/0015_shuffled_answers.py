@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("polls", "0012_several_answers"),
+        ("polls", "0014_several_answers"),
     ]
 
     operations = [

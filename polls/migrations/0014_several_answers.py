@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("polls", "0011_poll_results_shown"),
+        ("polls", "0013_poll_results_shown"),
     ]
 
     operations = [
