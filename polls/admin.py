@@ -14,6 +14,7 @@ from polls.admin_forms import (
     CONFIRM_FIELD,
     ChoiceInlineFormSet,
     PollAdminForm,
+    answers,
     ballot_count,
     choice_form_keeping_voted_choices,
 )
@@ -28,7 +29,7 @@ BOTH = [admin.ActionLocation.CHANGE_LIST, admin.ActionLocation.CHANGE_FORM]
 class ChoiceInline(admin.TabularInline):
     model = Choice
     formset = ChoiceInlineFormSet
-    fields = ["position", "text", "votes"]
+    fields = ["position", "text", "stays_last", "votes"]
     readonly_fields = ["votes"]
     extra = 1
     min_num = 2
@@ -71,8 +72,8 @@ class PollStateFilter(admin.SimpleListFilter):
 @admin.register(Poll)
 class PollAdmin(admin.ModelAdmin):
     form = PollAdminForm
-    list_display = ["question", "state", "total_votes", "last_vote_at", "schedule"]
-    list_filter = [PollStateFilter, "status", "results_before_voting", "opens_at"]
+    list_display = ["question", "state", "mode", "total_votes", "last_vote_at", "schedule"]
+    list_filter = [PollStateFilter, "status", "results_shown", "opens_at"]
     search_fields = ["question", "slug", "choices__text"]
     prepopulated_fields = {"slug": ["question"]}
     date_hierarchy = "opens_at"
@@ -91,7 +92,11 @@ class PollAdmin(admin.ModelAdmin):
         # only view the poll gets a read-only list of the articles instead.
         can_change = obj is None or self.has_change_permission(request, obj)
         fieldsets = [
-            (None, {"fields": ["question", "slug", "status", "results_before_voting"]}),
+            (None, {"fields": ["question", "slug", "status"]}),
+            (
+                "Answers and results",
+                {"fields": ["max_answers", "shuffle_choices", "results_shown", "percentages_only"]},
+            ),
             ("Schedule", {"fields": ["opens_at", "closes_at"]}),
             ("Where it appears", {"fields": ["articles" if can_change else "shown_on"]}),
         ]
@@ -121,6 +126,20 @@ class PollAdmin(admin.ModelAdmin):
         return format_html(
             '<span class="poll-state poll-state--{}">{}</span>', state, state.title()
         )
+
+    @admin.display(description="Mode")
+    def mode(self, poll: Poll) -> str:
+        shown = {
+            Poll.ResultsShown.ALWAYS: "results always shown",
+            Poll.ResultsShown.AFTER_VOTING: "results after voting",
+            Poll.ResultsShown.AFTER_CLOSE: "results after the close",
+        }[poll.results_shown]
+        parts = [answers(poll.max_answers).capitalize(), shown]
+        if poll.shuffle_choices:
+            parts.insert(1, "shuffled")
+        if poll.percentages_only:
+            parts.append("percentages only")
+        return "; ".join(parts)
 
     @admin.display(description="Votes", ordering="total_votes")
     def total_votes(self, poll: Poll) -> int:
@@ -188,7 +207,7 @@ class PollAdmin(admin.ModelAdmin):
         context = {"poll": poll}
         if with_form:
             context["form"] = VoteForm(poll=poll, choices=choices)
-        if not with_form or poll.results_before_voting:
+        if not with_form or poll.shows_results_before_voting:
             context["results"] = poll.results()
         return render_to_string("admin/polls/poll/widget_preview.html", context, request)
 
@@ -235,7 +254,7 @@ class PollAdmin(admin.ModelAdmin):
         context = {
             "poll": poll,
             "form": VoteForm(poll=poll, choices=list(poll.choices.all())),
-            "results": poll.results() if poll.results_before_voting else None,
+            "results": poll.results() if poll.shows_results_before_voting else None,
             "related_articles": poll.related_articles(),
             "preview": poll.state(),
         }
@@ -362,13 +381,21 @@ class TopicAdmin(admin.ModelAdmin):
 class BallotAdmin(admin.ModelAdmin):
     """The audit trail: readable, never edited or deleted from the admin."""
 
-    list_display = ["cast_at", "poll", "choice", "source", "article", "host_origin"]
+    list_display = ["cast_at", "poll", "answer_text", "source", "article", "host_origin"]
     list_filter = ["source", "cast_at"]
     list_select_related = ["poll", "choice", "article"]
     search_fields = ["poll__question", "poll__slug", "host_origin"]
     date_hierarchy = "cast_at"
     # The voter hash stays out of sight: it identifies a reader across polls.
-    fields = ["poll", "choice", "cast_at", "source", "article", "host_origin", "host_path"]
+    fields = ["poll", "answer_text", "cast_at", "source", "article", "host_origin", "host_path"]
+    readonly_fields = ["answer_text"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).prefetch_related("picks__choice")
+
+    @admin.display(description="Answer")
+    def answer_text(self, ballot: Ballot) -> str:
+        return ballot.answer_text
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -19,6 +19,11 @@ def ballot_count(poll: Poll) -> int:
     return Ballot.objects.filter(poll=poll).count() if poll.pk else 0
 
 
+def answers(max_answers: int) -> str:
+    """A poll's answer mode, as the poll list and the form's messages say it."""
+    return "one answer" if max_answers == 1 else f"up to {max_answers} answers"
+
+
 def normalised(text: str) -> str:
     return " ".join(text.split()).casefold()
 
@@ -34,8 +39,9 @@ class PollAdminForm(forms.ModelForm):
         required=False,
         label="Change it anyway",
         help_text=(
-            "Readers have already voted in this poll. Changing the question or a choice's text "
-            "changes what they voted on; tick this to save such a change."
+            "Readers have already voted in this poll. Changing the question, a choice's text or "
+            "how many answers readers may pick changes what they voted on; tick this to save "
+            "such a change."
         ),
     )
 
@@ -45,7 +51,10 @@ class PollAdminForm(forms.ModelForm):
             "question",
             "slug",
             "status",
-            "results_before_voting",
+            "max_answers",
+            "shuffle_choices",
+            "results_shown",
+            "percentages_only",
             "opens_at",
             "closes_at",
         ]
@@ -70,6 +79,13 @@ class PollAdminForm(forms.ModelForm):
                 f"{votes} reader{'s have' if votes != 1 else ' has'} already voted on this "
                 "question. Tick “Change it anyway” (under “Readers have voted”) to save the "
                 "new wording.",
+            )
+        if votes and "max_answers" in self.changed_data and not cleaned.get(CONFIRM_FIELD):
+            self.add_error(
+                "max_answers",
+                f"{votes} reader{'s have' if votes != 1 else ' has'} already voted with "
+                f"{answers(self.initial['max_answers'])}. Tick “Change it anyway” (under "
+                "“Readers have voted”) to change how many answers readers may pick.",
             )
         return cleaned
 

@@ -45,10 +45,13 @@ def poll_duplicate(*, poll: Poll) -> Poll:
         question=f"{poll.question[: max_length - len(COPY_MARK)]}{COPY_MARK}",
         slug=free_slug(f"{poll.slug}-copy"),
         status=Poll.Status.DRAFT,
-        results_before_voting=poll.results_before_voting,
+        max_answers=poll.max_answers,
+        shuffle_choices=poll.shuffle_choices,
+        results_shown=poll.results_shown,
+        percentages_only=poll.percentages_only,
     )
     Choice.objects.bulk_create(
-        Choice(poll=copy, text=choice.text, position=choice.position)
+        Choice(poll=copy, text=choice.text, position=choice.position, stays_last=choice.stays_last)
         for choice in poll.choices.all()
     )
     return copy

@@ -40,6 +40,7 @@ from polls.services import (
     PollClosed,
     TokenAlreadyUsed,
     ballot_cast,
+    ballot_for,
     vote_attempt_admit,
 )
 from polls.snippets import oembed_html, oembed_size
@@ -94,8 +95,17 @@ def results_etag(poll: Poll, results: PollResults) -> str:
     # update that leaves updated_at alone, gives a new ETag and a new cached body. But the
     # integrity line's refusals: left out so that no refused vote can change the ETag; they
     # are brought up to date with the next vote or edit.
-    counts = [row.votes for row in results.rows]
-    return fingerprint_etag([*poll_description(poll, results), counts])
+    return fingerprint_etag([*poll_description(poll, results), shown_figures(poll, results)])
+
+
+def shown_figures(poll: Poll, results: PollResults) -> list:
+    """The figures readers may see, and nothing else: an ETag, or a body cached under it, that
+    changed with a vote would tell of a count the editor holds back."""
+    if poll.results_withheld():
+        return []
+    if poll.shows_counts:
+        return [row.votes for row in results.rows]
+    return [(row.percent, row.leading) for row in results.rows]
 
 
 def poll_fingerprint(poll: Poll, results: PollResults) -> str:
@@ -105,7 +115,8 @@ def poll_fingerprint(poll: Poll, results: PollResults) -> str:
 
 def poll_description(poll: Poll, results: PollResults) -> list:
     description = [poll.pk, poll.updated_at.isoformat(), poll.state(), poll.question]
-    description += [poll.results_before_voting, str(poll.closes_at), get_language()]
+    description += [poll.results_shown, poll.percentages_only, str(poll.closes_at)]
+    description += [get_language()]
     description += [(row.choice.pk, row.choice.text) for row in results.rows]
     return description
 
@@ -161,7 +172,6 @@ def render_widget(
         "ballot": ballot,
         "notice": notice,
         "show_results": ballot is not None or not poll.is_open(),
-        "results_before_voting": poll.results_before_voting,
         # Every rendering carries a fresh token, so a refused attempt can simply be retried.
         "vote_token": "" if form is None else vote_token or vote_token_issue(poll),
         "results_html": render_results(poll, results, ballot)
@@ -247,7 +257,7 @@ def widget_page(
             results_html=RESULTS_SLOT,
         ).content
 
-    voted = ballot.choice_id if ballot else None
+    voted = ballot.choice_ids if ballot else None
     fingerprint = poll_fingerprint(poll, results)
     # Outlives the counts (and so the poll cache's entries, renewed with every vote).
     frame = body_by_etag(request, fingerprint, render_frame, "widget-frame", voted, notice)
@@ -364,7 +374,7 @@ def widget_vote_outcome(request: HttpRequest, poll: Poll, voter_id: str) -> Vote
             return VoteOutcome(403, str(refusal))
         ballot = ballot_cast(
             poll=poll,
-            choice=form.selected_choice(),
+            choices=form.selected_choices(),
             voter_hash=voters.voter_hash(voter_id),
             source=Ballot.Source.EMBED_SANDBOXED if sandboxed else Ballot.Source.EMBED,
             host_origin=form.cleaned_data["host_origin"],
@@ -376,17 +386,17 @@ def widget_vote_outcome(request: HttpRequest, poll: Poll, voter_id: str) -> Vote
     except OverRateLimit as refusal:
         return VoteOutcome(429, str(refusal), retry_after=refusal.retry_after)
     except AlreadyVoted as refusal:
-        earlier = Ballot.objects.filter(poll=poll, voter_hash=voters.voter_hash(voter_id)).first()
+        earlier = ballot_for(poll=poll, voter_hash=voters.voter_hash(voter_id))
         return VoteOutcome(409, str(refusal), ballot=earlier, results=poll.results())
     except (TokenAlreadyUsed, PollClosed) as refusal:
         return VoteOutcome(409, str(refusal))
-    # The results as the reader left them, with their choice's count as the vote returned it.
-    return VoteOutcome(
-        200,
-        _("Thank you, your vote was counted."),
-        ballot=ballot,
-        results=results.with_count(ballot.choice_id, ballot.choice_votes),
-    )
+    if poll.allows_several_answers:
+        # Shares of the voters: the vote returns its choices' counts, not how many voted.
+        results = (Poll.objects.visible_with_choices(poll.slug) or poll).results()
+    else:
+        # The results as the reader left them, with their choice's count as the vote returned.
+        results = results.with_count(ballot.choice_id, ballot.choice_votes)
+    return VoteOutcome(200, _("Thank you, your vote was counted."), ballot=ballot, results=results)
 
 
 def form_error_text(form: EmbedVoteForm) -> str:
@@ -441,7 +451,8 @@ def widget_vote(request: HttpRequest, slug: str) -> HttpResponse:
 def vote_payload(request: HttpRequest, poll: Poll, outcome: VoteOutcome) -> dict:
     payload = {"ok": outcome.status == 200, "message": outcome.notice}
     if outcome.ballot is not None:
-        payload["choice"] = outcome.ballot.choice_id
+        payload["choice"] = outcome.ballot.choice_ids[0]
+        payload["voted_choices"] = outcome.ballot.choice_ids
     if outcome.results is not None:
         payload.update(results_payload(request, poll, outcome.results))
     if outcome.retry_after is not None:
@@ -464,16 +475,20 @@ def widget_token(request: HttpRequest, slug: str) -> JsonResponse:
     else:
         payload = {"token": vote_token_issue(poll)}
         voter_id = embed_voter_id(request)
+        ballot = voter_id and ballot_for(poll=poll, voter_hash=voters.voter_hash(voter_id))
         if voter_id is not None:
-            ballot = Ballot.objects.filter(poll=poll, voter_hash=voters.voter_hash(voter_id))
-            payload["choice"] = ballot.values_list("choice_id", flat=True).first()
+            payload["choice"] = ballot.choice_ids[0] if ballot else None
+        if ballot:
+            payload["voted_choices"] = ballot.choice_ids
         response = JsonResponse(payload)
     response["Cache-Control"] = "no-store"
     return allow_sandboxed_widget(request, response)
 
 
 def results_payload(request: HttpRequest, poll: Poll, results: PollResults) -> dict:
-    return {
+    """The results as JSON, with only the figures readers may see: none while they are held
+    back until the close, percentages without counts where the editor chose so."""
+    payload = {
         "poll": {
             "slug": poll.slug,
             "question": poll.question,
@@ -481,18 +496,21 @@ def results_payload(request: HttpRequest, poll: Poll, results: PollResults) -> d
             "url": site_origin(request) + poll.get_absolute_url(),
             "results_url": site_origin(request) + poll.get_results_url(),
             "closes_at": poll.closes_at.isoformat() if poll.closes_at else None,
+            "results_shown": poll.results_shown,
         },
-        "total": results.total,
-        "choices": [
-            {
-                "id": row.choice.pk,
-                "text": row.choice.text,
-                "votes": row.votes,
-                "percent": row.percent,
-            }
-            for row in results.rows
-        ],
+        "choices": [{"id": row.choice.pk, "text": row.choice.text} for row in results.rows],
     }
+    if poll.results_withheld():
+        return payload
+    for choice, row in zip(payload["choices"], results.rows, strict=True):
+        choice["percent"] = row.percent
+        if poll.shows_counts:
+            choice["votes"] = row.votes
+    if poll.shows_counts:
+        payload["total"] = results.total
+        if results.voters is not None:
+            payload["voters"] = results.voters
+    return payload
 
 
 @require_safe

@@ -18,13 +18,15 @@ import secrets
 from collections.abc import Iterable, Iterator
 from datetime import UTC
 
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, StringAgg, Subquery, TextField, Value
+from django.db.models.functions import Coalesce
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
-from polls.models import Ballot, Poll
+from polls.models import Ballot, BallotChoice, Poll
 
-RESULTS_HEADER = ["poll", "question", "position", "choice", "votes", "percent"]
+# With several answers per reader, percent is the share of the poll's voters (one ballot each).
+RESULTS_HEADER = ["poll", "question", "position", "choice", "votes", "percent", "voters"]
 BALLOTS_HEADER = [
     "poll",
     "cast_at_utc",
@@ -56,7 +58,9 @@ def spreadsheet_safe(value: object) -> object:
 def results_rows(polls: Iterable[Poll]) -> Iterator[list]:
     yield RESULTS_HEADER
     for poll in polls:
-        for row in poll.results().rows:
+        results = poll.results()
+        voters = results.total if results.voters is None else results.voters
+        for row in results.rows:
             yield [
                 poll.slug,
                 poll.question,
@@ -64,18 +68,27 @@ def results_rows(polls: Iterable[Poll]) -> Iterator[list]:
                 row.choice.text,
                 row.votes,
                 row.percent,
+                voters,
             ]
 
 
 def ballot_rows(polls: QuerySet[Poll], voter_key: bytes) -> Iterator[list]:
     yield BALLOTS_HEADER
+    # The answers of a ballot in a poll with several: "Envoy; NGINX", in the poll's order.
+    picks = (
+        BallotChoice.objects.filter(ballot=OuterRef("pk"))
+        .values("ballot")
+        .annotate(texts=StringAgg("choice__text", Value("; "), order_by="choice__position"))
+        .values("texts")
+    )
     ballots = (
         Ballot.objects.filter(poll__in=polls)
+        .annotate(answers=Coalesce("choice__text", Subquery(picks), output_field=TextField()))
         .order_by("poll__slug", "cast_at", "id")
         .values_list(
             "poll__slug",
             "cast_at",
-            "choice__text",
+            "answers",
             "source",
             "article__slug",
             "host_origin",

@@ -5,12 +5,14 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from polls.models import Ballot, Choice, Poll
 
 
 class ChoiceForm(forms.Form):
-    """Picks one of a poll's choices, from choices the caller already loaded."""
+    """Picks one of a poll's choices, or up to poll.max_answers of them (check boxes), from
+    choices the caller already loaded."""
 
     choice = forms.TypedChoiceField(
         coerce=int,
@@ -24,18 +26,47 @@ class ChoiceForm(forms.Form):
     def __init__(self, *args, poll: Poll, choices: list[Choice], **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.poll = poll
+        if poll.allows_several_answers:
+            self.fields["choice"] = forms.TypedMultipleChoiceField(
+                coerce=int,
+                widget=forms.CheckboxSelectMultiple,
+                error_messages=self.fields["choice"].error_messages,
+            )
         self.choices_by_id = {choice.pk: choice for choice in choices}
         self.fields["choice"].choices = [(choice.pk, choice.text) for choice in choices]
         self.fields["choice"].label = poll.question
 
+    @property
+    def last_ids(self) -> set[int]:
+        """Choices that stay at the end when the answers are shuffled."""
+        return {pk for pk, choice in self.choices_by_id.items() if choice.stays_last}
+
+    @property
+    def several(self) -> bool:
+        return self.poll.allows_several_answers
+
     def clean(self) -> dict:
+        picked = self.data.getlist("choice") if self.is_bound else []
         # A radio group sends one value; several mean a crafted request, not a reader.
-        if self.is_bound and len(self.data.getlist("choice")) > 1:
+        if not self.several and len(picked) > 1:
             raise forms.ValidationError(_("Please pick only one answer."))
+        if self.several and len(set(picked)) != len(picked):
+            raise forms.ValidationError(_("Please pick each answer only once."))
+        if self.several and len(picked) > self.poll.max_answers:
+            self.add_error(
+                "choice",
+                ngettext(
+                    "Please pick at most %(count)d answer.",
+                    "Please pick at most %(count)d answers.",
+                    self.poll.max_answers,
+                )
+                % {"count": self.poll.max_answers},
+            )
         return super().clean()
 
-    def selected_choice(self) -> Choice:
-        return self.choices_by_id[self.cleaned_data["choice"]]
+    def selected_choices(self) -> list[Choice]:
+        picked = self.cleaned_data["choice"]
+        return [self.choices_by_id[pk] for pk in (picked if self.several else [picked])]
 
 
 class VoteForm(ChoiceForm):

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import json
+import random
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.postgres.fields import ArrayField
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q, Sum, prefetch_related_objects
 from django.urls import reverse
@@ -59,13 +61,16 @@ class PollQuerySet(models.QuerySet):
         polls = self.raw(
             "SELECT p.*,"
             " (SELECT coalesce(jsonb_agg(jsonb_build_object('id', c.id,"
-            " 'text', c.text, 'position', c.position, 'votes', c.votes)"
+            " 'text', c.text, 'position', c.position, 'votes', c.votes, 'stays_last', c.stays_last)"
             " ORDER BY c.position, c.id), '[]') FROM polls_choice c WHERE c.poll_id = p.id)"
             " AS choice_rows,"
             " (SELECT count(*) FROM polls_refusedvoter r WHERE r.poll_id = p.id"
             "  AND r.reason = %s) AS repeat_readers,"
             " (SELECT count(*) FROM polls_refusedvoter r WHERE r.poll_id = p.id"
-            "  AND r.reason = %s) AS over_limit_networks"
+            "  AND r.reason = %s) AS over_limit_networks,"
+            # A poll with several answers shows shares of its voters: one ballot each.
+            " CASE WHEN p.max_answers > 1 THEN"
+            " (SELECT count(*) FROM polls_ballot b WHERE b.poll_id = p.id) END AS voters"
             " FROM polls_poll p WHERE p.slug = %s AND p.status = %s AND p.opens_at <= %s",
             [
                 RefusedVoter.Reason.REPEAT,
@@ -87,6 +92,9 @@ class PollQuerySet(models.QuerySet):
         return self.annotate(total_votes=Sum("choices__votes", default=0))
 
 
+MAX_ANSWERS = 20
+
+
 class Poll(models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
@@ -101,10 +109,38 @@ class Poll(models.Model):
     closes_at = models.DateTimeField(
         null=True, blank=True, help_text="Leave empty to keep the poll open until you close it."
     )
-    results_before_voting = models.BooleanField(
-        "readers see results before voting",
+
+    class ResultsShown(models.TextChoices):
+        ALWAYS = "always", "Always, also next to the vote form"
+        AFTER_VOTING = "after_voting", "After the reader has voted"
+        AFTER_CLOSE = "after_close", "Only once the poll has closed"
+
+    results_shown = models.CharField(
+        "readers see the results",
+        max_length=12,
+        choices=ResultsShown,
+        default=ResultsShown.AFTER_VOTING,
+        help_text="“Only once the poll has closed” shows no count anywhere until then: not on "
+        "our pages, in the widget, in the JSON or in the page previews of other sites.",
+    )
+    max_answers = models.PositiveSmallIntegerField(
+        "answers a reader may pick",
+        default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_ANSWERS)],
+        help_text="1: one answer (round buttons). More: up to that many (check boxes); each "
+        "answer's percentage is then its share of the voters, so they add up to more than 100.",
+    )
+    shuffle_choices = models.BooleanField(
+        "shuffle the answers",
         default=False,
-        help_text="Show the current results next to the vote form. Off: only after voting.",
+        help_text="Each reader sees the answers in an order of their own, the same on every "
+        "visit, which evens out the pull of the first answer. Answers marked “always last” "
+        "stay at the end.",
+    )
+    percentages_only = models.BooleanField(
+        "percentages only",
+        default=False,
+        help_text="Readers see each answer's share, never the number of votes.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -150,6 +186,27 @@ class Poll(models.Model):
     def is_closed(self, now: datetime | None = None) -> bool:
         return self.state(now) == "closed"
 
+    @property
+    def allows_several_answers(self) -> bool:
+        return self.max_answers > 1
+
+    def voter_total(self) -> int:
+        """Readers who have voted: one ballot each, whatever they picked."""
+        voters = getattr(self, "voters", None)  # loaded with the poll by visible_with_choices
+        return self.ballots.count() if voters is None else voters
+
+    @property
+    def shows_results_before_voting(self) -> bool:
+        return self.results_shown == self.ResultsShown.ALWAYS
+
+    def results_withheld(self, now: datetime | None = None) -> bool:
+        """True while "only once the poll has closed" holds back every count, from everyone."""
+        return self.results_shown == self.ResultsShown.AFTER_CLOSE and not self.is_closed(now)
+
+    @property
+    def shows_counts(self) -> bool:
+        return not self.percentages_only
+
     def cache_choices(self, choices: list[Choice]) -> None:
         """Keep choices loaded with the poll where prefetch_related("choices") would:
         self.choices.all() and self.results() then read them without a query."""
@@ -161,8 +218,19 @@ class Poll(models.Model):
         cached._prefetch_done = True
         self._prefetched_objects_cache = {"choices": cached}
 
+    def choices_for_reader(self, reader_seed: str | None) -> list[Choice]:
+        """The choices in the order this reader sees them: shuffled by their own seed when the
+        poll shuffles (the same seed, the same order), the "always last" ones at the end."""
+        choices = list(self.choices.all())
+        if not self.shuffle_choices or reader_seed is None:
+            return choices
+        shuffled = [choice for choice in choices if not choice.stays_last]
+        random.Random(f"{self.pk}:{reader_seed}").shuffle(shuffled)
+        return shuffled + [choice for choice in choices if choice.stays_last]
+
     def results(self) -> PollResults:
-        return PollResults.from_choices(list(self.choices.all()))
+        voters = self.voter_total() if self.allows_several_answers else None
+        return PollResults.from_choices(list(self.choices.all()), voters=voters)
 
     @cached_property
     def refusals(self) -> Refusals:
@@ -190,6 +258,11 @@ class Choice(CountersKeptByTheDatabase):
     position = models.PositiveSmallIntegerField(
         default=0, help_text="Choices are shown in ascending order of position."
     )
+    stays_last = models.BooleanField(
+        "always last",
+        default=False,
+        help_text="Kept at the end when the answers are shuffled: “Other”, “None of these”.",
+    )
     # Kept by the vote service with an atomic UPDATE ... SET votes = votes + 1; the ballots are
     # the audit trail the counts can be checked against.
     votes = models.PositiveIntegerField(default=0, editable=False)
@@ -216,11 +289,15 @@ class ChoiceResult:
 class PollResults:
     rows: list[ChoiceResult]
     total: int
+    # Polls with several answers: readers who voted. Each percentage is then a share of them.
+    voters: int | None = None
 
     @classmethod
-    def from_choices(cls, choices: list[Choice], counts: list[int] | None = None) -> PollResults:
+    def from_choices(
+        cls, choices: list[Choice], counts: list[int] | None = None, voters: int | None = None
+    ) -> PollResults:
         counts = [choice.votes for choice in choices] if counts is None else counts
-        percents = whole_percentages(counts)
+        percents = whole_percentages(counts) if voters is None else shares_of(counts, voters)
         top = max(counts, default=0)
         rows = [
             ChoiceResult(
@@ -228,7 +305,7 @@ class PollResults:
             )
             for choice, votes, percent in zip(choices, counts, percents, strict=True)
         ]
-        return cls(rows=rows, total=sum(counts))
+        return cls(rows=rows, total=sum(counts), voters=voters)
 
     def with_count(self, choice_id: int, votes: int) -> PollResults:
         """These results with one choice's count as a vote has just returned it."""
@@ -241,6 +318,14 @@ class PollResults:
     def leading(self) -> set[int]:
         """Ids of the choices with the most votes (none before the first vote)."""
         return {row.choice.pk for row in self.rows if row.leading}
+
+
+def shares_of(counts: list[int], voters: int) -> list[int]:
+    """Each count as a whole-number percentage of the voters (rounded half up, at most 100):
+    with several answers each, they add up to more than 100."""
+    if voters <= 0:
+        return [0 for _ in counts]
+    return [min(100, (count * 200 + voters) // (voters * 2)) for count in counts]
 
 
 def whole_percentages(counts: list[int]) -> list[int]:
@@ -274,7 +359,11 @@ class Ballot(models.Model):
     # No index of its own: one_ballot_per_voter and ballot_poll_cast_at both start with the
     # poll, and serve every lookup by poll; a third would only slow each vote down.
     poll = models.ForeignKey(Poll, on_delete=models.PROTECT, related_name="ballots", db_index=False)
-    choice = models.ForeignKey(Choice, on_delete=models.PROTECT, related_name="ballots")
+    # The answer of a one-answer poll. A poll with several answers keeps them in picks
+    # (BallotChoice), one row each, and leaves this empty.
+    choice = models.ForeignKey(
+        Choice, null=True, blank=True, on_delete=models.PROTECT, related_name="ballots"
+    )
     # A keyed hash (HMAC) of the reader's opaque voter id: stable per reader, useless if leaked.
     voter_hash = models.CharField(max_length=64)
     cast_at = models.DateTimeField(default=timezone.now)
@@ -313,7 +402,42 @@ class Ballot(models.Model):
         indexes = [models.Index(fields=["poll", "cast_at"], name="ballot_poll_cast_at")]
 
     def __str__(self) -> str:
-        return f"{self.choice} ({self.cast_at:%Y-%m-%d %H:%M})"
+        return f"{self.answer_text} ({self.cast_at:%Y-%m-%d %H:%M})"
+
+    @cached_property
+    def picked(self) -> list[Choice]:
+        """The choices this reader picked, in the poll's order."""
+        if self.choice_id is not None:
+            return [self.choice]
+        picks = sorted(self.picks.all(), key=lambda pick: (pick.choice.position, pick.choice_id))
+        return [pick.choice for pick in picks]
+
+    @property
+    def choice_ids(self) -> list[int]:
+        return [choice.pk for choice in self.picked]
+
+    @property
+    def answer_text(self) -> str:
+        return ", ".join(choice.text for choice in self.picked)
+
+
+class BallotChoice(models.Model):
+    """One answer of a ballot in a poll with several answers; the ballot stays the one per
+    reader."""
+
+    # No index of its own: one_pick_per_choice starts with the ballot.
+    ballot = models.ForeignKey(
+        Ballot, on_delete=models.CASCADE, related_name="picks", db_index=False
+    )
+    choice = models.ForeignKey(Choice, on_delete=models.PROTECT, related_name="picks")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["ballot", "choice"], name="one_pick_per_choice")
+        ]
+
+    def __str__(self) -> str:
+        return str(self.choice)
 
 
 class Topic(models.Model):

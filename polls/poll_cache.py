@@ -100,7 +100,9 @@ class PollCache:
                     for (poll_id, choice_id), (number, votes) in self._last_counts.items():
                         if poll_id == poll.pk and number > counts_announced:
                             entry.new_counts[choice_id] = votes
-                    self._entries[slug] = entry
+                    # Its voters changed too, and no notification says how many: read again.
+                    if not (entry.new_counts and poll.allows_several_answers):
+                        self._entries[slug] = entry
         return poll
 
     def rendering(self, poll: Poll, key: tuple, render: Callable[[], bytes]) -> bytes:
@@ -136,8 +138,14 @@ class PollCache:
         with self._lock:
             self._counts_announced += 1
             self._last_counts[poll_id, choice_id] = (self._counts_announced, votes)
-            for entry in self._entries.values():
-                if entry.poll.pk == poll_id:
+            for slug, entry in list(self._entries.items()):
+                if entry.poll.pk != poll_id:
+                    continue
+                if entry.poll.allows_several_answers:
+                    # Shares of voters: a vote changes how many voted, which the notification
+                    # does not carry, so the poll is read again, voters and counts together.
+                    del self._entries[slug]
+                else:
                     entry.new_counts[choice_id] = votes
 
     def _counted(self, slug: str) -> Entry | None:

@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from polls import rate_limit
-from polls.models import Article, Ballot, Choice, Poll, RefusedVoter
+from polls.models import Article, Ballot, BallotChoice, Choice, Poll, RefusedVoter
 from polls.statements import prepared_cursor
 
 
@@ -57,7 +57,8 @@ def vote_attempt_admit(*, poll: Poll, client_address: str) -> None:
 def ballot_cast(
     *,
     poll: Poll,
-    choice: Choice,
+    choice: Choice | None = None,
+    choices: list[Choice] | None = None,
     voter_hash: str,
     source: str = Ballot.Source.POLL_PAGE,
     article: Article | None = None,
@@ -76,10 +77,23 @@ def ballot_cast(
 
     With a client_address, the attempt is counted against that address's rate limit in the same
     statement, and a vote over the limit is refused (OverRateLimit) with nothing recorded.
+
+    A poll with several answers takes them as choices (up to poll.max_answers): one ballot,
+    and each chosen choice counted once, in the same statement.
     """
+    picked = [choice] if choice is not None else list(choices or [])
     refusal = None
-    if choice.poll_id != poll.pk:
+    if not picked or any(picked_choice.poll_id != poll.pk for picked_choice in picked):
         refusal = VoteRefused(_("That choice does not belong to this poll."))
+    elif len(picked) > poll.max_answers or len({c.pk for c in picked}) != len(picked):
+        refusal = VoteRefused(
+            ngettext(
+                "Please pick at most %(count)d answer.",
+                "Please pick at most %(count)d answers.",
+                poll.max_answers,
+            )
+            % {"count": poll.max_answers}
+        )
     elif not poll.is_open():
         if poll.is_closed():
             refusal = PollClosed(_("This poll is closed; votes are no longer counted."))
@@ -91,7 +105,8 @@ def ballot_cast(
         raise refusal
     ballot = Ballot(
         poll=poll,
-        choice=choice,
+        # A poll with several answers keeps them apart (BallotChoice), even when one was picked.
+        choice=None if poll.allows_several_answers else picked[0],
         voter_hash=voter_hash,
         source=source,
         article=article,
@@ -104,9 +119,9 @@ def ballot_cast(
         if connection.in_atomic_block:
             # Inside a caller's transaction, a savepoint keeps it usable after a refused vote.
             with transaction.atomic():
-                attempt = ballot_insert_and_count(ballot, client_address)
+                attempt = ballot_insert_and_count(ballot, client_address, picked)
         else:
-            attempt = ballot_insert_and_count(ballot, client_address)
+            attempt = ballot_insert_and_count(ballot, client_address, picked)
     except IntegrityError as error:
         # The statement was undone, the attempt with it: count it on its own.
         if client_address is not None:
@@ -126,34 +141,48 @@ def ballot_cast(
             who_hash=rate_limit.address_hash(client_address),
         )
         raise OverRateLimit(attempt.retry_after)
+    ballot.picked = sorted(picked, key=lambda c: (c.position, c.pk))
     return ballot
 
 
 def ballot_insert_and_count(
-    ballot: Ballot, client_address: str | None = None
+    ballot: Ballot, client_address: str | None = None, picked: list[Choice] | None = None
 ) -> rate_limit.RateDecision | None:
     """Insert the ballot and increment its choice's counter in one SQL statement.
 
     One statement is one transaction on its own, and one round trip: no BEGIN and COMMIT
     around an INSERT and an UPDATE. The counter is still incremented by the database
     (votes = votes + 1), and a ballot refused by a unique constraint counts nothing.
-    The choice's new count, this ballot included, is left in ballot.choice_votes.
+    The choice's new count, this ballot included, is left in ballot.choice_votes; with several
+    answers (picked, for a ballot without a choice), ballot.choice_counts has each new count.
 
     With a client_address, the same statement first counts the attempt (rate_limit.ATTEMPT) and
     inserts the ballot only within the limit; the decision is returned.
     """
     fields = ballot_fields()
     values = [field.get_db_prep_save(field.pre_save(ballot, True), connection) for field in fields]
+    several = ballot.choice_id is None
+    picked_ids = [sorted(choice.pk for choice in picked)] if several else []
     with prepared_cursor() as cursor:
         if client_address is None:
-            cursor.execute(ballot_statement(rate_limited=False), values)
-            ballot.pk, ballot.choice_votes = cursor.fetchone()
+            statement = ballot_statement(rate_limited=False, several=several)
+            cursor.execute(statement, [*values, *picked_ids])
+            rows = cursor.fetchall()
             decision = None
         else:
             attempt = rate_limit.attempt_params(client_address)
-            cursor.execute(ballot_statement(rate_limited=True), [*attempt.params, *values])
-            admitted, oldest, ballot.pk, ballot.choice_votes = cursor.fetchone()
+            cursor.execute(
+                ballot_statement(rate_limited=True, several=several),
+                [*attempt.params, *values, *picked_ids],
+            )
+            rows = cursor.fetchall()
+            admitted, oldest = rows[0][:2]
             decision = attempt.decision(admitted, oldest)
+            rows = [row[2:] for row in rows]
+    # One row per counted choice: (ballot id, choice id, its new count).
+    ballot.pk = rows[0][0]
+    ballot.choice_counts = {choice_id: votes for _, choice_id, votes in rows if choice_id}
+    ballot.choice_votes = rows[0][2]
     ballot._state.adding = False
     ballot._state.db = connection.alias
     return decision
@@ -165,28 +194,48 @@ def ballot_fields() -> list[Field]:
 
 
 @cache
-def ballot_statement(*, rate_limited: bool) -> str:
+def ballot_statement(*, rate_limited: bool, several: bool = False) -> str:
     """The SQL of ballot_insert_and_count, written once per process."""
     quote = connection.ops.quote_name
     ballots, choices = quote(Ballot._meta.db_table), quote(Choice._meta.db_table)
     columns = ", ".join(quote(field.column) for field in ballot_fields())
     # Typed, because the server binds the parameters (polls/statements.py) and must know them.
     placeholders = ", ".join(f"%s::{field.db_type(connection)}" for field in ballot_fields())
-    counted = (
-        f"UPDATE {choices} SET votes = votes + 1 FROM ballot WHERE {choices}.id = ballot.choice_id"
-        f" RETURNING ballot.id, {choices}.votes"
-    )
+    if not several:
+        counted = (
+            f"UPDATE {choices} SET votes = votes + 1 FROM ballot"
+            f" WHERE {choices}.id = ballot.choice_id"
+            f" RETURNING ballot.id, {choices}.id AS choice_id, {choices}.votes"
+        )
+        chosen = ""
+    else:
+        # Each pick is stored with the ballot, and its choice counted. The choices' rows are
+        # locked in the order of their ids before they are counted: two readers picking the
+        # same choices in any order then queue up instead of deadlocking.
+        picks = quote(BallotChoice._meta.db_table)
+        chosen = (
+            f", picked AS (INSERT INTO {picks} (ballot_id, choice_id)"
+            " SELECT ballot.id, chosen FROM ballot, unnest(%s::bigint[]) AS chosen"
+            " RETURNING ballot_id, choice_id),"
+            f" locked AS (SELECT id FROM {choices} WHERE id IN (SELECT choice_id FROM picked)"
+            f" ORDER BY id FOR NO KEY UPDATE)"
+        )
+        counted = (
+            f"UPDATE {choices} SET votes = votes + 1 FROM locked, ballot"
+            f" WHERE {choices}.id = locked.id"
+            f" RETURNING ballot.id, {choices}.id AS choice_id, {choices}.votes"
+        )
     if not rate_limited:
         return (
             f"WITH ballot AS (INSERT INTO {ballots} ({columns}) VALUES ({placeholders})"
-            f" RETURNING id, choice_id) {counted}"
+            f" RETURNING id, choice_id){chosen} {counted}"
         )
     return (
         f"WITH attempt AS ({rate_limit.ATTEMPT}),"
         f" ballot AS (INSERT INTO {ballots} ({columns}) SELECT {placeholders}"
-        f" FROM attempt WHERE admitted RETURNING id, choice_id),"
+        f" FROM attempt WHERE admitted RETURNING id, choice_id){chosen},"
         f" counted AS ({counted})"
-        " SELECT attempt.admitted, attempt.oldest, counted.id, counted.votes"
+        " SELECT attempt.admitted, attempt.oldest, counted.id, counted.choice_id, counted.votes"
         " FROM attempt LEFT JOIN counted ON true"
     )
 
@@ -194,4 +243,7 @@ def ballot_statement(*, rate_limited: bool) -> str:
 def ballot_for(*, poll: Poll, voter_hash: str | None) -> Ballot | None:
     if voter_hash is None:
         return None
-    return Ballot.objects.filter(poll=poll, voter_hash=voter_hash).select_related("choice").first()
+    ballots = Ballot.objects.filter(poll=poll, voter_hash=voter_hash).select_related("choice")
+    if poll.allows_several_answers:
+        ballots = ballots.prefetch_related("picks__choice")
+    return ballots.first()

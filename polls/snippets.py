@@ -46,10 +46,17 @@ def widget_height(poll: Poll, width: int) -> int:
     # A choice: 10 px padding and 1 px border around, a 20 px radio and a 10 px gap beside.
     form = sum(22 + text_lines(text, content - 56, 16, SANS_EM) * 23.2 + 8 for text in texts)
     form += 56  # the Vote button and its margin
+    if poll.allows_several_answers:
+        form += 25  # "Pick up to N answers."
     # A result: its text beside the figures ("100% 1,234 votes"), then the bar.
     results = sum(text_lines(text, content - 130, 16, SANS_EM) * 23.2 + 28 for text in texts)
     results += 51  # the thank-you notice above
-    results += 12 + 31 + text_lines("x" * INTEGRITY_CHARACTERS, content, 13, SANS_EM) * 19 + 27
+    results += (
+        12
+        + 31 * (2 if poll.allows_several_answers else 1)
+        + text_lines("x" * INTEGRITY_CHARACTERS, content, 13, SANS_EM) * 19
+        + 27
+    )
     tallest = max(form, results) + question + frame + 16
     return math.ceil(tallest * 1.04)
 

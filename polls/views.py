@@ -11,7 +11,7 @@ from django.views.decorators.http import require_safe
 from polls import poll_cache, voters
 from polls.context_processors import site_origin
 from polls.forms import VoteForm
-from polls.models import Article, Ballot, Poll
+from polls.models import Article, Ballot, Choice, Poll
 from polls.rate_limit import client_address
 from polls.services import (
     AlreadyVoted,
@@ -39,6 +39,17 @@ def shared_poll_or_404(slug: str) -> Poll:
     the poll may come from this worker's memory, current to the last committed change, and
     is shared between threads, so it is only read."""
     return poll_cache.polls.visible_poll(slug, visible_poll_or_404)
+
+
+def reader_choices(request: HttpRequest, poll: Poll) -> tuple[list[Choice], str | None]:
+    """The poll's choices in this reader's order, and the voter id to give a reader who has
+    none yet (voters.give_voter_id): a shuffled poll's order is seeded by who the reader is, so
+    it stays the same across reloads."""
+    voter_id = voters.voter_id_from(request)
+    new_voter_id = None
+    if voter_id is None:
+        voter_id = new_voter_id = voters.new_voter_id()
+    return poll.choices_for_reader(voters.voter_hash(voter_id)), new_voter_id
 
 
 def reader_ballot(request: HttpRequest, poll: Poll) -> Ballot | None:
@@ -71,16 +82,17 @@ def poll_detail(request: HttpRequest, slug: str) -> HttpResponse:
     poll = visible_poll_or_404(slug)
     if not poll.is_open() or reader_ballot(request, poll):
         return redirect("polls:results", slug=poll.slug)
-    form = VoteForm(poll=poll, choices=list(poll.choices.all()))
+    choices, new_voter_id = reader_choices(request, poll)
+    form = VoteForm(poll=poll, choices=choices)
     context = {
         "poll": poll,
         "form": form,
-        "results": poll.results() if poll.results_before_voting else None,
+        "results": poll.results() if poll.shows_results_before_voting else None,
         "related_articles": poll.related_articles(),
         "embed": embed_snippets(site_origin(request), poll),
     }
     response = render(request, "polls/poll_detail.html", context)
-    voters.give_voter_id(request, response)
+    voters.give_voter_id(request, response, new_voter_id)
     return response
 
 
@@ -91,7 +103,7 @@ def vote(request: HttpRequest, slug: str) -> HttpResponse:
         return response
     poll = visible_poll_or_404(slug)
     address = client_address(request)
-    form = VoteForm(request.POST, poll=poll, choices=list(poll.choices.all()))
+    form = VoteForm(request.POST, poll=poll, choices=reader_choices(request, poll)[0])
     form.is_valid()
     # The article the vote was cast on: the reader stays on it, whatever the outcome.
     article_slug = form.cleaned_data.get("article")
@@ -114,7 +126,7 @@ def vote(request: HttpRequest, slug: str) -> HttpResponse:
             return render(request, "polls/poll_detail.html", context, status=400)
         ballot_cast(
             poll=poll,
-            choice=form.selected_choice(),
+            choices=form.selected_choices(),
             voter_hash=voters.voter_hash(voter_id),
             source=Ballot.Source.ARTICLE if article else Ballot.Source.POLL_PAGE,
             article=article,
@@ -194,20 +206,22 @@ def article_response(
         "refusal": refusal,
         "related_articles": article.related_articles(),
     }
+    new_voter_id = None
     if poll:
         ballot = reader_ballot(request, poll)
         context["ballot"] = ballot
         if poll.is_open() and not ballot and not refusal:
+            choices, new_voter_id = reader_choices(request, poll)
             context["form"] = form or VoteForm(
-                initial={"article": article.slug}, poll=poll, choices=list(poll.choices.all())
+                initial={"article": article.slug}, poll=poll, choices=choices
             )
-            if poll.results_before_voting:
+            if poll.shows_results_before_voting:
                 context["results"] = poll.results()
         else:
             context["results"] = poll.results()
     response = render(request, "polls/article_detail.html", context, status=status)
     if "form" in context:
-        voters.give_voter_id(request, response)
+        voters.give_voter_id(request, response, new_voter_id)
     return response
 
 

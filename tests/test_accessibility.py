@@ -78,11 +78,11 @@ def test_it_has_no_wcag_violations_before_and_after_voting(browser, site, scheme
         page.goto(url)
         check(f"{name} before voting")
     # Editors can show the results beside the form, before a reader votes.
-    Poll.objects.update(results_before_voting=True)
+    Poll.objects.update(results_shown="always")
     for name in ("poll", "article", "widget"):
         page.goto(site[name] + "?again")  # the widget is cacheable: another address
         check(f"{name} with results before voting")
-    Poll.objects.update(results_before_voting=False)
+    Poll.objects.update(results_shown="after_voting")
 
     vote_on_the_poll_page(page, site["poll"])
     check("results right after voting")
@@ -185,12 +185,12 @@ def test_screenshots_fit_every_width_without_horizontal_scrolling(browser, site,
     for name, url in site.items():
         page.goto(url)
         shoot(name)
-    Poll.objects.update(results_before_voting=True)
+    Poll.objects.update(results_shown="always")
     for name in ("poll", "widget"):
         page.goto(site[name] + "?again")  # the widget is cacheable: another address
         page.get_by_text("0 votes in total").wait_for()
         shoot(f"{name}-with-results")
-    Poll.objects.update(results_before_voting=False)
+    Poll.objects.update(results_shown="after_voting")
     vote_on_the_poll_page(page, site["poll"])
     shoot("results-voted")
     page.goto(site["article"])

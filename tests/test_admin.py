@@ -13,6 +13,8 @@ def poll_form(**overrides) -> dict:
         "question": "Which service mesh do you run?",
         "slug": "which-service-mesh",
         "status": "published",
+        "max_answers": "1",
+        "results_shown": "after_voting",
         "opens_at_0": "2024-01-01",
         "opens_at_1": "09:00:00",
         "closes_at_0": "",

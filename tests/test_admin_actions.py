@@ -65,16 +65,18 @@ def test_reopen_opens_a_closed_poll_without_a_closing_time():
 
 def test_duplicate_copies_question_settings_and_choices_but_not_votes():
     poll = make_poll("Which proxy?", choices=("Envoy", "NGINX"), slug="which-proxy")
-    poll.results_before_voting = True
+    poll.results_shown = Poll.ResultsShown.AFTER_CLOSE
+    poll.percentages_only = True
     poll.closes_at = timezone.now() + timedelta(days=3)
     poll.save()
     vote(poll, "Envoy", "reader")
     response = on_page("duplicate", poll)
     copy = Poll.objects.get(slug="which-proxy-copy")
     assert response.redirect_chain[-1][0] == reverse("admin:polls_poll_change", args=[copy.pk])
-    assert (copy.question, copy.status, copy.results_before_voting) == (
+    assert (copy.question, copy.status, copy.results_shown, copy.percentages_only) == (
         "Which proxy? (copy)",
         Poll.Status.DRAFT,
+        Poll.ResultsShown.AFTER_CLOSE,
         True,
     )
     assert list(copy.choices.values_list("text", "position", "votes")) == [

@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from polls.models import Ballot
+from polls.models import Ballot, Poll
 from polls.snippets import SNIPPET_SIZING_WIDTH, widget_height
 from tests.conftest import make_article, make_poll
 from tests.test_editor_helpers import editor_client, vote
@@ -124,7 +124,8 @@ def test_the_preview_before_voting_shows_results_only_when_readers_will_see_them
     results_before_voting,
 ):
     poll = make_poll(choices=("Envoy", "NGINX"))
-    poll.results_before_voting = results_before_voting
+    if results_before_voting:
+        poll.results_shown = Poll.ResultsShown.ALWAYS
     poll.save()
     frames = re.findall(r'srcdoc="([^"]*)"', change_page(poll))
     before = html.unescape(frames[0])

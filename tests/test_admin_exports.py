@@ -51,10 +51,10 @@ def test_the_results_csv_has_one_row_per_choice(voted_poll):
     response = export("admin:polls_poll_results_csv", voted_poll)
     assert 'filename="poll-which-proxy-results-' in response["Content-Disposition"]
     assert rows(response) == [
-        ["poll", "question", "position", "choice", "votes", "percent"],
-        ["which-proxy", "Which proxy?", "1", "Envoy", "2", "67"],
-        ["which-proxy", "Which proxy?", "2", "NGINX", "1", "33"],
-        ["which-proxy", "Which proxy?", "3", "HAProxy", "0", "0"],
+        ["poll", "question", "position", "choice", "votes", "percent", "voters"],
+        ["which-proxy", "Which proxy?", "1", "Envoy", "2", "67", "3"],
+        ["which-proxy", "Which proxy?", "2", "NGINX", "1", "33", "3"],
+        ["which-proxy", "Which proxy?", "3", "HAProxy", "0", "0", "3"],
     ]
 
 

@@ -78,10 +78,10 @@ def test_it_saves_whether_readers_see_results_before_voting_and_its_articles():
     first, second, other = make_article("First"), make_article("Second"), make_article("Other")
     other_poll = make_poll(slug="other-poll")
     Article.objects.filter(pk=second.pk).update(poll=other_poll)
-    response = add(results_before_voting="on", articles=[str(first.pk), str(second.pk)])
+    response = add(results_shown="always", articles=[str(first.pk), str(second.pk)])
     assert response.status_code == 302
     poll = Poll.objects.get(slug="which-service-mesh")
-    assert poll.results_before_voting is True
+    assert poll.results_shown == Poll.ResultsShown.ALWAYS
     assert set(poll.articles.all()) == {first, second}
     other.refresh_from_db()
     assert other.poll is None

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.db import connection
 
-from polls.models import Ballot
+from polls.models import Ballot, BallotChoice
 from polls.services import AlreadyVoted, OverRateLimit, ballot_cast
 from tests.conftest import counts, make_poll
 
@@ -60,6 +60,63 @@ def test_one_voter_racing_itself_gets_one_ballot():
     assert Ballot.objects.count() == 1
     assert sum(counts(poll).values()) == 1
     assert counts(poll)[Ballot.objects.get().choice.text] == 1
+
+
+def race_several(votes: list[tuple], threads: int) -> list[str]:
+    """Cast (poll, choices, voter_hash, client_address) votes with several answers each."""
+    start = threading.Event()
+
+    def cast(vote: tuple) -> str:
+        poll, choices, voter_hash, address = vote
+        start.wait()
+        try:
+            ballot_cast(poll=poll, choices=choices, voter_hash=voter_hash, client_address=address)
+            return "counted"
+        except AlreadyVoted:
+            return "already voted"
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        futures = [pool.submit(cast, vote) for vote in votes]
+        start.set()
+        return [future.result(timeout=60) for future in futures]
+
+
+def test_concurrent_votes_with_several_answers_count_every_answer_exactly():
+    poll = make_poll(choices=("A", "B", "C", "D"))
+    poll.max_answers = 3
+    poll.save()
+    choices = list(poll.choices.all())
+    # Overlapping picks in opposite orders: the choices' rows are locked in one order, so
+    # readers queue up rather than deadlock. Half through the rate-limited statement.
+    picks = [choices[:3], choices[2::-1], [choices[3], choices[0]], [choices[1]], choices[::-1][:3]]
+    votes = [
+        (poll, picks[n % len(picks)], f"voter-{n}", f"10.0.{n // 50}.{n % 50}" if n % 2 else None)
+        for n in range(200)
+    ]
+    outcomes = race_several(votes, threads=16)
+    assert outcomes.count("counted") == 200
+    assert Ballot.objects.count() == 200
+    per_choice = counts(poll)
+    for choice in choices:
+        assert per_choice[choice.text] == BallotChoice.objects.filter(choice=choice).count()
+    expected = sum(len(picks[n % len(picks)]) for n in range(200))
+    assert sum(per_choice.values()) == expected == BallotChoice.objects.count()
+
+
+def test_one_voter_racing_itself_with_several_answers_gets_one_ballot():
+    poll = make_poll(choices=("A", "B", "C"))
+    poll.max_answers = 2
+    poll.save()
+    choices = list(poll.choices.all())
+    votes = [
+        (poll, [choices[n % 3], choices[(n + 1) % 3]], "the-same-voter", None) for n in range(12)
+    ]
+    outcomes = race_several(votes, threads=12)
+    assert outcomes.count("counted") == 1 and outcomes.count("already voted") == 11
+    assert Ballot.objects.count() == 1 and BallotChoice.objects.count() == 2
+    assert sum(counts(poll).values()) == 2
 
 
 def test_one_address_racing_itself_gets_exactly_the_limit(settings):

@@ -53,12 +53,18 @@ def change_form_data(poll: Poll, **overrides) -> dict:
         "choices-MIN_NUM_FORMS": "2",
         "choices-MAX_NUM_FORMS": "1000",
     }
-    if poll.results_before_voting:
-        data["results_before_voting"] = "on"
+    data["results_shown"] = poll.results_shown
+    data["max_answers"] = str(poll.max_answers)
+    if poll.shuffle_choices:
+        data["shuffle_choices"] = "on"
+    if poll.percentages_only:
+        data["percentages_only"] = "on"
     for index, choice in enumerate(choices):
         data[f"choices-{index}-id"] = str(choice.pk)
         data[f"choices-{index}-poll"] = str(poll.pk)
         data[f"choices-{index}-position"] = str(choice.position)
         data[f"choices-{index}-text"] = choice.text
+        if choice.stays_last:
+            data[f"choices-{index}-stays_last"] = "on"
     data.update(overrides)
     return data

@@ -94,7 +94,7 @@ def test_it_finds_no_errors_on_any_page_before_and_after_voting(checker, tmp_pat
         ),
         "results-refused": page_html(reader, f"/polls/{poll.slug}/vote/", "post", choice=choice.pk),
     }
-    poll.results_before_voting = True
+    poll.results_shown = poll.ResultsShown.ALWAYS
     poll.save()
     pages["poll-with-results"] = page_html(Client(), poll.get_absolute_url())
     pages["article-with-results"] = page_html(Client(), article.get_absolute_url())

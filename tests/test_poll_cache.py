@@ -246,6 +246,21 @@ def test_a_poll_read_while_it_is_edited_is_not_kept(poll):
     assert len(reads) == 2
 
 
+def test_a_vote_with_several_answers_keeps_the_kept_poll_exact(listener, poll):
+    """Its voters change with every vote and no notification carries them: the poll is read
+    again, voters and counts together."""
+    Poll.objects.filter(pk=poll.pk).update(max_answers=2)
+    api = reverse("polls:api_results", args=[poll.slug])
+    assert Client().get(api).json()["voters"] == 0
+    envoy, nginx = poll.choices.get(text="Envoy"), poll.choices.get(text="NGINX")
+    fresh = Poll.objects.get(pk=poll.pk)
+    ballot_cast(poll=fresh, choices=[envoy, nginx], voter_hash="reader-a")
+    ballot_cast(poll=fresh, choices=[nginx], voter_hash="reader-b")
+    assert eventually(lambda: Client().get(api).json()["voters"] == 2)
+    payload = Client().get(api).json()
+    assert [(c["votes"], c["percent"]) for c in payload["choices"]] == [(1, 50), (2, 100), (0, 0)]
+
+
 def test_refused_votes_leave_the_kept_poll_alone(listener, poll, django_assert_num_queries):
     """One client repeating its vote must not send every worker back to the database."""
     reader = Client()

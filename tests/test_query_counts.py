@@ -117,7 +117,7 @@ def test_the_cached_widget_follows_the_readers_language(client, poll):
 def test_the_cached_widget_follows_a_change_that_leaves_the_poll_timestamp_alone(client, poll):
     url = reverse("polls:embed", args=[poll.slug])
     before = client.get(url)
-    type(poll).objects.filter(pk=poll.pk).update(results_before_voting=True)
+    type(poll).objects.filter(pk=poll.pk).update(results_shown="always")
     after = client.get(url)
     assert after["ETag"] != before["ETag"]
     results_section = '<section class="widget__results" aria-label="Results" tabindex="-1"'

@@ -270,7 +270,7 @@ def test_readers_see_results_before_voting_when_the_editor_allows_it(client, pol
     Choice.objects.filter(poll=poll, text="Envoy").update(votes=3)
     html = client.get(poll.get_absolute_url()).content.decode()
     assert 'type="radio"' in html and "Results so far" not in html
-    poll.results_before_voting = True
+    poll.results_shown = poll.ResultsShown.ALWAYS
     poll.save()
     article = make_article("Host", poll=poll)
     for url in (poll.get_absolute_url(), article.get_absolute_url()):

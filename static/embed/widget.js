@@ -82,43 +82,61 @@
     return f[n === 1 ? 0 : f.length - 1].replace("{n}", n);
   }
   function say(name) {
-    announce.textContent = text(name) + " " + root.querySelector("[data-total]").textContent + ".";
+    var total = root.querySelector("[data-total]");
+    announce.textContent = text(name) + (total ? " " + total.textContent + "." : "");
   }
   function notify(message) {
     notice.textContent = message || "";
     notice.hidden = !message;
   }
 
-  function markMine(choice) {
-    var row = results.querySelector('[data-choice="' + choice + '"]');
-    if (!row || row.classList.contains("is-mine")) return;
-    row.classList.add("is-mine");
-    var badge = document.createElement("span");
-    badge.className = "poll-result__mine";
-    badge.textContent = text("mine");
-    row.querySelector(".poll-result__text").append(" ", badge);
+  // choices: "12", or "12,14" for a poll with several answers.
+  function markMine(choices) {
+    choices.split(",").forEach(function (choice) {
+      var row = results.querySelector('[data-choice="' + choice + '"]');
+      if (!row || row.classList.contains("is-mine")) return;
+      row.classList.add("is-mine");
+      var badge = document.createElement("span");
+      badge.className = "poll-result__mine";
+      badge.textContent = text("mine");
+      row.querySelector(".poll-result__text").append(" ", badge);
+    });
+  }
+  function chosen(answer) {
+    var ids = answer.voted_choices || (answer.choice ? [answer.choice] : []);
+    return ids.join(",");
   }
 
+  // The answer carries only the figures readers may see: no percent while results are held
+  // back until the close, no votes or total where the poll shows percentages only.
   function update(data) {
     if (!data || !data.choices) return;
     var top = 0;
-    data.choices.forEach(function (c) { top = Math.max(top, c.votes); });
+    var key = "votes" in data.choices[0] ? "votes" : "percent";
+    data.choices.forEach(function (c) { top = Math.max(top, c[key] || 0); });
     data.choices.forEach(function (c) {
       var row = results.querySelector('[data-choice="' + c.id + '"]');
-      if (!row) return;
+      if (!row || c.percent === undefined) return;
       row.querySelector("[data-percent]").textContent = c.percent + "%";
-      row.querySelector("[data-count]").textContent = text("votes", c.votes);
+      var count = row.querySelector("[data-count]");
+      if (count) count.textContent = text("votes", c.votes);
       row.querySelector("[data-fill]").setAttribute("width", c.percent);
       row.querySelector("[role=meter]").setAttribute("aria-valuenow", c.percent);
-      row.classList.toggle("is-leading", top > 0 && c.votes === top);
+      row.classList.toggle("is-leading", top > 0 && c[key] === top);
     });
-    root.querySelector("[data-total]").textContent = text("total", data.total);
-    if (lastTotal !== null && data.total !== lastTotal) say("updated");
-    lastTotal = data.total;
+    var total = root.querySelector("[data-total]");
+    // With several answers each, the total shown is the voters'.
+    var n = data.voters !== undefined ? data.voters : data.total;
+    if (!total || n === undefined) return;
+    total.textContent = text("total", n);
+    if (lastTotal !== null && n !== lastTotal) say("updated");
+    lastTotal = n;
   }
 
   function refresh() {
     if (document.visibilityState !== "visible" || !inView) return;
+    // No address while the results are held back until the close: nothing to refresh.
+    if (!root.hasAttribute("data-results-url")) return;
     // no-cache: revalidate with the ETag, so an unchanged result costs a 304.
     fetch(root.getAttribute("data-results-url"), { cache: "no-cache", credentials: "omit" })
       .then(function (r) { return r.ok ? r.json() : null; })
@@ -178,6 +196,33 @@
     } catch (e) { /* no v2: unknown */ }
   }
 
+  // A shuffled poll: the page is shared (cached) in the editor's order, and each reader's own
+  // order is applied here, from a seed kept in a partitioned cookie (a sandboxed frame has
+  // none: a new order per load there). The labels are moved, so keyboard order follows.
+  var group = form && form.querySelector("[data-shuffle]");
+  if (group) {
+    var seedName = cookieName.replace("vote", "order");
+    var match = !sandboxed && new RegExp("(?:^|; )" + seedName + "=([0-9]+)").exec(document.cookie);
+    var seed = match ? Number(match[1]) : Math.floor(Math.random() * 4294967296);
+    if (!match && !sandboxed) {
+      document.cookie = seedName + "=" + seed + "; Max-Age=63072000; Path=" +
+        root.getAttribute("data-widget-path") + "; Secure; SameSite=None; Partitioned";
+    }
+    var next = function () {  // mulberry32: a small seeded generator
+      seed = (seed + 0x6D2B79F5) >>> 0;
+      var t = Math.imul(seed ^ (seed >>> 15), seed | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+    var labels = Array.prototype.slice.call(group.querySelectorAll(".widget__choice:not([data-last])"));
+    for (var i = labels.length - 1; i > 0; i--) {
+      var j = Math.floor(next() * (i + 1));
+      var swap = labels[i]; labels[i] = labels[j]; labels[j] = swap;
+    }
+    var last = group.querySelector(".widget__choice[data-last]");
+    labels.forEach(function (label) { group.insertBefore(label, last); });
+  }
+
   var voted = root.getAttribute("data-voted-choice");
   if (voted) remember(voted);
   else voted = remembered();
@@ -192,7 +237,7 @@
     }
     // A sandboxed widget learns from the server whether its reader has voted.
     if (sandboxed) freshToken().then(function (body) {
-      if (body.choice) showResults(String(body.choice));
+      if (chosen(body)) showResults(chosen(body));
     }).catch(function () { /* the form stays */ });
     // A sandboxed frame without allow-forms drops a submission before its submit event, so the
     // button's click and Enter are taken here too.
@@ -232,9 +277,9 @@
         .then(function () { return postForm(form.action, new URLSearchParams(new FormData(form))); })
         .then(function (answer) {
           update(answer);
-          if (answer.choice) {
-            remember(answer.choice);
-            showResults(String(answer.choice), answer.message, true);
+          if (chosen(answer)) {
+            remember(chosen(answer));
+            showResults(chosen(answer), answer.message, true);
           } else {
             notify(answer.message || text("offline"));
           }

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("polls", "0012_ballot_source_sandboxed_embed"),
+        ("polls", "0015_shuffled_answers"),
     ]
 
     operations = [
