@@ -9,6 +9,7 @@ urlpatterns = [
     path("polls/archive/", views.archive, name="archive"),
     path("polls/<slug:slug>/", views.poll_detail, name="detail"),
     path("polls/<slug:slug>/vote/", views.vote, name="vote"),
+    path("voter/", views.voter_id, name="voter_id"),
     path("polls/<slug:slug>/results/", views.results, name="results"),
     path("polls/<slug:slug>/embed/", embed_views.widget, name="embed"),
     path("polls/<slug:slug>/embed/vote/", embed_views.widget_vote, name="embed_vote"),

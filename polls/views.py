@@ -6,7 +6,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_safe
+from django.views.decorators.http import require_POST, require_safe
 
 from polls import poll_cache, voters
 from polls.context_processors import site_origin
@@ -43,9 +43,12 @@ def shared_poll_or_404(slug: str) -> Poll:
 
 def reader_choices(request: HttpRequest, poll: Poll) -> tuple[list[Choice], str | None]:
     """The poll's choices in this reader's order, and the voter id to give a reader who has
-    none yet (voters.give_voter_id): a shuffled poll's order is seeded by who the reader is, so
+    none yet, given with the page: a shuffled poll's order is seeded by who the reader is, so
     it stays the same across reloads."""
     voter_id = voters.voter_id_from(request)
+    if not poll.shuffle_choices:
+        # The page is the same for everyone: no id needed yet (vote.js asks for it).
+        return list(poll.choices.all()), None
     new_voter_id = None
     if voter_id is None:
         voter_id = new_voter_id = voters.new_voter_id()
@@ -92,7 +95,8 @@ def poll_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "embed": embed_snippets(site_origin(request), poll),
     }
     response = render(request, "polls/poll_detail.html", context)
-    voters.give_voter_id(request, response, new_voter_id)
+    if new_voter_id:  # a shuffled poll's order depends on who the reader is: keep it
+        voters.remember_voter(response, new_voter_id)
     return response
 
 
@@ -220,8 +224,20 @@ def article_response(
         else:
             context["results"] = poll.results()
     response = render(request, "polls/article_detail.html", context, status=status)
-    if "form" in context:
-        voters.give_voter_id(request, response, new_voter_id)
+    if new_voter_id:  # a shuffled poll's order depends on who the reader is: keep it
+        voters.remember_voter(response, new_voter_id)
+    return response
+
+
+@require_POST
+def voter_id(request: HttpRequest) -> HttpResponse:
+    """The reader's voter id, asked for by vote.js just before the form is sent (CSRF-checked
+    like the form). Should the vote's answer then be lost after its ballot committed, the
+    retry carries the same id and is refused as a repeat, not counted twice. Given here and not
+    with the form page, so that page sets no cookie of its own."""
+    response = HttpResponse(status=204)
+    response["Cache-Control"] = "no-store"
+    voters.give_voter_id(request, response)
     return response
 
 

@@ -42,15 +42,11 @@ def remember_voter(response: HttpResponse, voter_id: str) -> None:
     )
 
 
-def give_voter_id(
-    request: HttpRequest, response: HttpResponse, voter_id: str | None = None
-) -> None:
-    """Give a reader their voter id with the vote form, before they vote.
+def give_voter_id(request: HttpRequest, response: HttpResponse) -> None:
+    """Give a reader their voter id before they vote, unless they have one (views.voter_id).
 
     Should the vote's answer be lost after its ballot committed (a worker killed mid-response),
     the reader's retry then carries the same id and is refused as a repeat, not counted twice.
-    The form pages are personal already (their CSRF token), so this costs no caching.
-    The id may be chosen before the page is rendered (voter_id), when the page depends on it.
     """
     if voter_id_from(request) is None:
-        remember_voter(response, voter_id or new_voter_id())
+        remember_voter(response, new_voter_id())

@@ -165,3 +165,35 @@ def test_your_vote_is_marked_in_a_colour_that_does_not_read_as_an_error(
     assert contrast(colours["fill"], colours["track"]) >= 3
     assert contrast(colours["label"], colours["page"]) >= 4.5
     context.close()
+
+
+def test_a_vote_whose_answer_was_lost_cannot_be_counted_again(browser, live_server):
+    """The connection drops after the vote was counted: the reader, seeing an error, votes
+    again. vote.js fetched their voter id before the first try, so the second is a repeat."""
+    poll = make_poll("Lost answers?", ("Yes", "No"))
+    page = browser.new_context().new_page()
+    page.goto(live_server.url + poll.get_absolute_url())
+    assert "pollsite_voter" not in str(page.context.cookies())  # no cookie with the page
+    other_tab = page.context.new_page()
+    other_tab.goto(live_server.url + poll.get_absolute_url())
+
+    def count_then_drop(route):
+        route.fetch()  # the server counts the vote...
+        route.abort("connectionreset")  # ...and its answer never arrives
+
+    page.route("**/vote/", count_then_drop)
+    page.get_by_label("Yes").check()
+    with page.expect_event("requestfailed"):
+        page.get_by_role("button", name="Vote").click()
+    assert Ballot.objects.count() == 1
+
+    page.unroute("**/vote/")
+    page.goto(live_server.url + poll.get_absolute_url())
+    # The reader is known now: the poll page sends them to the results with their vote.
+    page.get_by_text("Your vote: Yes").wait_for()
+    assert page.url == live_server.url + poll.get_results_url()
+    # And the same form, still open in another tab, is refused as a repeat.
+    other_tab.get_by_label("No").check()
+    other_tab.get_by_role("button", name="Vote").click()
+    other_tab.get_by_text("You have already voted in this poll.").wait_for()
+    assert Ballot.objects.count() == 1

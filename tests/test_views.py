@@ -328,16 +328,27 @@ def test_the_embed_snippets_sit_below_the_reading_collapsed(client, poll):
         assert html.index("Related articles") < html.index("embed-snippets")
 
 
-@pytest.mark.parametrize("page", ["poll", "article"])
-def test_a_reader_gets_their_voter_id_before_voting_so_a_lost_answer_cannot_count_twice(poll, page):
-    make_article("Host", poll=poll, slug="host")
+def test_a_reader_gets_their_voter_id_before_voting_so_a_lost_answer_cannot_count_twice(poll):
     reader = Client()
-    reader.get(poll.get_absolute_url() if page == "poll" else "/articles/host/")
+    page = reader.get(poll.get_absolute_url())
+    # The form page itself sets no voter cookie: vote.js asks for the id just before voting.
+    assert settings.VOTER_COOKIE_NAME not in page.cookies
+    assert 'data-voter-url="/voter/"' in page.content.decode()
+    given = reader.post("/voter/")
+    assert given.status_code == 204 and given["Cache-Control"] == "no-store"
     voter_cookie = reader.cookies[settings.VOTER_COOKIE_NAME].value
+    assert reader.post("/voter/").cookies == {}  # one id per reader, kept
     url = reverse("polls:vote", args=[poll.slug])
     assert reader.post(url, {"choice": poll.choices.first().pk}).status_code == 303
-    # The answer was lost after the commit: the browser kept only what the form page gave it.
+    # The answer was lost after the commit: the browser kept only the id it asked for.
     retry = Client()
     retry.cookies[settings.VOTER_COOKIE_NAME] = voter_cookie
     assert retry.post(url, {"choice": poll.choices.first().pk}).status_code == 409
     assert Ballot.objects.count() == 1
+
+
+def test_the_voter_id_is_given_only_to_our_own_pages(poll):
+    strict = Client(enforce_csrf_checks=True)
+    assert strict.post("/voter/").status_code == 403  # no CSRF token: another site's page
+    assert settings.VOTER_COOKIE_NAME not in strict.cookies
+    assert Client().get("/voter/").status_code == 405
