@@ -307,3 +307,33 @@ def test_a_frozen_database_gives_quick_503s_then_recovers(site):
         f" {slowest:.1f} s, /healthz/db 503 in {health_seconds:.2f} s;"
         f" {acknowledged} acknowledged, {counted} counted in total"
     )
+
+
+def test_a_killed_database_is_restarted_by_gunicorns_master_without_losing_votes(site):
+    burst = Burst(site)
+    time.sleep(1.5)
+    killed = site.pg_pid()
+    os.kill(killed, signal.SIGKILL)
+    killed_at = burst.now()
+    time.sleep(12)
+    burst.stop()
+
+    assert site.pg_pid() != killed, "nothing restarted PostgreSQL"
+    statuses = Counter(status for _, _, status, _, _ in burst.outcomes)
+    assert set(statuses) <= {200, 503}, statuses
+    # Backends outlive their postmaster for a moment and may still commit a vote or two: the
+    # outage starts with the first 503, and ends with the first vote stored after it.
+    first_503 = min(a for s, a, status, _, _ in burst.outcomes if status == 503 and s > killed_at)
+    recovered_at = min(
+        a for s, a, status, _, _ in burst.outcomes if status == 200 and s > first_503
+    )
+    acknowledged, counted = burst.check_ledger()
+    site.log.seek(0)
+    master_said = [line for line in site.log.read().decode().splitlines() if "PostgreSQL" in line]
+    assert any("Embedded PostgreSQL restarted" in line for line in master_said), master_said
+    print(
+        f"\nkill -9 of the postmaster: first 503 {first_503 - killed_at:.1f} s after the kill,"
+        f" first vote stored again {recovered_at - killed_at:.1f} s after it;"
+        f" statuses {dict(statuses)}; {acknowledged} acknowledged, {counted} counted in total"
+    )
+    print("\n".join(master_said))
