@@ -53,6 +53,10 @@ def on_starting(server) -> None:
 
 
 def when_ready(server) -> None:
+    # The master owns the embedded database (preload_app): it restarts it if it dies.
+    from pollsite.embedded_postgres import keep_running
+
+    keep_running()
     host, _, port = bind.rpartition(":")
     server.log.info("pollsite is ready: open http://%s:%s/ (Ctrl-C stops it)", host, port)
 

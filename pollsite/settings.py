@@ -186,6 +186,46 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if envbool("DB_PREPARED_STATEMENTS", True):
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 0)
 
+# Timeouts, so that a database that stops answering costs a request a few seconds and a 503
+# instead of a worker thread for as long as the outage lasts. PostgreSQL ends statements and
+# abandoned transactions itself; a server that does not answer at all is cut off by the client:
+# pollsite/postgresql/base.py bounds every wait for an answer (DB_ANSWER_TIMEOUT, a little more
+# than the statement timeout, so that a slow query gets PostgreSQL's clean error first), and the
+# health check of a reused connection to DB_HEALTH_TIMEOUT. psycopg waits at least 2 s to connect.
+DB_CONNECT_TIMEOUT = envint("DB_CONNECT_TIMEOUT", 2)
+DB_STATEMENT_TIMEOUT = envint("DB_STATEMENT_TIMEOUT", 5)
+DB_IDLE_IN_TRANSACTION_TIMEOUT = envint("DB_IDLE_IN_TRANSACTION_TIMEOUT", 60)
+DB_ANSWER_TIMEOUT = envint(
+    "DB_ANSWER_TIMEOUT", DB_STATEMENT_TIMEOUT + 1 if DB_STATEMENT_TIMEOUT else 0
+)
+DB_HEALTH_TIMEOUT = 1
+# Over TCP, a peer that vanished (a host down, a dropped route) is noticed by the kernel: unsent
+# data unacknowledged for this long, or an idle connection without keepalive answers. libpq
+# ignores both for Unix sockets (the embedded database).
+DB_TCP_TIMEOUT = envint("DB_TCP_TIMEOUT", 10)
+DATABASES["default"]["ENGINE"] = "pollsite.postgresql"
+database_options = DATABASES["default"].setdefault("OPTIONS", {})
+database_options["connect_timeout"] = DB_CONNECT_TIMEOUT
+if DB_TCP_TIMEOUT:
+    database_options.update(
+        keepalives=1,
+        keepalives_idle=DB_TCP_TIMEOUT,
+        keepalives_interval=max(1, DB_TCP_TIMEOUT // 3),
+        keepalives_count=3,
+        tcp_user_timeout=DB_TCP_TIMEOUT * 1000,
+    )
+# Sent as startup options; 0 leaves a setting to the server (a pooler such as PgBouncer refuses
+# startup options unless told to ignore them: set both to 0 there, and the timeouts in the pool).
+server_settings = {
+    "statement_timeout": DB_STATEMENT_TIMEOUT,
+    "idle_in_transaction_session_timeout": DB_IDLE_IN_TRANSACTION_TIMEOUT,
+}
+server_options = " ".join(
+    f"-c {name}={seconds}s" for name, seconds in server_settings.items() if seconds
+)
+if server_options:
+    database_options["options"] = f"{database_options.get('options', '')} {server_options}".strip()
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

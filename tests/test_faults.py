@@ -6,6 +6,7 @@ a temporary folder, so the test can stop and start that server without touching 
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -52,6 +53,8 @@ class Site:
             "SECURE_COOKIES": "0",
         }
         self.env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        # gunicorn's own log (and the master's word on restarting the database), for the tests.
+        self.log = open(data_dir / "gunicorn.log", "w+b")  # noqa: SIM115 (closed in close())
         for command in (["migrate", "--no-input", "-v0"], ["seed"]):
             subprocess.run(
                 [sys.executable, "manage.py", *command], cwd=ROOT, env=self.env, check=True
@@ -65,7 +68,7 @@ class Site:
             ],
             cwd=ROOT,
             env=self.env,
-            stderr=subprocess.DEVNULL,
+            stderr=self.log,
         )
         for _ in range(150):
             try:
@@ -98,6 +101,23 @@ class Site:
             "-w", "-o", options, "-l", str(self.pgdata / "log"), "-D", str(self.pgdata), "start"
         )
 
+    def postgres_pids(self) -> list[int]:
+        """The postmaster first, then its children (backends, checkpointer, ...)."""
+        import psutil
+
+        postmaster = psutil.Process(self.pg_pid())
+        return [postmaster.pid, *(child.pid for child in postmaster.children())]
+
+    def pg_pid(self) -> int:
+        return int((self.pgdata / "postmaster.pid").read_text().split()[0])
+
+    def get(self, path: str) -> int:
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=30) as response:
+                return response.status
+        except urllib.error.HTTPError as error:
+            return error.code
+
     def vote(self, choice_id: int) -> tuple[int, str, bytes]:
         """One vote by a new reader (no cookies) in the widget; returns status, nonce, body."""
         token = vote_token_issue(Poll(pk=self.poll_id))
@@ -126,6 +146,7 @@ class Site:
     def close(self) -> None:
         self.gunicorn.terminate()
         self.gunicorn.wait(timeout=30)
+        self.log.close()
         # pgserver would only stop the server it started, not the one the test restarted.
         self.stop_database()
 
@@ -203,3 +224,116 @@ def test_the_database_going_away_mid_burst_gives_503s_then_recovers_without_losi
         f"\nfault test: {len(outcomes)} requests, statuses {dict(statuses)},"
         f" {len(acknowledged)} acknowledged, {sum(counts.values())} counted in total"
     )
+
+
+class Burst:
+    """Eight readers voting in a loop, each outcome with its time and how long it took."""
+
+    def __init__(self, site: Site) -> None:
+        self.site = site
+        self.started = time.monotonic()
+        self.outcomes: list[tuple[float, float, int, str, bytes]] = []
+        self.stopping = threading.Event()
+        self.threads = [threading.Thread(target=self.voter, args=(n,)) for n in range(8)]
+        for thread in self.threads:
+            thread.start()
+
+    def now(self) -> float:
+        return time.monotonic() - self.started
+
+    def voter(self, n: int) -> None:
+        while not self.stopping.is_set():
+            sent = self.now()
+            status, nonce, body = self.site.vote(self.site.choice_ids[n % 4])
+            self.outcomes.append((sent, self.now(), status, nonce, body))
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join(timeout=60)
+
+    def check_ledger(self) -> tuple[int, int]:
+        """Every acknowledged vote stored, counted once; returns (acknowledged, counted)."""
+        counts, ballots, nonces = self.site.ledger()
+        acknowledged = {nonce for _, _, status, nonce, _ in self.outcomes if status == 200}
+        assert acknowledged <= nonces, "an acknowledged vote was lost"
+        assert counts == ballots, "a vote was counted twice or not at all"
+        return len(acknowledged), sum(counts.values())
+
+
+def test_a_frozen_database_gives_quick_503s_then_recovers(site):
+    """SIGSTOP: the server neither answers nor closes anything; the client must give up."""
+    burst = Burst(site)
+    time.sleep(1.5)
+    frozen = site.postgres_pids()
+    for pid in frozen:
+        os.kill(pid, signal.SIGSTOP)
+    stop_started = burst.now()
+    try:
+        time.sleep(1)
+        asked = time.monotonic()
+        health = site.get("/healthz/db")
+        health_seconds = time.monotonic() - asked
+        time.sleep(6)
+    finally:
+        for pid in reversed(frozen):
+            os.kill(pid, signal.SIGCONT)
+    stop_ended = burst.now()
+    time.sleep(4)
+    burst.stop()
+
+    assert health == 503
+    assert health_seconds < 2.5, f"/healthz/db took {health_seconds:.1f} s"
+    statuses = Counter(status for _, _, status, _, _ in burst.outcomes)
+    assert set(statuses) <= {200, 503}, statuses
+    # Votes sent during the stop were answered within seconds, not when it ended; those the
+    # stop caught on their way waited DB_ANSWER_TIMEOUT (6 s), still not the whole stop.
+    sent_in_stop = [o for o in burst.outcomes if stop_started < o[0] < stop_ended]
+    assert sent_in_stop
+    assert all(answered - sent < 5 for sent, answered, _, _, _ in sent_in_stop)
+    assert all(status == 503 for _, answered, status, _, _ in sent_in_stop if answered < stop_ended)
+    slowest = max(answered - sent for sent, answered, _, _, _ in burst.outcomes)
+    assert slowest < stop_ended - stop_started - 1, f"a request took {slowest:.1f} s"
+    assert any(o[2] == 200 and o[0] > stop_ended for o in burst.outcomes), "no recovery"
+    acknowledged, counted = burst.check_ledger()
+    first_503 = min(
+        a for s, a, status, _, _ in burst.outcomes if status == 503 and s > stop_started
+    )
+    print(
+        f"\nSIGSTOP for {stop_ended - stop_started:.1f} s: statuses {dict(statuses)},"
+        f" first 503 {first_503 - stop_started:.1f} s into the stop, slowest answer to a vote"
+        f" sent in it {max(a - s for s, a, _, _, _ in sent_in_stop):.1f} s, slowest of all"
+        f" {slowest:.1f} s, /healthz/db 503 in {health_seconds:.2f} s;"
+        f" {acknowledged} acknowledged, {counted} counted in total"
+    )
+
+
+def test_a_killed_database_is_restarted_by_gunicorns_master_without_losing_votes(site):
+    burst = Burst(site)
+    time.sleep(1.5)
+    killed = site.pg_pid()
+    os.kill(killed, signal.SIGKILL)
+    killed_at = burst.now()
+    time.sleep(12)
+    burst.stop()
+
+    assert site.pg_pid() != killed, "nothing restarted PostgreSQL"
+    statuses = Counter(status for _, _, status, _, _ in burst.outcomes)
+    assert set(statuses) <= {200, 503}, statuses
+    # Backends outlive their postmaster for a moment and may still commit a vote or two: the
+    # outage starts with the first 503, and ends with the first vote stored after it.
+    first_503 = min(a for s, a, status, _, _ in burst.outcomes if status == 503 and s > killed_at)
+    recovered_at = min(
+        a for s, a, status, _, _ in burst.outcomes if status == 200 and s > first_503
+    )
+    acknowledged, counted = burst.check_ledger()
+    site.log.seek(0)
+    master_said = [line for line in site.log.read().decode().splitlines() if "PostgreSQL" in line]
+    assert any("Embedded PostgreSQL restarted" in line for line in master_said), master_said
+    print(
+        f"\nkill -9 of the postmaster: first 503 {first_503 - killed_at:.1f} s after the kill,"
+        f" first vote stored again {recovered_at - killed_at:.1f} s after it;"
+        f" statuses {dict(statuses)}; {acknowledged} acknowledged, {counted} counted in total"
+    )
+    print("\n".join(master_said))

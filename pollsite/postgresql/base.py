@@ -1,0 +1,55 @@
+"""Django's PostgreSQL backend, with a limit on how long the app waits for an answer.
+
+PostgreSQL's statement_timeout (settings.py) ends a slow query, but a server that does not answer
+at all (stopped, overloaded to a standstill, or behind a network that drops packets) can only be
+noticed by the client, and psycopg waits for as long as it takes: every request, and the
+connection health check that starts each one, would hang for the whole outage.
+"""
+
+import psycopg
+from django.conf import settings
+from django.db.backends.postgresql import base
+
+
+class DatabaseWrapper(base.DatabaseWrapper):
+    answer_timeout: float = 0
+
+    def get_new_connection(self, conn_params):
+        connection = super().get_new_connection(conn_params)
+        self.answer_timeout = settings.DB_ANSWER_TIMEOUT
+        bound_waits(connection, lambda: self.answer_timeout)
+        return connection
+
+    def is_usable(self) -> bool:
+        # The health check before a persistent connection is reused (CONN_HEALTH_CHECKS) is one
+        # SELECT 1: if that takes more than a second, the request should not wait any longer
+        # to learn that it needs a new connection (which fails after DB_CONNECT_TIMEOUT).
+        self.answer_timeout = settings.DB_HEALTH_TIMEOUT
+        try:
+            return super().is_usable()
+        finally:
+            self.answer_timeout = settings.DB_ANSWER_TIMEOUT
+
+
+def bound_waits(connection: psycopg.Connection, seconds) -> None:
+    """End every wait for the server on this connection after seconds() at most, and close it.
+
+    psycopg 3.3 waits in one place, Connection.wait(gen, interval, timeout), for queries,
+    fetches and commits alike, and leaves its timeout unset. This sets it. A wait cut short
+    leaves the connection in the middle of the protocol, so it is closed: the error reaches
+    Django as an OperationalError (a 503, see polls/middleware.py), and the next request
+    reconnects.
+    """
+    wait = connection.wait
+
+    def bounded_wait(gen, interval=0.1, timeout=None):
+        limit = timeout if timeout is not None else seconds()
+        try:
+            return wait(gen, interval, limit or None)
+        except psycopg.errors._WaitTimeout:  # psycopg's own, raised only for `timeout`
+            connection.close()
+            raise psycopg.OperationalError(
+                f"PostgreSQL did not answer within {limit:g} s; connection closed"
+            ) from None
+
+    connection.wait = bounded_wait
