@@ -122,3 +122,23 @@ def test_the_deploy_check_asks_for_the_site_url():
 def test_a_site_url_that_is_not_an_origin_is_refused(tmp_path):
     result = manage("check", **{**PRODUCTION, "SITE_URL": "https://polls.example/path"})
     assert result.returncode != 0 and "SITE_URL must be an origin" in result.stderr
+
+
+def test_production_hsts_binds_only_this_host_unless_told_otherwise(tmp_path):
+    """A poll site on polls.news.example must not bind every subdomain of news.example."""
+    script = (
+        "from django.test import Client; "
+        "print(Client().get('/healthz', secure=True, HTTP_HOST='polls.example')"
+        "['Strict-Transport-Security'])"
+    )
+    default = manage("shell", "-c", script, **PRODUCTION)
+    assert default.stdout.splitlines()[-1] == "max-age=31536000", default.stderr
+    chosen = manage(
+        "shell",
+        "-c",
+        script,
+        **PRODUCTION,
+        SECURE_HSTS_INCLUDE_SUBDOMAINS="1",
+        SECURE_HSTS_PRELOAD="1",
+    )
+    assert chosen.stdout.splitlines()[-1] == "max-age=31536000; includeSubDomains; preload"
