@@ -10,14 +10,8 @@ translation (IntegrityError) and query logging (django_assert_num_queries counts
 """
 
 from django.db import connection
-from django.db.backends.postgresql.base import ServerBindingCursor
 from django.db.backends.utils import CursorWrapper
 
 
 def prepared_cursor() -> CursorWrapper:
-    connection.close_if_health_check_failed()
-    connection.ensure_connection()
-    cursor = ServerBindingCursor(connection.connection)
-    if connection.queries_logged:
-        return connection.make_debug_cursor(cursor)
-    return connection.make_cursor(cursor)
+    return connection.server_binding_cursor()

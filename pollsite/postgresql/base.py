@@ -20,6 +20,26 @@ class DatabaseWrapper(base.DatabaseWrapper):
         bound_waits(connection, lambda: self.answer_timeout)
         return connection
 
+    def server_binding_cursor(self):
+        """cursor(), but PostgreSQL binds the parameters, so that psycopg prepares the statement
+        once per connection (OPTIONS["prepare_threshold"]): what OPTIONS["server_side_binding"]
+        does for every query, for the one statement that needs it (the vote). Django's own
+        cursor, otherwise: same connection, transaction, error translation and query logging.
+
+        The seam is psycopg's cursor_factory, which Django 6.1's create_cursor() uses for
+        unnamed cursors (django/db/backends/postgresql/base.py); tests/test_voting.py checks
+        that the vote's statement is prepared and Django's queries are not.
+        """
+        # Any reconnection happens first, so the factory is set on the connection that is used.
+        self.close_if_health_check_failed()
+        self.ensure_connection()
+        client_binding = self.connection.cursor_factory
+        self.connection.cursor_factory = base.ServerBindingCursor
+        try:
+            return self.cursor()
+        finally:
+            self.connection.cursor_factory = client_binding
+
     def is_usable(self) -> bool:
         # The health check before a persistent connection is reused (CONN_HEALTH_CHECKS) is one
         # SELECT 1: if that takes more than a second, the request should not wait any longer
