@@ -15,7 +15,6 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.staticfiles import finders
-from django.core import signing
 from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified, JsonResponse
 from django.shortcuts import render
@@ -44,12 +43,9 @@ from polls.services import (
     vote_attempt_admit,
 )
 from polls.snippets import oembed_html, oembed_size
-from polls.views import shared_poll_or_404
 from polls.vote_tokens import BadVoteToken, vote_token_check, vote_token_issue
 
 SHARED_CACHE = "public, max-age=0, s-maxage=5, stale-while-revalidate=30"
-EMBED_VOTER_COOKIE = "pollsite_embed_voter"
-EMBED_VOTER_SALT = "polls.embed-voter-cookie"
 # Stands in for the vote token in a cached rendering; every response gets a fresh token.
 VOTE_TOKEN_SLOT = "pollsite-vote-token-slot"
 # Stands in for the results in a cached widget page: a comment, so {% spaceless %} treats it as
@@ -140,7 +136,7 @@ def shared_response(request: HttpRequest, etag: str, build) -> HttpResponse:
 @frameable
 def widget(request: HttpRequest, slug: str) -> HttpResponse:
     try:
-        poll = shared_poll_or_404(slug)
+        poll = poll_cache.shared_poll_or_404(slug)
     except Http404:
         return widget_message(poll_unavailable_message(), status=404)
     results = poll.results()
@@ -269,31 +265,6 @@ def with_fresh_vote_token(page: bytes, poll: Poll) -> bytes:
     return page.replace(VOTE_TOKEN_SLOT.encode(), token.encode())
 
 
-def embed_voter_signer() -> signing.TimestampSigner:
-    return signing.TimestampSigner(salt=EMBED_VOTER_SALT)
-
-
-def embed_voter_id(request: HttpRequest) -> str | None:
-    try:
-        return embed_voter_signer().unsign(request.COOKIES[EMBED_VOTER_COOKIE])
-    except (KeyError, signing.BadSignature):
-        return None
-
-
-def remember_embed_voter(response: HttpResponse, voter_id: str) -> None:
-    """A partitioned (CHIPS) cookie: kept by browsers that block third-party cookies, but only
-    for this widget on this host site, so it cannot track a reader across sites.
-
-    Django's set_cookie has no Partitioned attribute yet, so the header is written (and the
-    value signed) here; the widget's vote responses set no other cookie.
-    """
-    value = embed_voter_signer().sign(voter_id)
-    response["Set-Cookie"] = (
-        f"{EMBED_VOTER_COOKIE}={value}; Max-Age={settings.VOTER_COOKIE_MAX_AGE}; "
-        "Path=/polls/; Secure; HttpOnly; SameSite=None; Partitioned"
-    )
-
-
 def is_sandboxed_fetch(request: HttpRequest) -> bool:
     """True for a script's fetch from a document without an origin of its own: our widget in a
     frame its host sandboxed without allow-same-origin (WordPress's oEmbed iframe).
@@ -412,7 +383,7 @@ def widget_vote(request: HttpRequest, slug: str) -> HttpResponse:
     # The poll as every reader sees it, current to the last committed change; the vote
     # statement itself counts in the database.
     try:
-        poll = shared_poll_or_404(slug)
+        poll = poll_cache.shared_poll_or_404(slug)
     except Http404:
         if wants_json(request):
             response = JsonResponse(
@@ -420,7 +391,7 @@ def widget_vote(request: HttpRequest, slug: str) -> HttpResponse:
             )
             return allow_sandboxed_widget(request, response)
         return widget_message(poll_unavailable_message(), status=404)
-    voter_id = embed_voter_id(request) or voters.new_voter_id()
+    voter_id = voters.embed_voter_id(request) or voters.new_voter_id()
     outcome = widget_vote_outcome(request, poll, voter_id)
     if wants_json(request):
         response = JsonResponse(vote_payload(request, poll, outcome), status=outcome.status)
@@ -444,7 +415,7 @@ def widget_vote(request: HttpRequest, slug: str) -> HttpResponse:
         response["Retry-After"] = str(outcome.retry_after)
     response["Cache-Control"] = "no-store"
     if outcome.status == 200:
-        remember_embed_voter(response, voter_id)
+        voters.remember_embed_voter(response, voter_id)
     return response
 
 
@@ -474,7 +445,7 @@ def widget_token(request: HttpRequest, slug: str) -> JsonResponse:
         response = JsonResponse({"error": _("This poll is not open for votes.")}, status=404)
     else:
         payload = {"token": vote_token_issue(poll)}
-        voter_id = embed_voter_id(request)
+        voter_id = voters.embed_voter_id(request)
         ballot = voter_id and ballot_for(poll=poll, voter_hash=voters.voter_hash(voter_id))
         if voter_id is not None:
             payload["choice"] = ballot.choice_ids[0] if ballot else None
@@ -515,7 +486,7 @@ def results_payload(request: HttpRequest, poll: Poll, results: PollResults) -> d
 
 @require_safe
 def results_json(request: HttpRequest, slug: str) -> HttpResponse:
-    poll = shared_poll_or_404(slug)
+    poll = poll_cache.shared_poll_or_404(slug)
     results = poll.results()
     etag = results_etag(poll, results)
 

@@ -29,6 +29,7 @@ from datetime import datetime
 
 import psycopg
 from django.db import connection
+from django.http import Http404
 from django.utils import timezone
 
 from polls.models import Poll
@@ -212,3 +213,18 @@ def start_listening() -> threading.Event:
     stop = threading.Event()
     threading.Thread(target=polls.listen, args=(stop,), name="poll-cache", daemon=True).start()
     return stop
+
+
+def visible_poll_or_404(slug: str) -> Poll:
+    """The poll readers may see, fresh from the database, with its choices (one query)."""
+    poll = Poll.objects.visible_with_choices(slug)
+    if poll is None:
+        raise Http404("No poll matches the given query.")
+    return poll
+
+
+def shared_poll_or_404(slug: str) -> Poll:
+    """visible_poll_or_404 for what every reader sees alike (the widget, the results JSON):
+    the poll may come from this worker's memory, current to the last committed change, and
+    is shared between threads, so it is only read."""
+    return polls.visible_poll(slug, visible_poll_or_404)

@@ -1,7 +1,7 @@
 from django.contrib import messages
 from django.contrib.messages.storage.cookie import CookieStorage
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils.translation import get_language
@@ -25,20 +25,6 @@ from polls.snippets import embed_snippets
 
 ARTICLES_PER_PAGE = 20
 LATEST_ARTICLES = 5
-
-
-def visible_poll_or_404(slug: str) -> Poll:
-    poll = Poll.objects.visible_with_choices(slug)
-    if poll is None:
-        raise Http404("No poll matches the given query.")
-    return poll
-
-
-def shared_poll_or_404(slug: str) -> Poll:
-    """visible_poll_or_404 for what every reader sees alike (the widget, the results JSON):
-    the poll may come from this worker's memory, current to the last committed change, and
-    is shared between threads, so it is only read."""
-    return poll_cache.polls.visible_poll(slug, visible_poll_or_404)
 
 
 def reader_choices(request: HttpRequest, poll: Poll) -> tuple[list[Choice], str | None]:
@@ -82,7 +68,7 @@ def archive(request: HttpRequest) -> HttpResponse:
 
 @require_safe
 def poll_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    poll = visible_poll_or_404(slug)
+    poll = poll_cache.visible_poll_or_404(slug)
     if not poll.is_open() or reader_ballot(request, poll):
         return redirect("polls:results", slug=poll.slug)
     choices, new_voter_id = reader_choices(request, poll)
@@ -105,7 +91,7 @@ def vote(request: HttpRequest, slug: str) -> HttpResponse:
         response = render(request, "polls/vote_get.html", {"slug": slug}, status=405)
         response["Allow"] = "POST"
         return response
-    poll = visible_poll_or_404(slug)
+    poll = poll_cache.visible_poll_or_404(slug)
     address = client_address(request)
     form = VoteForm(request.POST, poll=poll, choices=reader_choices(request, poll)[0])
     form.is_valid()
@@ -157,9 +143,9 @@ def vote(request: HttpRequest, slug: str) -> HttpResponse:
 def results(request: HttpRequest, slug: str) -> HttpResponse:
     if voters.voter_id_from(request) or CookieStorage.cookie_name in request.COOKIES:
         # "Your vote", or the thank-you message after voting: this reader's own page.
-        return results_response(request, visible_poll_or_404(slug))
+        return results_response(request, poll_cache.visible_poll_or_404(slug))
     # Everyone else, most of a front-page burst, sees the same page until the poll changes.
-    poll = shared_poll_or_404(slug)
+    poll = poll_cache.shared_poll_or_404(slug)
     key = ("results", site_origin(request), request.path, get_language())
     return HttpResponse(
         poll_cache.polls.rendering(poll, key, lambda: results_response(request, poll).content)

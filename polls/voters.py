@@ -50,3 +50,33 @@ def give_voter_id(request: HttpRequest, response: HttpResponse) -> None:
     """
     if voter_id_from(request) is None:
         remember_voter(response, new_voter_id())
+
+
+# The widget's reader: a cookie of its own, partitioned per host site (see docs/embedding.md).
+EMBED_VOTER_COOKIE = "pollsite_embed_voter"
+EMBED_VOTER_SALT = "polls.embed-voter-cookie"
+
+
+def embed_voter_signer() -> signing.TimestampSigner:
+    return signing.TimestampSigner(salt=EMBED_VOTER_SALT)
+
+
+def embed_voter_id(request: HttpRequest) -> str | None:
+    try:
+        return embed_voter_signer().unsign(request.COOKIES[EMBED_VOTER_COOKIE])
+    except (KeyError, signing.BadSignature):
+        return None
+
+
+def remember_embed_voter(response: HttpResponse, voter_id: str) -> None:
+    """A partitioned (CHIPS) cookie: kept by browsers that block third-party cookies, but only
+    for this widget on this host site, so it cannot track a reader across sites.
+
+    Django's set_cookie has no Partitioned attribute yet, so the header is written (and the
+    value signed) here; the widget's vote responses set no other cookie.
+    """
+    value = embed_voter_signer().sign(voter_id)
+    response["Set-Cookie"] = (
+        f"{EMBED_VOTER_COOKIE}={value}; Max-Age={settings.VOTER_COOKIE_MAX_AGE}; "
+        "Path=/polls/; Secure; HttpOnly; SameSite=None; Partitioned"
+    )

@@ -10,10 +10,10 @@ from django.test import Client
 from django.urls import reverse
 
 from polls import vote_tokens
-from polls.embed_views import EMBED_VOTER_COOKIE
 from polls.models import Ballot
 from polls.snippets import widget_height
 from polls.vote_tokens import vote_token_issue
+from polls.voters import EMBED_VOTER_COOKIE
 from tests.conftest import counts, make_poll, snapshot
 
 pytestmark = pytest.mark.django_db

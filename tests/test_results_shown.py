@@ -10,8 +10,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from polls.embed_views import EMBED_VOTER_COOKIE
 from polls.models import Choice, Poll
+from polls.voters import EMBED_VOTER_COOKIE
 from tests.conftest import make_article, make_poll
 from tests.test_embed import embed_vote
 
