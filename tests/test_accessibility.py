@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from polls.models import Ballot, Poll
-from tests.conftest import seed_reader_pages
+from tests.conftest import make_poll, seed_reader_pages
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -248,4 +248,66 @@ def test_the_bars_stand_out_from_their_track(browser, site, scheme):
         assert len({fill for _, fill in fills}) == 2
         for track, fill in fills:
             assert contrast(track, fill) >= 3, (page.url, track, fill)
+    page.context.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_poll_options_have_no_wcag_violations(browser, live_server, scheme):
+    """Several answers (checkboxes), shuffled answers with one kept last, and results held back
+    until the close: on our pages and in the widget, before and after a vote."""
+    poll = make_poll(
+        "Which tools do you run in production?",
+        ("Envoy", "NGINX", "HAProxy", "None of these"),
+        slug="tools",
+    )
+    Poll.objects.filter(pk=poll.pk).update(
+        max_answers=2, shuffle_choices=True, results_shown="after_close", percentages_only=True
+    )
+    poll.choices.filter(text="None of these").update(stays_last=True)
+    context = browser.new_context(color_scheme=scheme, viewport={"width": 1280, "height": 900})
+    context.add_init_script(path=AXE)
+    page = context.new_page()
+    found: dict[str, list[str]] = {}
+    for name, url in (("poll", poll.get_absolute_url()), ("widget", f"/polls/{poll.slug}/embed/")):
+        page.goto(live_server.url + url)
+        page.wait_for_load_state("load")
+        if violations := axe_violations(page):
+            found[f"{name} before voting"] = violations
+        page.get_by_label("Envoy").check()
+        page.get_by_label("HAProxy").check()
+        page.get_by_role("button", name="Vote").click()
+        page.get_by_text(re.compile("Thank you")).wait_for()
+        if violations := axe_violations(page):
+            found[f"{name} after voting"] = violations
+        context.clear_cookies()
+    context.close()
+    assert not found, json.dumps(found, indent=2)
+
+
+def test_a_keyboard_user_picks_several_answers_in_visual_order(browser, live_server):
+    poll = make_poll("Which tools?", ("Envoy", "NGINX", "HAProxy", "None"), slug="tools")
+    Poll.objects.filter(pk=poll.pk).update(max_answers=2, shuffle_choices=True)
+    poll.choices.filter(text="None").update(stays_last=True)
+    page = browser.new_context().new_page()
+    page.goto(live_server.url + f"/polls/{poll.slug}/embed/")
+    seen = page.locator("input[name=choice]").evaluate_all(
+        "inputs => inputs.map(i => i.labels[0].textContent.trim())"
+    )
+    assert seen[-1] == "None"  # kept last, whatever the reader's order
+    tabbed = []
+    for _ in seen:
+        page.keyboard.press("Tab")
+        tabbed.append(page.evaluate("document.activeElement.labels[0].textContent.trim()"))
+    assert tabbed == seen  # keyboard order follows what is seen
+    page.keyboard.press("Shift+Tab")  # back to the third answer
+    page.keyboard.press("Space")
+    page.keyboard.press("Shift+Tab")  # the second
+    page.keyboard.press("Space")
+    for _ in range(3):  # the third, the last, then the button
+        page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Vote"
+    page.keyboard.press("Enter")
+    page.get_by_text("Thank you, your vote was counted.").wait_for()
+    picks = Ballot.objects.get().picks.select_related("choice")
+    assert sorted(pick.choice.text for pick in picks) == sorted(seen[1:3])
     page.context.close()
