@@ -181,3 +181,18 @@ def test_the_write_in_choice_stays_last_when_shuffled():
     poll.save()
     for seed in range(20):
         assert [c.text for c in poll.choices_for_reader(str(seed))][-1] == "Other"
+
+
+def test_a_german_reader_gets_the_box_and_its_errors_in_german():
+    poll = write_in_poll()
+    reader = Client(headers={"Accept-Language": "de"})
+    html = reader.get(poll.get_absolute_url()).content.decode()
+    assert "Other: Ihre eigene Antwort" in html
+    assert "Was Sie schreiben, lesen nur die Redakteure der Umfrage." in html
+    response = reader.post(
+        reverse("polls:vote", args=[poll.slug]),
+        {"choice": choice_id(poll, "Envoy"), "write_in": "x" * 101},
+    )
+    assert "Ihre eigene Antwort darf höchstens 100 Zeichen lang sein; sie hat 101." in (
+        response.content.decode()
+    )
