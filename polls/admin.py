@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.core.paginator import Paginator
+from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
@@ -20,7 +21,7 @@ from polls.admin_forms import (
 )
 from polls.context_processors import site_origin
 from polls.forms import VoteForm
-from polls.models import Article, Ballot, Choice, Poll, Topic
+from polls.models import Article, Ballot, Choice, Poll, Topic, WriteInMove
 from polls.snippets import embed_snippets
 
 BOTH = [admin.ActionLocation.CHANGE_LIST, admin.ActionLocation.CHANGE_FORM]
@@ -29,7 +30,7 @@ BOTH = [admin.ActionLocation.CHANGE_LIST, admin.ActionLocation.CHANGE_FORM]
 class ChoiceInline(admin.TabularInline):
     model = Choice
     formset = ChoiceInlineFormSet
-    fields = ["position", "text", "stays_last", "votes"]
+    fields = ["position", "text", "stays_last", "is_write_in", "votes"]
     readonly_fields = ["votes"]
     extra = 1
     min_num = 2
@@ -189,6 +190,9 @@ class PollAdmin(admin.ModelAdmin):
             "snippets": self.snippet_rows(request, poll),
             "preview_form": self.preview_document(request, poll, with_form=True),
             "preview_results": self.preview_document(request, poll, with_form=False),
+            "write_ins_pending": poll.ballots.filter(
+                write_in_status=Ballot.WriteInStatus.PENDING
+            ).count(),
         }
 
     def snippet_rows(self, request: HttpRequest, poll: Poll) -> list[tuple[str, str, str]]:
@@ -220,6 +224,11 @@ class PollAdmin(admin.ModelAdmin):
                 "<path:object_id>/preview/",
                 wrap(self.reader_preview),
                 name="polls_poll_preview",
+            ),
+            path(
+                "<path:object_id>/write-ins/",
+                wrap(self.write_ins),
+                name="polls_poll_write_ins",
             ),
             path(
                 "<path:object_id>/results.csv",
@@ -259,6 +268,87 @@ class PollAdmin(admin.ModelAdmin):
             "preview": poll.state(),
         }
         return TemplateResponse(request, "polls/poll_detail.html", context)
+
+    WRITE_INS_PER_PAGE = 100
+
+    def write_ins(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The poll's moderation list: its readers' write-ins by status, to approve, reject or
+        merge into a new choice (polls/editing.py), and the moves made so far."""
+        poll = self.viewable_poll(request, object_id)
+        statuses = Ballot.WriteInStatus
+        status = request.GET.get("status", statuses.PENDING)
+        if status not in statuses.values:
+            status = statuses.PENDING
+        may_moderate = request.user.has_perm("polls.moderate_write_ins")
+        if request.method == "POST":
+            if not may_moderate:
+                raise PermissionDenied
+            self.moderate(request, poll)
+            url = reverse("admin:polls_poll_write_ins", args=[poll.pk])
+            return HttpResponseRedirect(f"{url}?status={status}", status=303)
+        ballots = (
+            poll.ballots.filter(write_in_status=status)
+            .select_related("choice")
+            .prefetch_related("picks__choice")
+            .order_by("cast_at", "id")
+        )
+        page = Paginator(ballots, self.WRITE_INS_PER_PAGE).get_page(request.GET.get("page"))
+        totals = dict(
+            poll.ballots.exclude(write_in_status="")
+            .values_list("write_in_status")
+            .annotate(n=Count("pk"))
+            .values_list("write_in_status", "n")
+        )
+        moves = poll.write_in_moves.select_related("from_choice", "to_choice").prefetch_related(
+            "ballots"
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": poll,
+            "title": f"Write-ins: {poll}",
+            "poll": poll,
+            "write_in_choice": poll.write_in_choice,
+            "status": status,
+            "tabs": [(value, label, totals.get(value, 0)) for value, label in statuses.choices],
+            "page": page,
+            "moves": moves,
+            "may_moderate": may_moderate and status != statuses.MERGED,
+        }
+        return TemplateResponse(request, "admin/polls/poll/write_ins.html", context)
+
+    def moderate(self, request: HttpRequest, poll: Poll) -> None:
+        try:
+            ballot_ids = [int(pk) for pk in request.POST.getlist("ballot")]
+        except ValueError:
+            ballot_ids = []
+        if not ballot_ids:
+            self.message_user(request, "Select one or more write-ins first.", messages.WARNING)
+            return
+        action = request.POST.get("action")
+        try:
+            if action == "merge":
+                move = editing.write_ins_merge(
+                    poll=poll,
+                    ballot_ids=ballot_ids,
+                    text=request.POST.get("choice_text", ""),
+                    editor=request.user,
+                )
+                done = (
+                    f"{move.votes_moved} vote(s) moved from “{move.from_choice}” to the new "
+                    f"choice “{move.to_choice}”."
+                )
+            elif action in ("approve", "reject"):
+                status = {"approve": "approved", "reject": "rejected"}[action]
+                changed = editing.write_ins_decide(poll=poll, ballot_ids=ballot_ids, status=status)
+                done = f"{changed} write-in(s) {status}."
+            else:
+                raise editing.EditRefused("Choose approve, reject or merge.")
+        except editing.EditRefused as refusal:
+            self.message_user(request, str(refusal), messages.WARNING)
+            return
+        self.log_change(request, poll, f"Write-ins: {done}")
+        self.message_user(request, done, messages.SUCCESS)
 
     def results_csv(self, request: HttpRequest, object_id: str) -> HttpResponse:
         poll = self.viewable_poll(request, object_id)
@@ -382,12 +472,22 @@ class BallotAdmin(admin.ModelAdmin):
     """The audit trail: readable, never edited or deleted from the admin."""
 
     list_display = ["cast_at", "poll", "answer_text", "source", "article", "host_origin"]
-    list_filter = ["source", "cast_at"]
+    list_filter = ["source", "write_in_status", "cast_at"]
     list_select_related = ["poll", "choice", "article"]
     search_fields = ["poll__question", "poll__slug", "host_origin"]
     date_hierarchy = "cast_at"
     # The voter hash stays out of sight: it identifies a reader across polls.
-    fields = ["poll", "answer_text", "cast_at", "source", "article", "host_origin", "host_path"]
+    fields = [
+        "poll",
+        "answer_text",
+        "write_in",
+        "write_in_status",
+        "cast_at",
+        "source",
+        "article",
+        "host_origin",
+        "host_path",
+    ]
     readonly_fields = ["answer_text"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
@@ -404,4 +504,30 @@ class BallotAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Ballot | None = None) -> bool:
+        return False
+
+
+@admin.register(WriteInMove)
+class WriteInMoveAdmin(admin.ModelAdmin):
+    """The audit trail of merged write-ins: readable, never edited or deleted from the admin."""
+
+    list_display = [
+        "moved_at",
+        "poll",
+        "from_choice",
+        "to_choice",
+        "votes_moved",
+        "moved_by_username",
+    ]
+    list_select_related = ["poll", "from_choice", "to_choice"]
+    fields = ["poll", "from_choice", "to_choice", "votes_moved", "moved_by_username", "moved_at"]
+    date_hierarchy = "moved_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: WriteInMove | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: WriteInMove | None = None) -> bool:
         return False

@@ -1,14 +1,19 @@
-"""What an editor does to a poll besides filling in its form: close, reopen, duplicate."""
+"""What an editor does to a poll besides filling in its form: close, reopen, duplicate, and
+moderate its write-ins."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.text import slugify
 
-from polls.models import Choice, Poll
+from polls.forms import write_in_cleaned
+from polls.models import Ballot, BallotChoice, Choice, Poll, WriteInMove
 
 COPY_MARK = " (copy)"
 
@@ -51,7 +56,13 @@ def poll_duplicate(*, poll: Poll) -> Poll:
         percentages_only=poll.percentages_only,
     )
     Choice.objects.bulk_create(
-        Choice(poll=copy, text=choice.text, position=choice.position, stays_last=choice.stays_last)
+        Choice(
+            poll=copy,
+            text=choice.text,
+            position=choice.position,
+            stays_last=choice.stays_last,
+            is_write_in=choice.is_write_in,
+        )
         for choice in poll.choices.all()
     )
     return copy
@@ -64,3 +75,72 @@ def free_slug(wanted: str) -> str:
     while Poll.objects.filter(slug=slug).exists():
         slug, number = f"{base}-{number}", number + 1
     return slug
+
+
+# Write-ins that an editor may still approve, reject or merge: a merged one has left "Other".
+MODERATED = [
+    Ballot.WriteInStatus.PENDING,
+    Ballot.WriteInStatus.APPROVED,
+    Ballot.WriteInStatus.REJECTED,
+]
+
+
+def write_ins_decide(*, poll: Poll, ballot_ids: Iterable[int], status: str) -> int:
+    """Approve or reject these write-ins of the poll; returns how many changed. Nothing else of
+    a ballot changes, and a merged write-in stays merged."""
+    if status not in (Ballot.WriteInStatus.APPROVED, Ballot.WriteInStatus.REJECTED):
+        raise EditRefused("A write-in can only be approved or rejected.")
+    return Ballot.objects.filter(
+        poll=poll, pk__in=list(ballot_ids), write_in_status__in=MODERATED
+    ).update(write_in_status=status)
+
+
+@transaction.atomic
+def write_ins_merge(
+    *, poll: Poll, ballot_ids: Iterable[int], text: str, editor: AbstractBaseUser
+) -> WriteInMove:
+    """Make a new choice of these write-ins: their votes move from the poll's write-in choice
+    ("Other") to it, exactly, and a WriteInMove records who moved which ballots, and when.
+
+    One transaction. The ballots are locked, so two editors merging the same write-ins at once
+    move them once; the counters move by the rows actually moved, in SQL (votes = votes - n),
+    so votes cast meanwhile are kept. The write-in choice's row is locked with FOR NO KEY
+    UPDATE, which new ballots pointing at it do not wait for.
+    """
+    text = write_in_cleaned(text)
+    max_length = Choice._meta.get_field("text").max_length
+    if not text:
+        raise EditRefused("Give the new choice a text.")
+    if len(text) > max_length:
+        raise EditRefused(f"A choice has at most {max_length} characters.")
+    other = poll.choices.select_for_update(no_key=True).filter(is_write_in=True).first()
+    if other is None:
+        raise EditRefused(f"“{poll}” has no write-in choice.")
+    if any(text.casefold() == " ".join(c.text.split()).casefold() for c in poll.choices.all()):
+        raise EditRefused(f"“{poll}” already has a choice “{text}”.")
+    moving = list(
+        Ballot.objects.select_for_update()
+        .filter(poll=poll, pk__in=list(ballot_ids), write_in_status__in=MODERATED)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if not moving:
+        raise EditRefused("None of these write-ins can be merged: they may have been merged.")
+    # The new choice takes "Other"'s place, which moves one down with what follows it.
+    poll.choices.filter(position__gte=other.position).update(position=F("position") + 1)
+    choice = Choice.objects.create(poll=poll, text=text, position=other.position)
+    moved = Ballot.objects.filter(pk__in=moving, choice=other).update(choice=choice)
+    moved += BallotChoice.objects.filter(ballot_id__in=moving, choice=other).update(choice=choice)
+    Choice.objects.filter(pk=other.pk).update(votes=F("votes") - moved)
+    Choice.objects.filter(pk=choice.pk).update(votes=F("votes") + moved)
+    Ballot.objects.filter(pk__in=moving).update(write_in_status=Ballot.WriteInStatus.MERGED)
+    move = WriteInMove.objects.create(
+        poll=poll,
+        from_choice=other,
+        to_choice=choice,
+        moved_by=editor,
+        moved_by_username=editor.get_username(),
+        votes_moved=moved,
+    )
+    move.ballots.set(moving)
+    return move

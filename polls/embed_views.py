@@ -353,6 +353,7 @@ def widget_vote_outcome(request: HttpRequest, poll: Poll, voter_id: str) -> Vote
             token_nonce=nonce,
             client_address=address,
             frame_visibility=form.cleaned_data["visibility"] or Ballot.FrameVisibility.UNKNOWN,
+            write_in=form.cleaned_data["write_in"],
         )
     except OverRateLimit as refusal:
         return VoteOutcome(429, str(refusal), retry_after=refusal.retry_after)

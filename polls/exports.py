@@ -37,6 +37,8 @@ BALLOTS_HEADER = [
     "host_path",
     "voter",
     "frame_visibility",
+    "write_in",
+    "write_in_status",
 ]
 # Spreadsheet programs run a cell that starts with one of these as a formula; texts come from
 # editors and (host pages) from other sites, so they are defused with a leading apostrophe.
@@ -95,10 +97,13 @@ def ballot_rows(polls: QuerySet[Poll], voter_key: bytes) -> Iterator[list]:
             "host_path",
             "voter_hash",
             "frame_visibility",
+            "write_in",
+            "write_in_status",
         )
     )
     for row in ballots.iterator(chunk_size=2000):
-        slug, cast_at, choice, source, article, origin, path, voter_hash, visibility = row
+        # The rest: frame_visibility, write_in and write_in_status, as stored.
+        slug, cast_at, choice, source, article, origin, path, voter_hash, *rest = row
         yield [
             slug,
             cast_at.astimezone(UTC).isoformat(timespec="seconds"),
@@ -108,7 +113,7 @@ def ballot_rows(polls: QuerySet[Poll], voter_key: bytes) -> Iterator[list]:
             origin,
             path,
             export_voter_id(voter_hash, voter_key),
-            visibility,
+            *rest,  # a reader's write-in among them: defused like every cell (spreadsheet_safe)
         ]
 
 

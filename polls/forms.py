@@ -1,3 +1,4 @@
+import unicodedata
 from urllib.parse import urlsplit
 
 from django import forms
@@ -7,7 +8,42 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from polls.models import Ballot, Choice, Poll
+from polls.models import WRITE_IN_MAX_LENGTH, Ballot, Choice, Poll
+
+# Characters that reorder the text around them (bidirectional embeddings, overrides, isolates
+# and marks): in a reader's answer they could make it read differently in the admin, the CSV or
+# a merged choice than it was written ("Trojan Source"). Text in any script needs none of them.
+BIDI_CONTROLS = dict.fromkeys(
+    map(ord, "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+)
+
+
+def write_in_cleaned(text: str) -> str:
+    """A reader's answer as it is stored: NFC, on one line, without direction or control
+    characters (C0, DEL, C1; line breaks and tabs become spaces), spaces collapsed. Markup is
+    kept as typed: it is only ever shown escaped."""
+    text = unicodedata.normalize("NFC", text).translate(BIDI_CONTROLS)
+    kept = (
+        " " if character.isspace() else character
+        for character in text
+        if character.isspace() or unicodedata.category(character) != "Cc"
+    )
+    return " ".join("".join(kept).split())
+
+
+class WriteInField(forms.CharField):
+    """The "Other" box: cleaned as write_in_cleaned, then held to its length."""
+
+    def to_python(self, value: object) -> str:
+        text = super().to_python(value)
+        # Refused before the cleaning walks it: no reader types this much into a small box.
+        if len(text) > 10 * WRITE_IN_MAX_LENGTH:
+            raise forms.ValidationError(
+                self.error_messages["max_length"],
+                code="max_length",
+                params={"limit_value": WRITE_IN_MAX_LENGTH, "show_value": len(text)},
+            )
+        return write_in_cleaned(text)
 
 
 class ChoiceForm(forms.Form):
@@ -22,10 +58,31 @@ class ChoiceForm(forms.Form):
             "invalid_choice": _("That answer is not one of this poll's choices."),
         },
     )
+    write_in = WriteInField(
+        required=False,
+        max_length=WRITE_IN_MAX_LENGTH,
+        error_messages={
+            "max_length": _(
+                "Your own answer can be at most %(limit_value)d characters long; it has "
+                "%(show_value)d."
+            )
+        },
+    )
 
     def __init__(self, *args, poll: Poll, choices: list[Choice], **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.poll = poll
+        self.write_in_choice = next((choice for choice in choices if choice.is_write_in), None)
+        # Without JavaScript, a reader may type an answer and forget to pick "Other": what
+        # they typed says which answer they meant.
+        typed_only = (
+            self.is_bound
+            and not self.data.getlist("choice")
+            and self.data.get("write_in", "").strip()
+        )
+        if typed_only and self.write_in_choice:
+            self.data = self.data.copy()
+            self.data.setlist("choice", [str(self.write_in_choice.pk)])
         if poll.allows_several_answers:
             self.fields["choice"] = forms.TypedMultipleChoiceField(
                 coerce=int,
@@ -62,7 +119,17 @@ class ChoiceForm(forms.Form):
                 )
                 % {"count": self.poll.max_answers},
             )
-        return super().clean()
+        cleaned = super().clean()
+        if cleaned.get("write_in") and "choice" in cleaned:
+            if self.write_in_choice is None:
+                self.add_error(None, _("This poll takes no written answers."))
+            elif self.write_in_choice not in self.selected_choices():
+                self.add_error(
+                    "write_in",
+                    _("Your own answer counts only with “%(choice)s” picked.")
+                    % {"choice": self.write_in_choice.text},
+                )
+        return cleaned
 
     def selected_choices(self) -> list[Choice]:
         picked = self.cleaned_data["choice"]

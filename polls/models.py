@@ -5,6 +5,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -61,7 +62,8 @@ class PollQuerySet(models.QuerySet):
         polls = self.raw(
             "SELECT p.*,"
             " (SELECT coalesce(jsonb_agg(jsonb_build_object('id', c.id,"
-            " 'text', c.text, 'position', c.position, 'votes', c.votes, 'stays_last', c.stays_last)"
+            " 'text', c.text, 'position', c.position, 'votes', c.votes, 'stays_last', c.stays_last,"
+            " 'is_write_in', c.is_write_in)"
             " ORDER BY c.position, c.id), '[]') FROM polls_choice c WHERE c.poll_id = p.id)"
             " AS choice_rows,"
             " (SELECT count(*) FROM polls_refusedvoter r WHERE r.poll_id = p.id"
@@ -93,6 +95,8 @@ class PollQuerySet(models.QuerySet):
 
 
 MAX_ANSWERS = 20
+# The longest answer a reader may write in; longer is refused, not cut (polls/forms.py).
+WRITE_IN_MAX_LENGTH = 100
 
 
 class Poll(models.Model):
@@ -228,6 +232,11 @@ class Poll(models.Model):
         random.Random(f"{self.pk}:{reader_seed}").shuffle(shuffled)
         return shuffled + [choice for choice in choices if choice.stays_last]
 
+    @property
+    def write_in_choice(self) -> Choice | None:
+        """The "Other" choice whose readers may write their own answer, if the poll has one."""
+        return next((choice for choice in self.choices.all() if choice.is_write_in), None)
+
     def results(self) -> PollResults:
         voters = self.voter_total() if self.allows_several_answers else None
         return PollResults.from_choices(list(self.choices.all()), voters=voters)
@@ -263,6 +272,13 @@ class Choice(CountersKeptByTheDatabase):
         default=False,
         help_text="Kept at the end when the answers are shuffled: “Other”, “None of these”.",
     )
+    is_write_in = models.BooleanField(
+        "write-in",
+        default=False,
+        help_text=f"“Other”: readers who pick it may type their own answer (up to "
+        f"{WRITE_IN_MAX_LENGTH} characters). Nothing they write is shown publicly; you read, "
+        "approve, reject or merge it into a new choice under the poll's write-ins. Always last.",
+    )
     # Kept by the vote service with an atomic UPDATE ... SET votes = votes + 1; the ballots are
     # the audit trail the counts can be checked against.
     votes = models.PositiveIntegerField(default=0, editable=False)
@@ -270,11 +286,26 @@ class Choice(CountersKeptByTheDatabase):
     class Meta:
         ordering = ["position", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["poll", "text"], name="choice_text_unique_per_poll")
+            models.UniqueConstraint(fields=["poll", "text"], name="choice_text_unique_per_poll"),
+            models.UniqueConstraint(
+                fields=["poll"],
+                condition=Q(is_write_in=True),
+                name="one_write_in_choice_per_poll",
+                violation_error_message="A poll has at most one write-in choice.",
+            ),
+            # "Other" stays after the answers it is the alternative to, shuffled or not.
+            models.CheckConstraint(
+                condition=Q(is_write_in=False) | Q(stays_last=True),
+                name="write_in_choice_stays_last",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.text
+
+    def clean(self) -> None:
+        if self.is_write_in:
+            self.stays_last = True
 
 
 @dataclass(frozen=True)
@@ -393,13 +424,44 @@ class Ballot(models.Model):
         max_length=64, null=True, blank=True, editable=False
     )
 
+    class WriteInStatus(models.TextChoices):
+        PENDING = "pending", "Pending"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        # Moved to a choice of its own (WriteInMove says when, by whom and where to).
+        MERGED = "merged", "Merged into a choice"
+
+    # What a reader wrote with the poll's write-in ("Other") choice, cleaned of control and
+    # direction characters (polls/forms.py). Never shown publicly; editors moderate it.
+    # Database defaults, like frame_visibility's, for ballots written in SQL.
+    write_in = models.CharField(
+        max_length=WRITE_IN_MAX_LENGTH, blank=True, default="", db_default=""
+    )
+    write_in_status = models.CharField(
+        max_length=10, blank=True, default="", db_default="", choices=WriteInStatus
+    )
+
     class Meta:
         ordering = ["-cast_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["poll", "voter_hash"], name="one_ballot_per_voter"),
             models.UniqueConstraint(fields=["token_nonce"], name="vote_token_used_once"),
+            models.CheckConstraint(
+                condition=Q(write_in="", write_in_status="")
+                | (~Q(write_in="") & ~Q(write_in_status="")),
+                name="write_in_has_a_status",
+            ),
         ]
-        indexes = [models.Index(fields=["poll", "cast_at"], name="ballot_poll_cast_at")]
+        indexes = [
+            models.Index(fields=["poll", "cast_at"], name="ballot_poll_cast_at"),
+            # The moderation list; partial, so a vote without a write-in writes no entry.
+            models.Index(
+                fields=["poll", "write_in_status"],
+                condition=~Q(write_in_status=""),
+                name="ballot_write_ins",
+            ),
+        ]
+        permissions = [("moderate_write_ins", "Can approve, reject and merge write-ins")]
 
     def __str__(self) -> str:
         return f"{self.answer_text} ({self.cast_at:%Y-%m-%d %H:%M})"
@@ -438,6 +500,29 @@ class BallotChoice(models.Model):
 
     def __str__(self) -> str:
         return str(self.choice)
+
+
+class WriteInMove(models.Model):
+    """The audit trail of a merge: these write-in ballots' votes moved from one choice (the
+    poll's "Other") to another, by this editor, at this time. Never changed or deleted."""
+
+    poll = models.ForeignKey(Poll, on_delete=models.PROTECT, related_name="write_in_moves")
+    from_choice = models.ForeignKey(Choice, on_delete=models.PROTECT, related_name="+")
+    to_choice = models.ForeignKey(Choice, on_delete=models.PROTECT, related_name="+")
+    ballots = models.ManyToManyField(Ballot, related_name="write_in_moves")
+    # The username too: the move stays attributed should the account be deleted.
+    moved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    moved_by_username = models.CharField(max_length=150)
+    moved_at = models.DateTimeField(default=timezone.now)
+    votes_moved = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["-moved_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.votes_moved} from “{self.from_choice}” to “{self.to_choice}”"
 
 
 class Topic(models.Model):

@@ -67,6 +67,7 @@ def ballot_cast(
     token_nonce: str | None = None,
     client_address: str | None = None,
     frame_visibility: str = "",
+    write_in: str = "",
 ) -> Ballot:
     """Record one reader's vote and count it, exactly once.
 
@@ -80,11 +81,16 @@ def ballot_cast(
 
     A poll with several answers takes them as choices (up to poll.max_answers): one ballot,
     and each chosen choice counted once, in the same statement.
+
+    A write-in (cleaned by the form: polls/forms.py) goes with the poll's write-in choice only;
+    it is stored with the ballot, pending moderation, and counts as a vote for that choice.
     """
     picked = [choice] if choice is not None else list(choices or [])
     refusal = None
     if not picked or any(picked_choice.poll_id != poll.pk for picked_choice in picked):
         refusal = VoteRefused(_("That choice does not belong to this poll."))
+    elif write_in and not any(picked_choice.is_write_in for picked_choice in picked):
+        refusal = VoteRefused(write_in_needs_its_choice(poll))
     elif len(picked) > poll.max_answers or len({c.pk for c in picked}) != len(picked):
         refusal = VoteRefused(
             ngettext(
@@ -114,6 +120,8 @@ def ballot_cast(
         host_path=host_path,
         token_nonce=token_nonce,
         frame_visibility=frame_visibility,
+        write_in=write_in,
+        write_in_status=Ballot.WriteInStatus.PENDING if write_in else "",
     )
     try:
         if connection.in_atomic_block:
@@ -143,6 +151,13 @@ def ballot_cast(
         raise OverRateLimit(attempt.retry_after)
     ballot.picked = sorted(picked, key=lambda c: (c.position, c.pk))
     return ballot
+
+
+def write_in_needs_its_choice(poll: Poll) -> str:
+    other = poll.write_in_choice
+    if other is None:
+        return _("This poll takes no written answers.")
+    return _("Your own answer counts only with “%(choice)s” picked.") % {"choice": other.text}
 
 
 def ballot_insert_and_count(

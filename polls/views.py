@@ -121,6 +121,7 @@ def vote(request: HttpRequest, slug: str) -> HttpResponse:
             source=Ballot.Source.ARTICLE if article else Ballot.Source.POLL_PAGE,
             article=article,
             client_address=address,
+            write_in=form.cleaned_data["write_in"],
         )
     except OverRateLimit as refusal:
         response = refusal_response(request, poll, article, str(refusal), status=429)

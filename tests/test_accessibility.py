@@ -311,3 +311,37 @@ def test_a_keyboard_user_picks_several_answers_in_visual_order(browser, live_ser
     picks = Ballot.objects.get().picks.select_related("choice")
     assert sorted(pick.choice.text for pick in picks) == sorted(seen[1:3])
     page.context.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_a_poll_with_a_write_in_box_has_no_wcag_violations(browser, live_server, scheme):
+    """The "Other" box on the poll page (also with its error) and in the widget."""
+    from polls.models import Choice
+
+    poll = make_poll("Which proxy do you run at the edge?", ("Envoy", "NGINX"))
+    Choice.objects.create(poll=poll, text="Other", position=3, is_write_in=True, stays_last=True)
+    context = browser.new_context(color_scheme=scheme, viewport={"width": 1280, "height": 900})
+    context.add_init_script(path=AXE)
+    page = context.new_page()
+    found: dict[str, list[str]] = {}
+    for label, url in [
+        ("poll page", live_server.url + poll.get_absolute_url()),
+        ("widget", live_server.url + f"/polls/{poll.slug}/embed/"),
+    ]:
+        page.goto(url)
+        page.wait_for_load_state("load")
+        # The box is labelled by its choice, and typing in it picks that choice.
+        page.get_by_label("Other: your own answer").fill("x" * 100)
+        assert page.get_by_label("Other", exact=True).is_checked()
+        if violations := axe_violations(page):
+            found[label] = violations
+    page.goto(live_server.url + poll.get_absolute_url())
+    page.get_by_label("Envoy").check()
+    page.get_by_label("Other: your own answer").fill("Linkerd")
+    page.get_by_label("Envoy").check()  # back to another answer: the server refuses the text
+    page.get_by_role("button", name="Vote").click()
+    page.get_by_text("Your own answer counts only with “Other” picked.").wait_for()
+    if violations := axe_violations(page):
+        found["poll page, refused write-in"] = violations
+    context.close()
+    assert found == {}

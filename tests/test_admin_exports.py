@@ -70,6 +70,8 @@ def test_the_ballots_csv_matches_the_ballots_row_by_row(voted_poll):
         "host_path",
         "voter",
         "frame_visibility",
+        "write_in",
+        "write_in_status",
     ]
     ballots = list(Ballot.objects.filter(poll=voted_poll).order_by("cast_at", "id"))
     assert len(table) == 1 + len(ballots) == 4

@@ -27,6 +27,7 @@ def test_the_group_has_exactly_the_editors_permissions():
             "change_article",
             "view_article",
             "view_ballot",
+            "moderate_write_ins",
         ]
     )
 

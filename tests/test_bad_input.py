@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, assume, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from polls.models import Ballot, Poll
+from polls.forms import write_in_cleaned
+from polls.models import Ballot, Choice, Poll
 from polls.vote_tokens import SALT, vote_token_issue
 from tests.conftest import make_article, make_poll, snapshot
 
@@ -50,6 +51,8 @@ def world(db) -> World:
         .status_code
         == 200
     )
+    # With a write-in ("Other") choice; slug "writein".
+    write_in_choice(make_poll("Written?", ("Envoy", "NGINX", "Other"), slug="writein"), "Other")
     staff = User.objects.create(username="editor", is_staff=True, is_superuser=True)
     admin = Client(enforce_csrf_checks=True)
     admin.force_login(staff)
@@ -111,6 +114,31 @@ def embed(data, headers=SAME_ORIGIN, slug="main"):
 
 def admin(request):
     return lambda w, client: request(w, w.admin)
+
+
+def write_in_choice(poll: Poll, text: str) -> Choice:
+    choice = poll.choices.get(text=text)
+    choice.is_write_in = choice.stays_last = True
+    choice.save()
+    return choice
+
+
+def pick(text: str, **fields):
+    """A vote for the write-in poll's choice named text, with more fields."""
+    return lambda w: {
+        "choice": str(Choice.objects.get(poll__slug="writein", text=text).pk),
+        **fields,
+    }
+
+
+def written(text: str, **fields):
+    """pick(), for the widget: with a fresh token."""
+
+    def data(w: World) -> dict:
+        token = vote_token_issue(Poll.objects.get(slug="writein"))
+        return {**pick(text)(w), "token": token, **fields}
+
+    return data
 
 
 CASES = {
@@ -296,6 +324,47 @@ CASES = {
     "json: future poll": (get("/api/polls/future/results"), 404),
     "json: POST": (post("/api/polls/main/results"), 405),
     "json: malformed slug": (get("/api/polls/%00%FF/results"), 404),
+    # Write-ins ("Other" with a text box)
+    "write-in: over 100 characters": (
+        post("/polls/writein/vote/", pick("Other", write_in="x" * 101)),
+        400,
+    ),
+    "write-in: 100 characters and markup over the limit": (
+        post("/polls/writein/vote/", pick("Other", write_in="<b>" * 40)),
+        400,
+    ),
+    "write-in: a megabyte of it": (
+        post("/polls/writein/vote/", pick("Other", write_in="x" * 1_000_000)),
+        400,
+    ),
+    "write-in: with another choice": (
+        post("/polls/writein/vote/", pick("Envoy", write_in="Linkerd")),
+        400,
+    ),
+    "write-in: to a poll without one": (
+        post("/polls/main/vote/", lambda w: {"choice": w.choice(), "write_in": "Linkerd"}),
+        400,
+    ),
+    "widget write-in: over 100 characters": (
+        embed(written("Other", write_in="\u202e" + "y" * 120), slug="writein"),
+        400,
+    ),
+    "widget write-in: with another choice": (
+        embed(written("NGINX", write_in="Linkerd"), slug="writein"),
+        400,
+    ),
+    "admin: write-ins of an unknown poll": (
+        admin(lambda w, c: c.get("/admin/polls/poll/999999/write-ins/")),
+        404,
+    ),
+    "admin: moderation without the CSRF token": (
+        admin(
+            lambda w, c: c.post(
+                f"/admin/polls/poll/{w.poll.pk}/write-ins/", {"action": "approve", "ballot": "1"}
+            )
+        ),
+        403,
+    ),
     # The admin
     "admin: POST without the CSRF token": (
         admin(lambda w, c: c.post("/admin/polls/poll/add/", {"question": "Sneaky?"})),
@@ -413,3 +482,41 @@ def test_generated_headers_and_charsets_never_break(world, charset, headers, csr
     assert response.status_code != 500, (charset, headers, csrf_cookie)
     assert response.status_code < 500 or response.status_code == 503
     assert snapshot() == before
+
+
+# Safe storage: what a reader writes in is kept only as text, on one line, without the
+# characters that could hide or reorder it, and shown escaped everywhere.
+NASTY_WRITE_IN = '\u202e<img src=x onerror=alert(1)>\u202c\x00\x07\u2066=HYPERLINK("x")\n\x85ok'
+
+
+def test_a_nasty_write_in_is_stored_clean_and_rendered_inert(world):
+    reader = Client()
+    choice = pick("Other")(world)["choice"]
+    response = reader.post("/polls/writein/vote/", {"choice": choice, "write_in": NASTY_WRITE_IN})
+    assert response.status_code == 303
+    ballot = Ballot.objects.get(write_in_status="pending")
+    assert ballot.write_in == '<img src=x onerror=alert(1)>=HYPERLINK("x") ok'
+    # Readers never see it; the editor sees it escaped, and the CSV defuses the formula.
+    assert "onerror" not in reader.get("/polls/writein/results/").content.decode()
+    poll = Poll.objects.get(slug="writein")
+    moderation = world.admin.get(f"/admin/polls/poll/{poll.pk}/write-ins/").content.decode()
+    assert "&lt;img src=x onerror=alert(1)&gt;" in moderation and "<img src=x" not in moderation
+    listing = world.admin.get("/admin/polls/ballot/").content.decode()
+    assert "<img src=x" not in listing
+    ballot.write_in = '=HYPERLINK("https://evil.example")'
+    ballot.save()
+    export = world.admin.get(f"/admin/polls/poll/{poll.pk}/ballots.csv")
+    csv_text = b"".join(export.streaming_content).decode()
+    assert '"\'=HYPERLINK(""https://evil.example"")"' in csv_text
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(text=st.text(max_size=300))
+def test_any_write_in_is_cleaned_to_one_line_without_controls(text):
+    cleaned = write_in_cleaned(text)
+    assert cleaned == cleaned.strip() and "  " not in cleaned
+    assert not any(ord(c) < 32 or 0x7F <= ord(c) <= 0x9F for c in cleaned)
+    assert not set(cleaned) & set(
+        "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+    )
+    assert write_in_cleaned(cleaned) == cleaned

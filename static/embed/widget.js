@@ -289,7 +289,12 @@
     form.addEventListener("submit", vote);
     form.querySelector("[data-vote]").addEventListener("click", vote);
     form.addEventListener("keydown", function (event) {
-      if (event.key === "Enter" && event.target.name === "choice") vote(event);
+      if (event.key === "Enter" && /^(choice|write_in)$/.test(event.target.name)) vote(event);
+    });
+    // Typing an answer of one's own picks "Other", the choice it belongs to.
+    var writeIn = form.querySelector("[data-write-in-for]");
+    if (writeIn) writeIn.addEventListener("input", function () {
+      document.getElementById(writeIn.getAttribute("data-write-in-for")).checked = true;
     });
   }
 

@@ -5,6 +5,11 @@
 (function () {
   "use strict";
   Array.prototype.forEach.call(document.querySelectorAll("form[data-voter-url]"), function (form) {
+    // Typing an answer of one's own picks "Other", the choice it belongs to.
+    var writeIn = form.querySelector("[data-write-in-for]");
+    if (writeIn) writeIn.addEventListener("input", function () {
+      document.getElementById(writeIn.getAttribute("data-write-in-for")).checked = true;
+    });
     var ready = false;
     form.addEventListener("submit", function (event) {
       if (ready) return;

@@ -1,0 +1,175 @@
+"""Editors moderate write-ins: a list per poll by status, approve, reject, and merge several
+into a new choice, their votes moving exactly, with a record of each move."""
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from django.contrib.auth.models import User
+from django.db import connection
+from django.test import Client
+from django.urls import reverse
+
+from polls import editing, voters
+from polls.models import Ballot, BallotChoice, Choice, WriteInMove
+from polls.services import ballot_cast
+from tests.conftest import counts
+from tests.test_editor_helpers import editor_client, make_editor
+from tests.test_write_ins import write_in, write_in_poll
+
+pytestmark = pytest.mark.django_db
+
+
+def moderation_url(poll) -> str:
+    return reverse("admin:polls_poll_write_ins", args=[poll.pk])
+
+
+def counts_equal_ballots(poll) -> bool:
+    for choice in poll.choices.all():
+        stored = Ballot.objects.filter(choice=choice).count()
+        stored += BallotChoice.objects.filter(choice=choice).count()
+        if choice.votes != stored:
+            return False
+    return True
+
+
+def test_an_editor_sees_the_pending_write_ins_escaped():
+    poll = write_in_poll()
+    write_in(poll, "a", "<script>alert(1)</script> & <b>bold</b>")
+    write_in(poll, "b", "Linkerd")
+    page = editor_client().get(moderation_url(poll))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;" in html
+    assert "<script>alert(1)" not in html and "<b>bold</b>" not in html
+    assert "Linkerd" in html and "Pending (2)" in html
+    change_page = editor_client().get(reverse("admin:polls_poll_change", args=[poll.pk]))
+    assert "Write-ins (2 pending)" in change_page.content.decode()
+
+
+def test_an_editor_approves_and_rejects():
+    poll = write_in_poll()
+    keep, drop = write_in(poll, "a", "Linkerd"), write_in(poll, "b", "spam spam")
+    client = editor_client()
+    response = client.post(moderation_url(poll), {"action": "approve", "ballot": [keep.pk]})
+    assert response.status_code == 303
+    client.post(moderation_url(poll), {"action": "reject", "ballot": [drop.pk]})
+    assert dict(Ballot.objects.values_list("write_in", "write_in_status")) == {
+        "Linkerd": "approved",
+        "spam spam": "rejected",
+    }
+    assert "Approved (1)" in client.get(moderation_url(poll)).content.decode()
+    # Sorting is not voting: the counts stay.
+    assert counts(poll)["Other"] == 2
+
+
+def test_merging_moves_the_votes_exactly_and_records_the_move():
+    poll = write_in_poll()
+    ballots = [write_in(poll, f"v{n}", text) for n, text in enumerate(["linkerd", "Linkerd 2"])]
+    untouched = write_in(poll, "v9", "Consul")
+    client = editor_client()
+    response = client.post(
+        moderation_url(poll),
+        {"action": "merge", "ballot": [b.pk for b in ballots], "choice_text": "Linkerd"},
+    )
+    assert response.status_code == 303
+    assert counts(poll) == {"Envoy": 0, "NGINX": 0, "Linkerd": 2, "Other": 1}
+    assert [c.text for c in poll.choices.all()][-2:] == ["Linkerd", "Other"]
+    linkerd = poll.choices.get(text="Linkerd")
+    assert set(Ballot.objects.filter(choice=linkerd)) == set(ballots)
+    assert Ballot.objects.get(pk=untouched.pk).write_in_status == "pending"
+    move = WriteInMove.objects.get()
+    assert (move.from_choice.text, move.to_choice, move.votes_moved) == ("Other", linkerd, 2)
+    assert move.moved_by.username == move.moved_by_username == "editor"
+    assert set(move.ballots.all()) == set(ballots)
+    assert counts_equal_ballots(poll)
+    html = client.get(moderation_url(poll) + "?status=merged").content.decode()
+    assert "Merged into a choice (2)" in html and f"#{ballots[0].pk}" in html
+
+
+def test_merging_twice_moves_nothing_the_second_time():
+    poll = write_in_poll()
+    ballot = write_in(poll, "a", "Linkerd")
+    editor = make_editor()
+    editing.write_ins_merge(poll=poll, ballot_ids=[ballot.pk], text="Linkerd", editor=editor)
+    with pytest.raises(editing.EditRefused):
+        editing.write_ins_merge(poll=poll, ballot_ids=[ballot.pk], text="Other 2", editor=editor)
+    assert counts(poll) == {"Envoy": 0, "NGINX": 0, "Linkerd": 1, "Other": 0}
+
+
+def test_merging_into_an_existing_choice_text_is_refused():
+    poll = write_in_poll()
+    ballot = write_in(poll, "a", "envoy")
+    with pytest.raises(editing.EditRefused, match="already has a choice"):
+        editing.write_ins_merge(
+            poll=poll, ballot_ids=[ballot.pk], text=" ENVOY ", editor=make_editor()
+        )
+    assert counts(poll)["Other"] == 1 and not WriteInMove.objects.exists()
+
+
+def test_merging_in_a_poll_with_several_answers_moves_the_picks():
+    poll = write_in_poll(max_answers=2)
+    ballot = write_in(poll, "a", "Linkerd", "Envoy")
+    editing.write_ins_merge(poll=poll, ballot_ids=[ballot.pk], text="Linkerd", editor=make_editor())
+    assert counts(poll) == {"Envoy": 1, "NGINX": 0, "Linkerd": 1, "Other": 0}
+    assert Ballot.objects.get().answer_text == "Envoy, Linkerd"
+    assert counts_equal_ballots(poll)
+
+
+def test_only_editors_moderate_and_ballots_stay_read_only():
+    poll = write_in_poll()
+    ballot = write_in(poll, "a", "Linkerd")
+    viewer = User.objects.create_user("viewer", password="x", is_staff=True)
+    client = Client()
+    client.force_login(viewer)
+    assert client.get(moderation_url(poll)).status_code == 403
+    assert (
+        client.post(moderation_url(poll), {"action": "approve", "ballot": [ballot.pk]}).status_code
+        == 403
+    )
+    assert Ballot.objects.get().write_in_status == "pending"
+    assert Client().get(moderation_url(poll)).status_code == 302  # to the sign-in page
+    editor = editor_client()
+    change = reverse("admin:polls_ballot_change", args=[ballot.pk])
+    assert editor.post(change, {"write_in": "changed"}).status_code == 403
+    assert Ballot.objects.get().write_in == "Linkerd"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_readers_write_in_while_an_editor_merges_and_counts_stay_exact():
+    poll = write_in_poll()
+    other = poll.choices.get(text="Other")
+    first = [write_in(poll, f"early-{n}", "Linkerd") for n in range(20)]
+    # A plain account: this test's database is flushed, the editors' group with it.
+    editor = User.objects.create_user("editor")
+    start = threading.Event()
+
+    def reader(n: int) -> str:
+        start.wait()
+        try:
+            ballot_cast(
+                poll=poll, choice=other, voter_hash=voters.voter_hash(f"r{n}"), write_in="Consul"
+            )
+            return "voted"
+        finally:
+            connection.close()
+
+    def merge() -> str:
+        start.wait()
+        try:
+            ids = [b.pk for b in first]
+            editing.write_ins_merge(poll=poll, ballot_ids=ids, text="Linkerd", editor=editor)
+            return "merged"
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        futures = [pool.submit(reader, n) for n in range(60)]
+        futures.insert(30, pool.submit(merge))
+        start.set()
+        outcomes = [future.result(timeout=60) for future in futures]
+    assert outcomes.count("voted") == 60 and outcomes.count("merged") == 1
+    assert counts(poll) == {"Envoy": 0, "NGINX": 0, "Linkerd": 20, "Other": 60}
+    assert Ballot.objects.count() == 80 == sum(c.votes for c in Choice.objects.filter(poll=poll))
+    assert counts_equal_ballots(poll)
+    assert WriteInMove.objects.get().votes_moved == 20

@@ -1,0 +1,198 @@
+"""'Other' write-ins: readers type their own answer with the poll's write-in choice; it counts
+as a vote for that choice, is stored with the ballot, and is never shown publicly."""
+
+import json
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from polls import voters
+from polls.models import Ballot, Choice, Poll
+from polls.services import VoteRefused, ballot_cast
+from tests.conftest import counts, make_poll, snapshot
+from tests.test_embed import embed_vote
+
+pytestmark = pytest.mark.django_db
+
+SECRET = "Linkerd, self-hosted"
+
+
+def write_in_poll(max_answers: int = 1, **kwargs) -> Poll:
+    poll = make_poll(choices=("Envoy", "NGINX"), **kwargs)
+    Choice.objects.create(poll=poll, text="Other", position=3, is_write_in=True, stays_last=True)
+    if max_answers > 1:
+        poll.max_answers = max_answers
+        poll.save()
+    return poll
+
+
+def choice_id(poll: Poll, text: str) -> str:
+    return str(poll.choices.get(text=text).pk)
+
+
+def vote(client: Client, poll: Poll, *texts: str, **fields):
+    data = {"choice": [choice_id(poll, text) for text in texts], **fields}
+    return client.post(reverse("polls:vote", args=[poll.slug]), data)
+
+
+def write_in(poll: Poll, voter: str, text: str, *also: str) -> Ballot:
+    picked = [poll.choices.get(text=t) for t in (*also, "Other")]
+    return ballot_cast(
+        poll=poll, choices=picked, voter_hash=voters.voter_hash(voter), write_in=text
+    )
+
+
+def test_the_poll_page_has_a_labelled_box_under_other(client):
+    poll = write_in_poll()
+    html = client.get(poll.get_absolute_url()).content.decode()
+    other = choice_id(poll, "Other")
+    assert f'data-write-in-for="id_choice_{html.count("form-check-input") - 1}"' in html
+    assert '<label for="id_write_in" class="form-label">Other: your own answer</label>' in html
+    assert 'maxlength="100"' in html and 'aria-describedby="id_write_in_hint"' in html
+    assert "Only the poll's editors read what you write." in html
+    assert html.index(f'value="{other}"') < html.index('name="write_in"')
+
+
+def test_a_poll_without_a_write_in_choice_has_no_box(client, poll):
+    assert 'name="write_in"' not in client.get(poll.get_absolute_url()).content.decode()
+
+
+def test_a_write_in_counts_for_other_and_is_stored_pending(client):
+    poll = write_in_poll()
+    response = vote(client, poll, "Other", write_in=f"  {SECRET}\n")
+    assert response.status_code == 303
+    assert counts(poll) == {"Envoy": 0, "NGINX": 0, "Other": 1}
+    ballot = Ballot.objects.get()
+    assert ballot.choice.text == "Other"
+    assert (ballot.write_in, ballot.write_in_status) == (SECRET, "pending")
+
+
+def test_without_javascript_typing_an_answer_picks_other(client):
+    poll = write_in_poll()
+    assert vote(client, poll, write_in=SECRET).status_code == 303
+    assert Ballot.objects.get().choice.text == "Other"
+
+
+def test_other_without_text_is_a_plain_vote(client):
+    poll = write_in_poll()
+    assert vote(client, poll, "Other", write_in="   ").status_code == 303
+    assert (Ballot.objects.get().write_in, Ballot.objects.get().write_in_status) == ("", "")
+
+
+def test_a_write_in_with_another_choice_is_refused_in_words(client):
+    poll = write_in_poll()
+    before = snapshot()
+    response = vote(client, poll, "Envoy", write_in=SECRET)
+    assert response.status_code == 400
+    assert "Your own answer counts only with “Other” picked." in response.content.decode()
+    assert snapshot() == before
+
+
+def test_a_write_in_to_a_poll_without_one_is_refused(client, poll):
+    response = vote(client, poll, "Envoy", write_in=SECRET)
+    assert response.status_code == 400
+    assert "This poll takes no written answers." in response.content.decode()
+    assert not Ballot.objects.exists()
+
+
+def test_the_service_refuses_a_write_in_without_its_choice():
+    poll = write_in_poll()
+    with pytest.raises(VoteRefused):
+        ballot_cast(
+            poll=poll,
+            choice=poll.choices.get(text="Envoy"),
+            voter_hash="v",
+            write_in=SECRET,
+        )
+    assert not Ballot.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_single_answer_write_in_is_still_one_statement(django_assert_num_queries):
+    poll = write_in_poll()
+    other = poll.choices.get(text="Other")
+    with django_assert_num_queries(1):
+        ballot_cast(poll=poll, choice=other, voter_hash="v", write_in=SECRET)
+    assert Choice.objects.get(pk=other.pk).votes == 1
+
+
+def test_several_answers_take_a_write_in_with_other_picks(client):
+    poll = write_in_poll(max_answers=2)
+    response = vote(client, poll, "Envoy", "Other", write_in=SECRET)
+    assert response.status_code == 303
+    assert counts(poll) == {"Envoy": 1, "NGINX": 0, "Other": 1}
+    ballot = Ballot.objects.get()
+    assert ballot.answer_text == "Envoy, Other" and ballot.write_in == SECRET
+
+
+def test_the_widget_takes_a_write_in_by_fetch_and_by_form(client):
+    poll = write_in_poll()
+    html = client.get(reverse("polls:embed", args=[poll.slug])).content.decode()
+    assert 'class="widget__write-in-label">Other: your own answer</label>' in html
+    answer = embed_vote(
+        Client(), poll, "Other", write_in=SECRET, headers={"Accept": "application/json"}
+    )
+    assert answer.status_code == 200
+    assert json.loads(answer.content)["voted_choices"] == [int(choice_id(poll, "Other"))]
+    assert SECRET not in answer.content.decode()
+    assert embed_vote(Client(), poll, "Other", write_in="Consul").status_code == 200
+    assert sorted(Ballot.objects.values_list("write_in", flat=True)) == ["Consul", SECRET]
+    assert counts(poll)["Other"] == 2
+
+
+def test_the_widget_refuses_an_overlong_write_in_with_a_400():
+    poll = write_in_poll()
+    response = embed_vote(
+        Client(), poll, "Other", write_in="x" * 101, headers={"Accept": "application/json"}
+    )
+    assert response.status_code == 400
+    assert "at most 100 characters" in json.loads(response.content)["message"]
+    assert not Ballot.objects.exists()
+
+
+def test_write_ins_are_never_shown_publicly(client):
+    poll = write_in_poll()
+    write_in(poll, "a", SECRET)
+    ballot = write_in(poll, "b", "Approved but private")
+    Ballot.objects.filter(pk=ballot.pk).update(write_in_status="approved")
+    reader = Client()
+    pages = [
+        reader.get(poll.get_results_url()),
+        reader.get(reverse("polls:embed", args=[poll.slug])),
+        reader.get(reverse("polls:api_results", args=[poll.slug])),
+        reader.get(reverse("oembed"), {"url": "http://testserver" + poll.get_absolute_url()}),
+    ]
+    for page in pages:
+        assert page.status_code == 200
+        body = page.content.decode()
+        assert SECRET not in body and "Approved but private" not in body
+    assert "Other" in pages[0].content.decode()
+    # The voter's own results page neither: the text stays with the editors.
+    voter = Client()
+    vote(voter, poll, "Other", write_in="Mine only")
+    page = voter.get(poll.get_results_url()).content.decode()
+    assert "Mine only" not in page and "Your vote" in page
+
+
+def test_the_write_in_choice_stays_last_when_shuffled():
+    poll = write_in_poll()
+    poll.shuffle_choices = True
+    poll.save()
+    for seed in range(20):
+        assert [c.text for c in poll.choices_for_reader(str(seed))][-1] == "Other"
+
+
+def test_a_german_reader_gets_the_box_and_its_errors_in_german():
+    poll = write_in_poll()
+    reader = Client(headers={"Accept-Language": "de"})
+    html = reader.get(poll.get_absolute_url()).content.decode()
+    assert "Other: Ihre eigene Antwort" in html
+    assert "Was Sie schreiben, lesen nur die Redakteure der Umfrage." in html
+    response = reader.post(
+        reverse("polls:vote", args=[poll.slug]),
+        {"choice": choice_id(poll, "Envoy"), "write_in": "x" * 101},
+    )
+    assert "Ihre eigene Antwort darf höchstens 100 Zeichen lang sein; sie hat 101." in (
+        response.content.decode()
+    )
