@@ -42,12 +42,15 @@ def widget_height(poll: Poll, width: int) -> int:
     frame = 4 + 16 + 25  # accent border, top padding, kicker
     question_px = min(21, max(17, 0.045 * width))
     question = text_lines(poll.question, content, question_px, SERIF_EM) * question_px * 1.3 + 12
-    texts = [choice.text for choice in poll.choices.all()]
+    choices = list(poll.choices.all())
+    texts = [choice.text for choice in choices]
     # A choice: 10 px padding and 1 px border around, a 20 px radio and a 10 px gap beside.
     form = sum(22 + text_lines(text, content - 56, 16, SANS_EM) * 23.2 + 8 for text in texts)
     form += 56  # the Vote button and its margin
     if poll.allows_several_answers:
         form += 25  # "Pick up to N answers."
+    if any(choice.is_write_in for choice in choices):
+        form += 110  # the write-in box under "Other": its label, field and hint
     # A result: its text beside the figures ("100% 1,234 votes"), then the bar.
     results = sum(text_lines(text, content - 130, 16, SANS_EM) * 23.2 + 28 for text in texts)
     results += 51  # the thank-you notice above

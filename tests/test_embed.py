@@ -549,3 +549,10 @@ def test_absolute_links_come_from_site_url_never_the_host_header(client, poll, s
         body = answer.content.decode()
         assert "localhost:1" not in body and "https://polls.example/polls/" in body
     assert answers[2].json()["poll"]["url"] == "https://polls.example" + poll.get_absolute_url()
+
+
+def test_the_declared_height_makes_room_for_the_write_in_box():
+    poll = make_poll("Which proxy?", ("Envoy", "NGINX", "HAProxy", "Other", "Caddy", "Traefik"))
+    without = widget_height(poll, 600)
+    poll.choices.filter(text="Other").update(is_write_in=True, stays_last=True)
+    assert widget_height(poll, 600) > without
