@@ -209,3 +209,13 @@ def test_the_poll_page_in_the_admin_breaks_no_content_security_policy(browser, l
     page.wait_for_timeout(500)
     assert [text for text in violations if "Content Security Policy" in text] == []
     context.close()
+
+
+def test_the_poll_page_in_the_admin_fits_a_phone(browser, live_server):
+    poll = make_poll("Which proxy do you trust at the edge of a very long network?", ("A", "B"))
+    vote(poll, "A", "reader-1")
+    context, page = signed_in_editor_page(browser, live_server)
+    page.set_viewport_size({"width": 375, "height": 800})
+    page.goto(live_server.url + reverse("admin:polls_poll_change", args=[poll.pk]))
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    context.close()
