@@ -33,15 +33,7 @@ from polls.context_processors import site_origin
 from polls.forms import EmbedVoteForm
 from polls.models import Ballot, Poll, PollResults
 from polls.rate_limit import client_address
-from polls.services import (
-    AlreadyVoted,
-    OverRateLimit,
-    PollClosed,
-    TokenAlreadyUsed,
-    ballot_cast,
-    ballot_for,
-    vote_attempt_admit,
-)
+from polls.services import VoteOutcome, ballot_for, vote_take
 from polls.snippets import oembed_html, oembed_size
 from polls.vote_tokens import BadVoteToken, vote_token_check, vote_token_issue
 
@@ -311,8 +303,8 @@ def allow_sandboxed_widget(request: HttpRequest, response: HttpResponse) -> Http
 
 
 @dataclass
-class VoteOutcome:
-    """What a widget vote came to, for the script's JSON answer or the form's HTML answer."""
+class WidgetAnswer:
+    """A widget vote's outcome as the widget shows it: the script's JSON or the form's page."""
 
     status: int
     notice: str = ""
@@ -322,57 +314,57 @@ class VoteOutcome:
     retry_after: int | None = None
 
 
-def widget_vote_outcome(request: HttpRequest, poll: Poll, voter_id: str) -> VoteOutcome:
+def widget_vote_outcome(request: HttpRequest, poll: Poll, voter_id: str) -> WidgetAnswer:
+    """What the request says (the form, where it comes from, its token), taken by the one vote
+    service; the answer is the outcome with the results the widget draws."""
     results = poll.results()
     sandboxed = is_sandboxed_fetch(request)
-    if sandboxed and not settings.EMBED_SANDBOXED_VOTES:
-        return VoteOutcome(403, _("Votes cannot be cast from this page. Nothing was counted."))
-    if not sandboxed and is_cross_site_post(request):
-        return VoteOutcome(
-            403, _("Votes can only be cast from the poll itself. Nothing was counted.")
-        )
-    address = client_address(request)
     form = EmbedVoteForm(request.POST, poll=poll, choices=[row.choice for row in results.rows])
-    try:
-        # An attempt that fails before the vote counts against the rate limit all the same.
-        if not form.is_valid():
-            vote_attempt_admit(poll=poll, client_address=address)
-            return VoteOutcome(400, form_error_text(form), form=form)
+    forbidden = nonce = None
+    if sandboxed and not settings.EMBED_SANDBOXED_VOTES:
+        forbidden = _("Votes cannot be cast from this page. Nothing was counted.")
+    elif not sandboxed and is_cross_site_post(request):
+        forbidden = _("Votes can only be cast from the poll itself. Nothing was counted.")
+    valid = forbidden is None and form.is_valid()
+    if valid:
         try:
             nonce = vote_token_check(form.cleaned_data["token"], poll)
         except BadVoteToken as refusal:
-            vote_attempt_admit(poll=poll, client_address=address)
-            return VoteOutcome(403, str(refusal))
-        ballot = ballot_cast(
-            poll=poll,
-            choices=form.selected_choices(),
-            voter_hash=voters.voter_hash(voter_id),
-            source=Ballot.Source.EMBED_SANDBOXED if sandboxed else Ballot.Source.EMBED,
-            host_origin=form.cleaned_data["host_origin"],
-            host_path=form.cleaned_data["host_path"],
-            token_nonce=nonce,
-            client_address=address,
-            frame_visibility=form.cleaned_data["visibility"] or Ballot.FrameVisibility.UNKNOWN,
-            write_in=form.cleaned_data["write_in"],
-        )
-    except OverRateLimit as refusal:
-        return VoteOutcome(429, str(refusal), retry_after=refusal.retry_after)
-    except AlreadyVoted as refusal:
-        earlier = ballot_for(poll=poll, voter_hash=voters.voter_hash(voter_id))
-        return VoteOutcome(409, str(refusal), ballot=earlier, results=poll.results())
-    except (TokenAlreadyUsed, PollClosed) as refusal:
-        return VoteOutcome(409, str(refusal))
-    if poll.allows_several_answers:
-        # Shares of the voters: the vote returns its choices' counts, not how many voted.
-        results = (Poll.objects.visible_with_choices(poll.slug) or poll).results()
-    else:
-        # The results as the reader left them, with their choice's count as the vote returned.
-        results = results.with_count(ballot.choice_id, ballot.choice_votes)
-    return VoteOutcome(200, _("Thank you, your vote was counted."), ballot=ballot, results=results)
-
-
-def form_error_text(form: EmbedVoteForm) -> str:
-    return " ".join(str(message) for errors in form.errors.values() for message in errors)
+            forbidden = str(refusal)
+    fields = form.cleaned_data if valid else {}
+    outcome = vote_take(
+        poll=poll,
+        voter_hash=voters.voter_hash(voter_id),
+        client_address=client_address(request),
+        choices=form.selected_choices() if valid and not forbidden else None,
+        invalid="" if valid or forbidden else form.error_text(),
+        forbidden=forbidden or "",
+        source=Ballot.Source.EMBED_SANDBOXED if sandboxed else Ballot.Source.EMBED,
+        host_origin=fields.get("host_origin", ""),
+        host_path=fields.get("host_path", ""),
+        token_nonce=nonce,
+        frame_visibility=fields.get("visibility") or Ballot.FrameVisibility.UNKNOWN,
+        write_in=fields.get("write_in", ""),
+    )
+    Kind = VoteOutcome.Kind
+    answer = WidgetAnswer(
+        outcome.status, outcome.message, outcome.ballot, retry_after=outcome.retry_after
+    )
+    if outcome.kind == Kind.INVALID:
+        answer.form = form
+    elif outcome.kind == Kind.REPEAT:
+        answer.results = poll.results()
+    elif outcome.kind == Kind.COUNTED:
+        answer.notice = _("Thank you, your vote was counted.")
+        ballot = outcome.ballot
+        if poll.allows_several_answers:
+            # Shares of the voters: the vote returns its choices' counts, not how many voted.
+            answer.results = (Poll.objects.visible_with_choices(poll.slug) or poll).results()
+        else:
+            # The results as the reader left them, with their choice's count as the vote
+            # returned it.
+            answer.results = results.with_count(ballot.choice_id, ballot.choice_votes)
+    return answer
 
 
 @csrf_exempt
@@ -420,7 +412,7 @@ def widget_vote(request: HttpRequest, slug: str) -> HttpResponse:
     return response
 
 
-def vote_payload(request: HttpRequest, poll: Poll, outcome: VoteOutcome) -> dict:
+def vote_payload(request: HttpRequest, poll: Poll, outcome: WidgetAnswer) -> dict:
     payload = {"ok": outcome.status == 200, "message": outcome.notice}
     if outcome.ballot is not None:
         payload["choice"] = outcome.ballot.choice_ids[0]

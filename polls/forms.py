@@ -131,6 +131,10 @@ class ChoiceForm(forms.Form):
                 )
         return cleaned
 
+    def error_text(self) -> str:
+        """The form's errors in one line, for a refusal the reader reads."""
+        return " ".join(str(message) for errors in self.errors.values() for message in errors)
+
     def selected_choices(self) -> list[Choice]:
         picked = self.cleaned_data["choice"]
         return [self.choices_by_id[pk] for pk in (picked if self.several else [picked])]

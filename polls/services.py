@@ -1,5 +1,7 @@
 """Voting: the one rule that spans polls, choices and ballots."""
 
+from dataclasses import dataclass
+from enum import StrEnum
 from functools import cache
 
 from django.db import IntegrityError, connection, transaction
@@ -42,6 +44,83 @@ class OverRateLimit(VoteRefused):
             % {"minutes": minutes}
         )
         self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class VoteOutcome:
+    """What became of a request to vote: counted, or refused and why. The message is for the
+    reader; ballot is the new one, or the reader's earlier one when they had voted already."""
+
+    class Kind(StrEnum):
+        COUNTED = "counted"
+        INVALID = "invalid"  # the form or its choices were wrong
+        FORBIDDEN = "forbidden"  # not from the poll itself, or a forged or expired form
+        OVER_LIMIT = "over_limit"
+        REPEAT = "repeat"
+        FORM_USED = "form_used"  # the single-use form (widget token) was spent already
+        CLOSED = "closed"
+
+    kind: Kind
+    message: str = ""
+    ballot: Ballot | None = None
+    retry_after: int | None = None
+
+    @property
+    def status(self) -> int:
+        """The HTTP status both vote views answer with."""
+        return {
+            self.Kind.COUNTED: 200,
+            self.Kind.INVALID: 400,
+            self.Kind.FORBIDDEN: 403,
+            self.Kind.OVER_LIMIT: 429,
+        }.get(self.kind, 409)
+
+
+def vote_take(
+    *,
+    poll: Poll,
+    voter_hash: str,
+    client_address: str,
+    choices: list[Choice] | None = None,
+    invalid: str = "",
+    forbidden: str = "",
+    **place,
+) -> VoteOutcome:
+    """The one way a vote is taken, from our pages and from the widget alike.
+
+    The view passes what the request says: the choices, or why the request cannot vote at all
+    (invalid, forbidden). Every attempt counts against the address's rate limit, here: a vote in
+    its own statement (ballot_cast), any other attempt on its own. place: where the vote was cast
+    and with what (source, article, host_origin, host_path, token_nonce, frame_visibility,
+    write_in), as ballot_cast records them.
+    """
+    Kind = VoteOutcome.Kind
+    try:
+        if invalid or forbidden or not choices:
+            vote_attempt_admit(poll=poll, client_address=client_address)
+            if forbidden:
+                return VoteOutcome(Kind.FORBIDDEN, forbidden)
+            missing = _("Please pick one of the answers before voting.")
+            return VoteOutcome(Kind.INVALID, invalid or missing)
+        ballot = ballot_cast(
+            poll=poll,
+            choices=choices,
+            voter_hash=voter_hash,
+            client_address=client_address,
+            **place,
+        )
+    except OverRateLimit as refusal:
+        return VoteOutcome(Kind.OVER_LIMIT, str(refusal), retry_after=refusal.retry_after)
+    except AlreadyVoted as refusal:
+        earlier = ballot_for(poll=poll, voter_hash=voter_hash)
+        return VoteOutcome(Kind.REPEAT, str(refusal), ballot=earlier)
+    except TokenAlreadyUsed as refusal:
+        return VoteOutcome(Kind.FORM_USED, str(refusal))
+    except PollClosed as refusal:
+        return VoteOutcome(Kind.CLOSED, str(refusal))
+    except VoteRefused as refusal:  # e.g. a choice of another poll
+        return VoteOutcome(Kind.INVALID, str(refusal))
+    return VoteOutcome(Kind.COUNTED, ballot=ballot)
 
 
 def vote_attempt_admit(*, poll: Poll, client_address: str) -> None:

@@ -13,14 +13,7 @@ from polls.context_processors import site_origin
 from polls.forms import VoteForm
 from polls.models import Article, Ballot, Choice, Poll
 from polls.rate_limit import client_address
-from polls.services import (
-    AlreadyVoted,
-    OverRateLimit,
-    PollClosed,
-    ballot_cast,
-    ballot_for,
-    vote_attempt_admit,
-)
+from polls.services import VoteOutcome, ballot_for, vote_take
 from polls.snippets import embed_snippets
 
 ARTICLES_PER_PAGE = 20
@@ -92,7 +85,6 @@ def vote(request: HttpRequest, slug: str) -> HttpResponse:
         response["Allow"] = "POST"
         return response
     poll = poll_cache.visible_poll_or_404(slug)
-    address = client_address(request)
     form = VoteForm(request.POST, poll=poll, choices=reader_choices(request, poll)[0])
     form.is_valid()
     # The article the vote was cast on: the reader stays on it, whatever the outcome.
@@ -101,34 +93,34 @@ def vote(request: HttpRequest, slug: str) -> HttpResponse:
     if article_slug and article is None:
         form.add_error(None, _("This poll is not shown on that article."))
     voter_id = voters.voter_id_from(request) or voters.new_voter_id()
-    try:
-        if not form.is_valid():
-            # A failed attempt counts against the rate limit too; a vote counts its own.
-            vote_attempt_admit(poll=poll, client_address=address)
-            if article:
-                return article_response(request, article, form=form, status=400)
-            context = {
-                "poll": poll,
-                "form": form,
-                "related_articles": poll.related_articles(),
-                "embed": embed_snippets(site_origin(request), poll),
-            }
-            return render(request, "polls/poll_detail.html", context, status=400)
-        ballot_cast(
-            poll=poll,
-            choices=form.selected_choices(),
-            voter_hash=voters.voter_hash(voter_id),
-            source=Ballot.Source.ARTICLE if article else Ballot.Source.POLL_PAGE,
-            article=article,
-            client_address=address,
-            write_in=form.cleaned_data["write_in"],
-        )
-    except OverRateLimit as refusal:
-        response = refusal_response(request, poll, article, str(refusal), status=429)
-        response["Retry-After"] = str(refusal.retry_after)
+    valid = form.is_valid()
+    outcome = vote_take(
+        poll=poll,
+        voter_hash=voters.voter_hash(voter_id),
+        client_address=client_address(request),
+        choices=form.selected_choices() if valid else None,
+        invalid="" if valid else form.error_text(),
+        source=Ballot.Source.ARTICLE if article else Ballot.Source.POLL_PAGE,
+        article=article,
+        write_in=form.cleaned_data.get("write_in", "") if valid else "",
+    )
+    if outcome.kind == VoteOutcome.Kind.INVALID and not form.errors:
+        form.add_error(None, outcome.message)  # refused by the service, not by the form
+    if outcome.kind == VoteOutcome.Kind.INVALID:
+        if article:
+            return article_response(request, article, form=form, status=400)
+        context = {
+            "poll": poll,
+            "form": form,
+            "related_articles": poll.related_articles(),
+            "embed": embed_snippets(site_origin(request), poll),
+        }
+        return render(request, "polls/poll_detail.html", context, status=400)
+    if outcome.kind != VoteOutcome.Kind.COUNTED:
+        response = refusal_response(request, poll, article, outcome.message, outcome.status)
+        if outcome.retry_after is not None:
+            response["Retry-After"] = str(outcome.retry_after)
         return response
-    except (PollClosed, AlreadyVoted) as refusal:
-        return refusal_response(request, poll, article, str(refusal), status=409)
     messages.success(request, _("Thank you, your vote has been counted."))
     if article:
         # Back to the poll box on the article, which now shows the results.
