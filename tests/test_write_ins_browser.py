@@ -4,8 +4,8 @@ sandboxed frame (no forms, no cookies, no origin), where it votes by fetch."""
 import pytest
 
 from polls.models import Ballot, Choice
+from tests.cms_hosts import widget_frame, wordpress_host
 from tests.conftest import make_poll
-from tests.test_embed_hosts_browser import widget_frame, wordpress_host
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -187,13 +187,22 @@
   // Whether the reader can really see the widget, where the browser can tell
   // (IntersectionObserver v2: false when hidden, transparent, transformed or covered).
   var seen = "unknown";
+  var visibility = null;
+  function noteVisibility(entries) {
+    var last = entries[entries.length - 1];
+    if (last && typeof last.isVisible === "boolean") seen = last.isVisible ? "visible" : "hidden";
+  }
+  // The latest word, also one the observer has queued but not delivered yet (a frame its host
+  // has just shown, as WordPress does once the widget speaks).
+  function currentlySeen() {
+    if (visibility) noteVisibility(visibility.takeRecords());
+    return seen;
+  }
   if ("IntersectionObserver" in window) {
     try {
-      new IntersectionObserver(function (entries) {
-        var last = entries[entries.length - 1];
-        if (typeof last.isVisible === "boolean") seen = last.isVisible ? "visible" : "hidden";
-      }, { trackVisibility: true, delay: 100 }).observe(root);
-    } catch (e) { /* no v2: unknown */ }
+      visibility = new IntersectionObserver(noteVisibility, { trackVisibility: true, delay: 100 });
+      visibility.observe(root);
+    } catch (e) { visibility = null; /* no v2: unknown */ }
   }
 
   // A shuffled poll: the page is shared (cached) in the editor's order, and each reader's own
@@ -247,7 +256,7 @@
         notify(text("pick"));
         return;
       }
-      if (seen === "hidden") {
+      if (currentlySeen() === "hidden") {
         // Hidden, transparent or covered by the page around it: maybe a click the reader never
         // meant for us. Nothing is sent until they confirm on a widget they can see.
         notify(text("confirm"));
@@ -260,7 +269,7 @@
     };
     var confirmButton = form.querySelector("[data-confirm]");
     confirmButton.addEventListener("click", function () {
-      if (seen === "hidden") {
+      if (currentlySeen() === "hidden") {
         notify(text("covered"));
         return;
       }
