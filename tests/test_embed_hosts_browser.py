@@ -23,6 +23,7 @@ from urllib.parse import quote
 import pytest
 
 from polls.models import Ballot
+from polls.services import ballot_cast
 from polls.snippets import iframe_snippet, loader_snippet
 from tests.cms_hosts import (
     drupal_host,
@@ -145,6 +146,9 @@ def test_the_wordpress_frame_grows_to_the_results_and_links_through_the_host(
     frame.get_by_role("button", name="Vote").click()
     frame.get_by_text("Thank you, your vote was counted.").wait_for()
     assert fits(frame)
+    # Live results work from the sandbox too: another reader's vote shows up.
+    ballot_cast(poll=poll, choice=poll.choices.get(text=CHOICES[1]), voter_hash="another-reader")
+    frame.get_by_text("2 votes in total", exact=True).wait_for(timeout=15_000)
     # A link asks the host to navigate the page: the sandbox allows no popups.
     with page.expect_navigation():
         frame.get_by_role("link", name="Full results and related articles").click()
