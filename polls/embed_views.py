@@ -40,9 +40,6 @@ from polls.vote_tokens import BadVoteToken, vote_token_check, vote_token_issue
 SHARED_CACHE = "public, max-age=0, s-maxage=5, stale-while-revalidate=30"
 # Stands in for the vote token in a cached rendering; every response gets a fresh token.
 VOTE_TOKEN_SLOT = "pollsite-vote-token-slot"
-# Stands in for the results in a cached widget page: a comment, so {% spaceless %} treats it as
-# a tag and the page comes out byte for byte as if the results had been rendered in place.
-RESULTS_SLOT = "<!--pollsite-results-slot-->"
 
 
 def frameable(view):
@@ -96,11 +93,6 @@ def shown_figures(poll: Poll, results: PollResults) -> list:
     return [(row.percent, row.leading) for row in results.rows]
 
 
-def poll_fingerprint(poll: Poll, results: PollResults) -> str:
-    """What the widget shows of a poll, but its counts: the key of the page around them."""
-    return fingerprint_etag(poll_description(poll, results))
-
-
 def poll_description(poll: Poll, results: PollResults) -> list:
     description = [poll.pk, poll.updated_at.isoformat(), poll.state(), poll.question]
     description += [poll.results_shown, poll.percentages_only, str(poll.closes_at)]
@@ -150,7 +142,6 @@ def render_widget(
     notice: str = "",
     status: int = 200,
     vote_token: str | None = None,
-    results_html: str | None = None,
 ) -> HttpResponse:
     if form is None and poll.is_open() and ballot is None:
         form = EmbedVoteForm(poll=poll, choices=[row.choice for row in results.rows])
@@ -162,9 +153,7 @@ def render_widget(
         "show_results": ballot is not None or not poll.is_open(),
         # Every rendering carries a fresh token, so a refused attempt can simply be retried.
         "vote_token": "" if form is None else vote_token or vote_token_issue(poll),
-        "results_html": render_results(poll, results, ballot)
-        if results_html is None
-        else mark_safe(results_html),
+        "results_html": render_results(poll, results, ballot),
     }
     return render(request, "polls/embed.html", context, status=status)
 
@@ -214,7 +203,8 @@ def render_shared_widget(
 def render_voted_widget(
     request: HttpRequest, poll: Poll, results: PollResults, ballot: Ballot, notice: str
 ) -> HttpResponse:
-    # The counts a reader sees after their vote include it: no other page has them to share.
+    # Only readers without JavaScript get this page (the script's vote is answered with JSON),
+    # and its counts include their vote: rendered for them alone.
     page = widget_page(request, poll, results, ballot=ballot, notice=notice)
     return HttpResponse(with_fresh_vote_token(page, poll))
 
@@ -227,29 +217,10 @@ def widget_page(
     ballot: Ballot | None = None,
     notice: str = "",
 ) -> bytes:
-    """The widget page with a token slot, from the page around the results (the frame) and the
-    results.
-
-    The frame changes only when the poll itself does, so it is kept by the poll's fingerprint
-    without its counts: after a vote, which changes the counts, only the results are rendered.
-    """
-
-    def render_frame() -> bytes:
-        return render_widget(
-            request,
-            poll,
-            results,
-            ballot=ballot,
-            notice=notice,
-            vote_token=VOTE_TOKEN_SLOT,
-            results_html=RESULTS_SLOT,
-        ).content
-
-    voted = ballot.choice_ids if ballot else None
-    fingerprint = poll_fingerprint(poll, results)
-    # Outlives the counts (and so the poll cache's entries, renewed with every vote).
-    frame = body_by_etag(request, fingerprint, render_frame, "widget-frame", voted, notice)
-    return frame.replace(RESULTS_SLOT.encode(), render_results(poll, results, ballot).encode())
+    """The widget page with a slot for the vote token, filled per response."""
+    return render_widget(
+        request, poll, results, ballot=ballot, notice=notice, vote_token=VOTE_TOKEN_SLOT
+    ).content
 
 
 def with_fresh_vote_token(page: bytes, poll: Poll) -> bytes:
