@@ -75,12 +75,22 @@ def main() -> None:
     def widget(_: int) -> dict:
         return wsgi_environ(f"/polls/{poll.slug}/embed/")
 
-    def vote(index: int) -> dict:
+    def form_vote(index: int) -> dict:
+        """The widget's form posted without JavaScript: the answer is the widget page."""
         token = quote(vote_token_issue(poll), safe="")
         body = f"choice={choice_ids[index % len(choice_ids)]}&token={token}".encode()
         return wsgi_environ(f"/polls/{poll.slug}/embed/vote/", "POST", body)
 
-    endpoints = {"/healthz": healthz, "widget": widget, "widget vote": vote}
+    def vote(index: int) -> dict:
+        """As the widget's script votes: the answer is JSON."""
+        return {**form_vote(index), "HTTP_ACCEPT": "application/json"}
+
+    endpoints = {
+        "/healthz": healthz,
+        "widget": widget,
+        "widget vote": vote,
+        "no-JS vote": form_vote,
+    }
 
     def cpu_ms_per_request(make_environ, count: int) -> float:
         environs = [make_environ(index) for index in range(count)]  # tokens minted beforehand

@@ -64,7 +64,12 @@ function request()
     fallback = fallback + 1
     return wrk.format("GET", "/healthz", {})
   end
-  local headers = {["Content-Type"] = "application/x-www-form-urlencoded"}
+  -- As the widget's script votes: it asks for the JSON answer (readers without JavaScript
+  -- post the same form and get the widget page).
+  local headers = {
+    ["Content-Type"] = "application/x-www-form-urlencoded",
+    ["Accept"] = "application/json",
+  }
   if origin then
     headers["Origin"] = origin
   end
