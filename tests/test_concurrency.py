@@ -13,17 +13,15 @@ from tests.conftest import counts, make_poll
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def race(votes: list[tuple], threads: int, client_address: str | None = None) -> list[str]:
-    """Cast (poll, choice, voter_hash) votes from many threads released at the same moment."""
+def race(votes: list[dict], threads: int) -> list[str]:
+    """Cast votes (each ballot_cast's keyword arguments) from many threads released at the
+    same moment."""
     start = threading.Event()
 
-    def cast(vote: tuple) -> str:
-        poll, choice, voter_hash = vote
+    def cast(vote: dict) -> str:
         start.wait()
         try:
-            ballot_cast(
-                poll=poll, choice=choice, voter_hash=voter_hash, client_address=client_address
-            )
+            ballot_cast(**vote)
             return "counted"
         except AlreadyVoted:
             return "already voted"
@@ -42,7 +40,10 @@ def test_concurrent_voters_end_with_counts_equal_to_the_ballots():
     poll = make_poll(choices=("A", "B", "C", "D"))
     choices = list(poll.choices.all())
     # Half the votes on one hot choice, the rest spread over all four.
-    votes = [(poll, choices[0] if n % 2 else choices[n % 4], f"voter-{n}") for n in range(200)]
+    votes = [
+        {"poll": poll, "choice": choices[0] if n % 2 else choices[n % 4], "voter_hash": f"v{n}"}
+        for n in range(200)
+    ]
     outcomes = race(votes, threads=16)
     assert outcomes.count("counted") == 200
     per_choice = counts(poll)
@@ -54,33 +55,15 @@ def test_concurrent_voters_end_with_counts_equal_to_the_ballots():
 def test_one_voter_racing_itself_gets_one_ballot():
     poll = make_poll(choices=("A", "B"))
     choices = list(poll.choices.all())
-    outcomes = race([(poll, choices[n % 2], "the-same-voter") for n in range(12)], threads=12)
+    votes = [
+        {"poll": poll, "choice": choices[n % 2], "voter_hash": "the-same-voter"} for n in range(12)
+    ]
+    outcomes = race(votes, threads=12)
     assert outcomes.count("counted") == 1
     assert outcomes.count("already voted") == 11
     assert Ballot.objects.count() == 1
     assert sum(counts(poll).values()) == 1
     assert counts(poll)[Ballot.objects.get().choice.text] == 1
-
-
-def race_several(votes: list[tuple], threads: int) -> list[str]:
-    """Cast (poll, choices, voter_hash, client_address) votes with several answers each."""
-    start = threading.Event()
-
-    def cast(vote: tuple) -> str:
-        poll, choices, voter_hash, address = vote
-        start.wait()
-        try:
-            ballot_cast(poll=poll, choices=choices, voter_hash=voter_hash, client_address=address)
-            return "counted"
-        except AlreadyVoted:
-            return "already voted"
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        futures = [pool.submit(cast, vote) for vote in votes]
-        start.set()
-        return [future.result(timeout=60) for future in futures]
 
 
 def test_concurrent_votes_with_several_answers_count_every_answer_exactly():
@@ -92,10 +75,15 @@ def test_concurrent_votes_with_several_answers_count_every_answer_exactly():
     # readers queue up rather than deadlock. Half through the rate-limited statement.
     picks = [choices[:3], choices[2::-1], [choices[3], choices[0]], [choices[1]], choices[::-1][:3]]
     votes = [
-        (poll, picks[n % len(picks)], f"voter-{n}", f"10.0.{n // 50}.{n % 50}" if n % 2 else None)
+        {
+            "poll": poll,
+            "choices": picks[n % len(picks)],
+            "voter_hash": f"voter-{n}",
+            "client_address": f"10.0.{n // 50}.{n % 50}" if n % 2 else None,
+        }
         for n in range(200)
     ]
-    outcomes = race_several(votes, threads=16)
+    outcomes = race(votes, threads=16)
     assert outcomes.count("counted") == 200
     assert Ballot.objects.count() == 200
     per_choice = counts(poll)
@@ -111,9 +99,10 @@ def test_one_voter_racing_itself_with_several_answers_gets_one_ballot():
     poll.save()
     choices = list(poll.choices.all())
     votes = [
-        (poll, [choices[n % 3], choices[(n + 1) % 3]], "the-same-voter", None) for n in range(12)
+        {"poll": poll, "choices": [choices[n % 3], choices[(n + 1) % 3]], "voter_hash": "same"}
+        for n in range(12)
     ]
-    outcomes = race_several(votes, threads=12)
+    outcomes = race(votes, threads=12)
     assert outcomes.count("counted") == 1 and outcomes.count("already voted") == 11
     assert Ballot.objects.count() == 1 and BallotChoice.objects.count() == 2
     assert sum(counts(poll).values()) == 2
@@ -123,7 +112,10 @@ def test_one_address_racing_itself_gets_exactly_the_limit(settings):
     settings.VOTE_RATE_LIMIT = (10, 600)
     poll = make_poll(choices=("A", "B"))
     choice = poll.choices.first()
-    votes = [(poll, choice, f"voter-{n}") for n in range(40)]
-    outcomes = race(votes, threads=16, client_address="203.0.113.40")
+    votes = [
+        {"poll": poll, "choice": choice, "voter_hash": f"v{n}", "client_address": "203.0.113.40"}
+        for n in range(40)
+    ]
+    outcomes = race(votes, threads=16)
     assert outcomes.count("counted") == 10 == Ballot.objects.count()
     assert outcomes.count("over the limit") == 30
