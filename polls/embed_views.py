@@ -277,15 +277,25 @@ def allow_sandboxed_widget(request: HttpRequest, response: HttpResponse) -> Http
 class WidgetAnswer:
     """A widget vote's outcome as the widget shows it: the script's JSON or the form's page."""
 
-    status: int
-    notice: str = ""
-    ballot: Ballot | None = None
+    outcome: VoteOutcome
+    notice: str
     form: EmbedVoteForm | None = None
     results: PollResults | None = None
-    retry_after: int | None = None
+
+    @property
+    def status(self) -> int:
+        return self.outcome.status
+
+    @property
+    def ballot(self) -> Ballot | None:
+        return self.outcome.ballot
+
+    @property
+    def retry_after(self) -> int | None:
+        return self.outcome.retry_after
 
 
-def widget_vote_outcome(request: HttpRequest, poll: Poll, voter_id: str) -> WidgetAnswer:
+def widget_vote_answer(request: HttpRequest, poll: Poll, voter_id: str) -> WidgetAnswer:
     """What the request says (the form, where it comes from, its token), taken by the one vote
     service; the answer is the outcome with the results the widget draws."""
     results = poll.results()
@@ -318,9 +328,7 @@ def widget_vote_outcome(request: HttpRequest, poll: Poll, voter_id: str) -> Widg
         write_in=fields.get("write_in", ""),
     )
     Kind = VoteOutcome.Kind
-    answer = WidgetAnswer(
-        outcome.status, outcome.message, outcome.ballot, retry_after=outcome.retry_after
-    )
+    answer = WidgetAnswer(outcome, outcome.message)
     if outcome.kind == Kind.INVALID:
         answer.form = form
     elif outcome.kind == Kind.REPEAT:
@@ -356,42 +364,40 @@ def widget_vote(request: HttpRequest, slug: str) -> HttpResponse:
             return allow_sandboxed_widget(request, response)
         return widget_message(poll_unavailable_message(), status=404)
     voter_id = voters.embed_voter_id(request) or voters.new_voter_id()
-    outcome = widget_vote_outcome(request, poll, voter_id)
+    answer = widget_vote_answer(request, poll, voter_id)
     if wants_json(request):
-        response = JsonResponse(vote_payload(request, poll, outcome), status=outcome.status)
+        response = JsonResponse(vote_payload(request, poll, answer), status=answer.status)
         allow_sandboxed_widget(request, response)
-    elif outcome.status == 200:
-        response = render_voted_widget(
-            request, poll, outcome.results, outcome.ballot, outcome.notice
-        )
+    elif answer.status == 200:
+        response = render_voted_widget(request, poll, answer.results, answer.ballot, answer.notice)
     else:
-        results = outcome.results or poll.results()
+        results = answer.results or poll.results()
         response = render_widget(
             request,
             poll,
             results,
-            form=outcome.form,
-            ballot=outcome.ballot,
-            notice="" if outcome.form else outcome.notice,
-            status=outcome.status,
+            form=answer.form,
+            ballot=answer.ballot,
+            notice="" if answer.form else answer.notice,
+            status=answer.status,
         )
-    if outcome.retry_after is not None:
-        response["Retry-After"] = str(outcome.retry_after)
+    if answer.retry_after is not None:
+        response["Retry-After"] = str(answer.retry_after)
     response["Cache-Control"] = "no-store"
-    if outcome.status == 200:
+    if answer.status == 200:
         voters.remember_embed_voter(response, voter_id)
     return response
 
 
-def vote_payload(request: HttpRequest, poll: Poll, outcome: WidgetAnswer) -> dict:
-    payload = {"ok": outcome.status == 200, "message": outcome.notice}
-    if outcome.ballot is not None:
-        payload["choice"] = outcome.ballot.choice_ids[0]
-        payload["voted_choices"] = outcome.ballot.choice_ids
-    if outcome.results is not None:
-        payload.update(results_payload(request, poll, outcome.results))
-    if outcome.retry_after is not None:
-        payload["retry_after"] = outcome.retry_after
+def vote_payload(request: HttpRequest, poll: Poll, answer: WidgetAnswer) -> dict:
+    payload = {"ok": answer.status == 200, "message": answer.notice}
+    if answer.ballot is not None:
+        payload["choice"] = answer.ballot.choice_ids[0]
+        payload["voted_choices"] = answer.ballot.choice_ids
+    if answer.results is not None:
+        payload.update(results_payload(request, poll, answer.results))
+    if answer.retry_after is not None:
+        payload["retry_after"] = answer.retry_after
     return payload
 
 
