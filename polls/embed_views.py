@@ -15,7 +15,6 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.staticfiles import finders
-from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified, JsonResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
@@ -28,18 +27,22 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST, require_safe
 
-from polls import poll_cache, voters
+from polls import poll_cache, vote_tokens, voters
 from polls.context_processors import site_origin
 from polls.forms import EmbedVoteForm
 from polls.models import Ballot, Poll, PollResults
 from polls.rate_limit import client_address
 from polls.services import VoteOutcome, ballot_for, vote_take
 from polls.snippets import oembed_html, oembed_size
-from polls.vote_tokens import BadVoteToken, vote_token_check, vote_token_issue
+from polls.vote_tokens import (
+    BadVoteToken,
+    is_cross_site_post,
+    vote_token_check,
+    vote_token_issue,
+    with_fresh_vote_token,
+)
 
 SHARED_CACHE = "public, max-age=0, s-maxage=5, stale-while-revalidate=30"
-# Stands in for the vote token in a cached rendering; every response gets a fresh token.
-VOTE_TOKEN_SLOT = "pollsite-vote-token-slot"
 
 
 def frameable(view):
@@ -127,7 +130,7 @@ def widget(request: HttpRequest, slug: str) -> HttpResponse:
     etag = results_etag(poll, results)
 
     def build() -> HttpResponse:
-        return render_shared_widget(request, poll, results, etag)
+        return render_shared_widget(request, poll, results)
 
     return shared_response(request, etag, build)
 
@@ -167,36 +170,13 @@ def render_results(poll: Poll, results: PollResults, ballot: Ballot | None) -> s
     )
 
 
-def shared_body(request: HttpRequest, poll: Poll, etag: str, render, *variant) -> bytes:
-    """A response body every reader of a poll's state gets alike, rendered once per worker and
-    state: kept with the poll in the worker's memory while the poll cache listens (and dropped
-    with it when a vote or an edit is announced), or else under its ETag."""
-    if poll_cache.polls.listening:
-        key = (site_origin(request), get_language(), *variant)
-        return poll_cache.polls.rendering(poll, key, render)
-    return body_by_etag(request, etag, render, *variant)
-
-
-def body_by_etag(request: HttpRequest, etag: str, render, *variant) -> bytes:
-    """A body kept under a key that holds its ETag, made of what the request has just read:
-    any change gives a new key, and the old body is never served again. No invalidation
-    message is needed; old keys simply expire."""
-    parts = [etag, site_origin(request), *variant]
-    key = "shared-body:" + hashlib.sha256(json.dumps(parts).encode()).hexdigest()
-    body = cache.get(key)
-    if body is None:
-        body = render()
-        cache.set(key, body, timeout=300)
-    return body
-
-
-def render_shared_widget(
-    request: HttpRequest, poll: Poll, results: PollResults, etag: str
-) -> HttpResponse:
+def render_shared_widget(request: HttpRequest, poll: Poll, results: PollResults) -> HttpResponse:
     """The widget's first view, which every reader of a poll's state sees alike: rendered once
     per state and worker. Only the vote token differs between readers; it is put into the
     cached page per response."""
-    page = shared_body(request, poll, etag, lambda: widget_page(request, poll, results), "widget")
+    page = poll_cache.polls.rendering(
+        poll, poll_cache.page_key(request, "widget"), lambda: widget_page(request, poll, results)
+    )
     return HttpResponse(with_fresh_vote_token(page, poll))
 
 
@@ -219,13 +199,8 @@ def widget_page(
 ) -> bytes:
     """The widget page with a slot for the vote token, filled per response."""
     return render_widget(
-        request, poll, results, ballot=ballot, notice=notice, vote_token=VOTE_TOKEN_SLOT
+        request, poll, results, ballot=ballot, notice=notice, vote_token=vote_tokens.SLOT
     ).content
-
-
-def with_fresh_vote_token(page: bytes, poll: Poll) -> bytes:
-    token = vote_token_issue(poll) if VOTE_TOKEN_SLOT.encode() in page else ""
-    return page.replace(VOTE_TOKEN_SLOT.encode(), token.encode())
 
 
 def is_sandboxed_fetch(request: HttpRequest) -> bool:
@@ -241,21 +216,6 @@ def is_sandboxed_fetch(request: HttpRequest) -> bool:
         and headers.get("Sec-Fetch-Mode") == "cors"
         and headers.get("Sec-Fetch-Dest") == "empty"
     )
-
-
-def is_cross_site_post(request: HttpRequest) -> bool:
-    """True for a form posted by another site: only our own widget document may vote.
-
-    Browsers send Origin and Sec-Fetch-Site with every POST; clients that send neither get no
-    ambient credentials to abuse, and still need a valid single-use token.
-    """
-    fetch_site = request.headers.get("Sec-Fetch-Site")
-    if fetch_site is not None and fetch_site not in ("same-origin", "none"):
-        return True
-    origin = request.headers.get("Origin")
-    if origin is not None:
-        return origin != f"{request.scheme}://{request.get_host()}"
-    return False
 
 
 def wants_json(request: HttpRequest) -> bool:
@@ -464,7 +424,7 @@ def results_json(request: HttpRequest, slug: str) -> HttpResponse:
         return JsonResponse(results_payload(request, poll, results)).content
 
     def build() -> HttpResponse:
-        body = shared_body(request, poll, etag, render, "json")
+        body = poll_cache.polls.rendering(poll, poll_cache.page_key(request, "json"), render)
         return HttpResponse(body, content_type="application/json")
 
     response = shared_response(request, etag, build)

@@ -48,8 +48,10 @@ class WriteInField(forms.CharField):
 
 class ChoiceForm(forms.Form):
     """Picks one of a poll's choices, or up to poll.max_answers of them (check boxes), from
-    choices the caller already loaded."""
+    choices the caller already loaded. The single-use token (polls/vote_tokens.py) proves the
+    form is ours; the view checks it, as it needs the poll."""
 
+    token = forms.CharField(required=False, max_length=500, widget=forms.HiddenInput)
     choice = forms.TypedChoiceField(
         coerce=int,
         widget=forms.RadioSelect,
@@ -141,7 +143,7 @@ class ChoiceForm(forms.Form):
 
 
 class VoteForm(ChoiceForm):
-    """The vote form of our own pages, protected by Django's CSRF token."""
+    """The vote form of our own pages."""
 
     # The article the poll was shown on, to record where the vote was cast.
     article = forms.SlugField(required=False, widget=forms.HiddenInput)
@@ -171,9 +173,8 @@ def origin_port_is_valid(origin: str) -> bool:
 
 
 class EmbedVoteForm(ChoiceForm):
-    """The widget's vote form: a single-use token instead of a CSRF cookie, and the host page."""
+    """The widget's vote form: the host page, and whether the widget could be seen."""
 
-    token = forms.CharField(required=False, max_length=500, widget=forms.HiddenInput)
     host_origin = forms.CharField(
         required=False, max_length=200, validators=[ORIGIN], widget=forms.HiddenInput
     )

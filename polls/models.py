@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import random
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -222,15 +221,14 @@ class Poll(models.Model):
         cached._prefetch_done = True
         self._prefetched_objects_cache = {"choices": cached}
 
-    def choices_for_reader(self, reader_seed: str | None) -> list[Choice]:
-        """The choices in the order this reader sees them: shuffled by their own seed when the
-        poll shuffles (the same seed, the same order), the "always last" ones at the end."""
+    def form_choices(self) -> list[Choice]:
+        """The choices in the order the vote form lists them: the editor's, with the "always
+        last" ones at the end when the answers are shuffled. Each reader's shuffle is applied in
+        their browser (static/js/vote.js, static/embed/widget.js), so the page stays shared."""
         choices = list(self.choices.all())
-        if not self.shuffle_choices or reader_seed is None:
+        if not self.shuffle_choices:
             return choices
-        shuffled = [choice for choice in choices if not choice.stays_last]
-        random.Random(f"{self.pk}:{reader_seed}").shuffle(shuffled)
-        return shuffled + [choice for choice in choices if choice.stays_last]
+        return [c for c in choices if not c.stays_last] + [c for c in choices if c.stays_last]
 
     @property
     def write_in_choice(self) -> Choice | None:

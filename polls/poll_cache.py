@@ -15,6 +15,12 @@ every read goes to the database, as it would without this module. Entries also e
 MAX_AGE_SECONDS, and when the poll closes, since its state changes with the clock.
 
 The cached Poll objects are shared by a worker's threads: callers only read them.
+
+This is also the one store of rendered pages. A page every reader without a vote of their own
+sees alike (the poll page, the article page, the results page, the widget, the JSON) is kept
+with the poll it was rendered from, under one key scheme (page_key), and dropped with it; a page
+that shows no count (a vote form without results) outlives a vote. Pages of the whole site (the
+home page) are kept until anything changes. Without the listener nothing is kept.
 """
 
 from __future__ import annotations
@@ -29,14 +35,19 @@ from datetime import datetime
 
 import psycopg
 from django.db import connection
-from django.http import Http404
+from django.http import Http404, HttpRequest
 from django.utils import timezone
+from django.utils.translation import get_language
 
+from polls.context_processors import site_origin
 from polls.models import Poll
 
 CHANNEL = "poll_changed"
 APPLICATION_NAME = "pollsite poll cache"
 MAX_AGE_SECONDS = 60
+# The home page lists the open polls: a poll that opens or closes on schedule shows there
+# (or goes) within this many seconds, as it does in a shared cache (SHARED_CACHE's s-maxage).
+SITE_PAGE_SECONDS = 5
 # How long the listener waits for a notification before it checks that its connection lives.
 KEEPALIVE_SECONDS = 5
 RECONNECT_SECONDS = 1
@@ -48,16 +59,17 @@ logger = logging.getLogger(__name__)
 class Entry:
     poll: Poll
     expires: float  # time.monotonic()
-    # Pages rendered from this poll that every reader without a vote sees alike.
-    renderings: dict[tuple, bytes] = field(default_factory=dict)
+    # Pages rendered from this poll that every reader without a vote sees alike: key ->
+    # (body, whether it shows counts).
+    renderings: dict[tuple, tuple[bytes, bool]] = field(default_factory=dict)
     # Counts announced since the poll was read: choice id -> votes. Applied by the next reader,
     # not by the listener, so a burst of votes costs each worker one update per read, not one
     # per vote.
     new_counts: dict[int, int] = field(default_factory=dict)
 
     def counted(self) -> Entry:
-        """This entry with its new counts, in a new Poll (readers may hold the old one) and
-        without the pages rendered from the old counts."""
+        """This entry with its new counts, in a new Poll (readers may hold the old one),
+        keeping only the pages that show no count."""
         choices = [copy.copy(choice) for choice in self.poll.choices.all()]
         for choice in choices:
             choice.votes = self.new_counts.get(choice.pk, choice.votes)
@@ -65,7 +77,8 @@ class Entry:
         poll.cache_choices(choices)
         for choice in choices:
             choice.poll = poll
-        return Entry(poll, self.expires)
+        countless = {key: page for key, page in self.renderings.items() if not page[1]}
+        return Entry(poll, self.expires, countless)
 
 
 class PollCache:
@@ -80,6 +93,10 @@ class PollCache:
         # poll read meanwhile is stored with the counts announced since its read began.
         self._counts_announced = 0
         self._last_counts: dict[tuple[int, int], tuple[int, int]] = {}  # -> (number, votes)
+        # Pages of the whole site, kept until any poll, article or count changes, or for
+        # SITE_PAGE_SECONDS: polls open and close with the clock. key -> (body, expires)
+        self._site_pages: dict[tuple, tuple[bytes, float]] = {}
+        self._site_changes = 0
         self.listening = False
 
     def visible_poll(self, slug: str, load: Callable[[str], Poll | None]) -> Poll | None:
@@ -106,8 +123,23 @@ class PollCache:
                         self._entries[slug] = entry
         return poll
 
-    def rendering(self, poll: Poll, key: tuple, render: Callable[[], bytes]) -> bytes:
-        """A page rendered from a poll this cache gave out, kept as long as the poll is.
+    @property
+    def generation(self) -> int:
+        """Read before what a page is rendered from is read outside this cache (an article):
+        rendering(since=...) then keeps no page an edit meanwhile may have made stale."""
+        return self._generation
+
+    def rendering(
+        self,
+        poll: Poll,
+        key: tuple,
+        render: Callable[[], bytes],
+        *,
+        shows_counts: bool = True,
+        since: int | None = None,
+    ) -> bytes:
+        """A page rendered from a poll this cache gave out, kept as long as the poll is, or,
+        for a page that shows no count (shows_counts=False), until the poll is edited.
 
         A poll dropped while the page was being rendered keeps that page to itself, and the
         next reader renders anew: a page is never kept past a change it might have missed.
@@ -115,15 +147,33 @@ class PollCache:
         entry = self._entries.get(poll.slug)
         if not self.listening or entry is None or entry.poll is not poll:
             return render()
-        body = entry.renderings.get(key)
-        if body is None:
-            body = entry.renderings[key] = render()
+        if since is not None and since != self._generation:
+            return render()
+        page = entry.renderings.get(key)
+        if page is None:
+            page = entry.renderings[key] = (render(), shows_counts)
+        return page[0]
+
+    def site_rendering(self, key: tuple, render: Callable[[], bytes]) -> bytes:
+        """A page of the whole site (polls and articles together), kept until anything
+        changes: rendered once per change and worker."""
+        if not self.listening:
+            return render()
+        page = self._site_pages.get(key)
+        if page is not None and page[1] > time.monotonic():
+            return page[0]
+        changes = self._site_changes
+        body = render()
+        with self._lock:
+            if self.listening and changes == self._site_changes:
+                self._site_pages[key] = (body, time.monotonic() + SITE_PAGE_SECONDS)
         return body
 
     def forget(self, poll_id: int | None = None) -> None:
         """Drop one poll, or every poll when the id is unknown."""
         with self._lock:
             self._generation += 1
+            self._site_changed()
             if poll_id is None:
                 self._entries.clear()
                 self._last_counts.clear()
@@ -137,6 +187,7 @@ class PollCache:
         Notifications arrive in commit order, and a choice's count is updated under its row's
         lock, so the last count announced for a choice is its current one."""
         with self._lock:
+            self._site_changed()
             self._counts_announced += 1
             self._last_counts[poll_id, choice_id] = (self._counts_announced, votes)
             for slug, entry in list(self._entries.items()):
@@ -148,6 +199,10 @@ class PollCache:
                     del self._entries[slug]
                 else:
                     entry.new_counts[choice_id] = votes
+
+    def _site_changed(self) -> None:
+        self._site_changes += 1
+        self._site_pages.clear()
 
     def _counted(self, slug: str) -> Entry | None:
         with self._lock:
@@ -184,6 +239,11 @@ class PollCache:
                 self.listening = False
                 self.forget()
             stop.wait(RECONNECT_SECONDS)
+
+
+def page_key(request: HttpRequest, page: str) -> tuple:
+    """The one key of a kept page: which page, at which address, for which site and language."""
+    return (page, request.path, site_origin(request), get_language())
 
 
 def seconds_to_keep(poll: Poll, now: datetime | None = None) -> float:

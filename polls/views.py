@@ -1,37 +1,43 @@
+"""Our own pages. The pages every reader sees alike (home, a poll's page, its article, its
+results) are kept rendered in each worker (polls/poll_cache.py) and may be shared by a cache:
+they set no cookie and read none. A reader with a vote or a message of their own gets a page of
+their own. The vote form's single-use token is filled into each response (polls/vote_tokens.py).
+"""
+
 from django.contrib import messages
 from django.contrib.messages.storage.cookie import CookieStorage
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
-from django.utils.translation import get_language
+from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST, require_safe
 
-from polls import poll_cache, voters
+from polls import poll_cache, vote_tokens, voters
 from polls.context_processors import site_origin
+from polls.embed_views import SHARED_CACHE
 from polls.forms import VoteForm
-from polls.models import Article, Ballot, Choice, Poll
+from polls.models import Article, Ballot, Poll
 from polls.rate_limit import client_address
 from polls.services import VoteOutcome, ballot_for, vote_take
 from polls.snippets import embed_snippets
+from polls.vote_tokens import (
+    BadVoteToken,
+    is_cross_site_post,
+    vote_token_check,
+    vote_token_issue,
+    with_fresh_vote_token,
+)
 
 ARTICLES_PER_PAGE = 20
 LATEST_ARTICLES = 5
 
 
-def reader_choices(request: HttpRequest, poll: Poll) -> tuple[list[Choice], str | None]:
-    """The poll's choices in this reader's order, and the voter id to give a reader who has
-    none yet, given with the page: a shuffled poll's order is seeded by who the reader is, so
-    it stays the same across reloads."""
-    voter_id = voters.voter_id_from(request)
-    if not poll.shuffle_choices:
-        # The page is the same for everyone: no id needed yet (vote.js asks for it).
-        return list(poll.choices.all()), None
-    new_voter_id = None
-    if voter_id is None:
-        voter_id = new_voter_id = voters.new_voter_id()
-    return poll.choices_for_reader(voters.voter_hash(voter_id)), new_voter_id
+def has_message(request: HttpRequest) -> bool:
+    """A message waits for this reader (the thank-you after a vote): their own page shows it."""
+    return CookieStorage.cookie_name in request.COOKIES
 
 
 def reader_ballot(request: HttpRequest, poll: Poll) -> Ballot | None:
@@ -39,11 +45,27 @@ def reader_ballot(request: HttpRequest, poll: Poll) -> Ballot | None:
     return ballot_for(poll=poll, voter_hash=voters.voter_hash(voter_id) if voter_id else None)
 
 
+def kept_page(body: bytes, poll: Poll | None = None) -> HttpResponse:
+    """A kept page as every reader without a vote or message of their own gets it, with a fresh
+    vote token where it has a form. A shared cache may keep it for a few seconds; a reader
+    with cookies of ours may get another page (Vary: Cookie)."""
+    response = HttpResponse(with_fresh_vote_token(body, poll) if poll else body)
+    response["Cache-Control"] = SHARED_CACHE
+    patch_vary_headers(response, ["Cookie"])
+    return response
+
+
 @require_safe
 def index(request: HttpRequest) -> HttpResponse:
-    polls = Poll.objects.open().with_total_votes().prefetch_related("articles")
-    latest = Article.objects.published().prefetch_related("topics")[:LATEST_ARTICLES]
-    return render(request, "polls/index.html", {"polls": polls, "articles": latest})
+    def render_index() -> HttpResponse:
+        polls = Poll.objects.open().with_total_votes().prefetch_related("articles")
+        latest = Article.objects.published().prefetch_related("topics")[:LATEST_ARTICLES]
+        return render(request, "polls/index.html", {"polls": polls, "articles": latest})
+
+    if has_message(request):
+        return render_index()
+    key = poll_cache.page_key(request, "index")
+    return kept_page(poll_cache.polls.site_rendering(key, lambda: render_index().content))
 
 
 @require_safe
@@ -61,63 +83,102 @@ def archive(request: HttpRequest) -> HttpResponse:
 
 @require_safe
 def poll_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    poll = poll_cache.visible_poll_or_404(slug)
+    poll = poll_cache.shared_poll_or_404(slug)
     if not poll.is_open() or reader_ballot(request, poll):
         return redirect("polls:results", slug=poll.slug)
-    choices, new_voter_id = reader_choices(request, poll)
-    form = VoteForm(poll=poll, choices=choices)
+    if has_message(request):
+        return poll_page(request, poll)
+    return kept_page(
+        poll_cache.polls.rendering(
+            poll,
+            poll_cache.page_key(request, "poll"),
+            lambda: poll_page(request, poll, vote_token=vote_tokens.SLOT).content,
+            shows_counts=poll.shows_results_before_voting,
+        ),
+        poll,
+    )
+
+
+def poll_page(
+    request: HttpRequest,
+    poll: Poll,
+    form: VoteForm | None = None,
+    *,
+    vote_token: str | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """The poll's own page: its vote form (with the errors of a refused attempt)."""
     context = {
         "poll": poll,
-        "form": form,
+        "form": form or VoteForm(poll=poll, choices=poll.form_choices()),
+        "vote_token": vote_token or vote_token_issue(poll),
         "results": poll.results() if poll.shows_results_before_voting else None,
         "related_articles": poll.related_articles(),
         "embed": embed_snippets(site_origin(request), poll),
     }
-    response = render(request, "polls/poll_detail.html", context)
-    if new_voter_id:  # a shuffled poll's order depends on who the reader is: keep it
-        voters.remember_voter(response, new_voter_id)
-    return response
+    return render(request, "polls/poll_detail.html", context, status=status)
 
 
+@csrf_exempt  # the form's single-use token and its origin prove it is ours: no CSRF cookie
 def vote(request: HttpRequest, slug: str) -> HttpResponse:
     if request.method != "POST":
         response = render(request, "polls/vote_get.html", {"slug": slug}, status=405)
         response["Allow"] = "POST"
         return response
-    poll = poll_cache.visible_poll_or_404(slug)
-    form = VoteForm(request.POST, poll=poll, choices=reader_choices(request, poll)[0])
+    poll = poll_cache.shared_poll_or_404(slug)
+    form = VoteForm(request.POST, poll=poll, choices=poll.form_choices())
     form.is_valid()
     # The article the vote was cast on: the reader stays on it, whatever the outcome.
     article_slug = form.cleaned_data.get("article")
     article = poll.articles.published().filter(slug=article_slug).first() if article_slug else None
     if article_slug and article is None:
         form.add_error(None, _("This poll is not shown on that article."))
-    voter_id = voters.voter_id_from(request) or voters.new_voter_id()
     valid = form.is_valid()
+    forbidden = nonce = None
+    if is_cross_site_post(request):
+        forbidden = _("Votes can only be cast from our own pages. Nothing was counted.")
+    elif "token" in form.errors:  # not one of ours: too long to be
+        forbidden = _("This voting form is not valid. Reload the poll and try again.")
+    elif valid:
+        try:
+            nonce = vote_token_check(form.cleaned_data["token"], poll)
+        except BadVoteToken as refusal:
+            forbidden = str(refusal)
+    voter_id = voters.voter_id_from(request) or voters.new_voter_id()
     outcome = vote_take(
         poll=poll,
         voter_hash=voters.voter_hash(voter_id),
         client_address=client_address(request),
-        choices=form.selected_choices() if valid else None,
-        invalid="" if valid else form.error_text(),
+        choices=form.selected_choices() if valid and not forbidden else None,
+        invalid="" if valid or forbidden else form.error_text(),
+        forbidden=forbidden or "",
         source=Ballot.Source.ARTICLE if article else Ballot.Source.POLL_PAGE,
         article=article,
+        token_nonce=nonce,
         write_in=form.cleaned_data.get("write_in", "") if valid else "",
     )
-    if outcome.kind == VoteOutcome.Kind.INVALID and not form.errors:
-        form.add_error(None, outcome.message)  # refused by the service, not by the form
-    if outcome.kind == VoteOutcome.Kind.INVALID:
+    Kind = VoteOutcome.Kind
+    if outcome.kind in (Kind.INVALID, Kind.FORBIDDEN, Kind.FORM_USED):
+        # Nothing was counted: the form again, with why, and a fresh token to try again with.
+        if not form.errors or outcome.kind != Kind.INVALID:
+            form.add_error(None, outcome.message)
         if article:
-            return article_response(request, article, form=form, status=400)
-        context = {
-            "poll": poll,
-            "form": form,
-            "related_articles": poll.related_articles(),
-            "embed": embed_snippets(site_origin(request), poll),
-        }
-        return render(request, "polls/poll_detail.html", context, status=400)
-    if outcome.kind != VoteOutcome.Kind.COUNTED:
-        response = refusal_response(request, poll, article, outcome.message, outcome.status)
+            return article_response(request, article, poll, form=form, status=outcome.status)
+        return poll_page(request, poll, form, status=outcome.status)
+    if outcome.kind != Kind.COUNTED:
+        if article:
+            response = article_response(
+                request,
+                article,
+                poll,
+                ballot=outcome.ballot,
+                refusal=outcome.message,
+                status=outcome.status,
+            )
+        else:
+            response = results_response(
+                request, poll, refusal=outcome.message, status=outcome.status
+            )
         if outcome.retry_after is not None:
             response["Retry-After"] = str(outcome.retry_after)
         return response
@@ -134,23 +195,15 @@ def vote(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_safe
 def results(request: HttpRequest, slug: str) -> HttpResponse:
-    if voters.voter_id_from(request) or CookieStorage.cookie_name in request.COOKIES:
+    if voters.voter_id_from(request) or has_message(request):
         # "Your vote", or the thank-you message after voting: this reader's own page.
         return results_response(request, poll_cache.visible_poll_or_404(slug))
     # Everyone else, most of a front-page burst, sees the same page until the poll changes.
     poll = poll_cache.shared_poll_or_404(slug)
-    key = ("results", site_origin(request), request.path, get_language())
-    return HttpResponse(
+    key = poll_cache.page_key(request, "results")
+    return kept_page(
         poll_cache.polls.rendering(poll, key, lambda: results_response(request, poll).content)
     )
-
-
-def refusal_response(
-    request: HttpRequest, poll: Poll, article: Article | None, refusal: str, status: int
-) -> HttpResponse:
-    if article:
-        return article_response(request, article, refusal=refusal, status=status)
-    return results_response(request, poll, refusal=refusal, status=status)
 
 
 def results_response(
@@ -169,54 +222,84 @@ def results_response(
 
 @require_safe
 def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    # Read before the article: a kept page is never rendered from an article edited meanwhile.
+    since = poll_cache.polls.generation
     article = get_object_or_404(Article.objects.published().select_related("poll"), slug=slug)
-    return article_response(request, article)
+    try:
+        poll = article.poll and poll_cache.shared_poll_or_404(article.poll.slug)
+    except Http404:  # not published yet, or no longer
+        poll = None
+    if not poll:
+        return article_response(request, article, None)
+    ballot = reader_ballot(request, poll)
+    if ballot or has_message(request):
+        return article_response(request, article, poll, ballot=ballot)
+    shows_counts = not poll.is_open() or poll.shows_results_before_voting
+    return kept_page(
+        poll_cache.polls.rendering(
+            poll,
+            poll_cache.page_key(request, "article"),
+            lambda: article_response(request, article, poll, vote_token=vote_tokens.SLOT).content,
+            shows_counts=shows_counts,
+            since=since,
+        ),
+        poll,
+    )
 
 
 def article_response(
     request: HttpRequest,
     article: Article,
+    poll: Poll | None,
+    *,
+    ballot: Ballot | None = None,
     form: VoteForm | None = None,
     refusal: str = "",
     status: int = 200,
+    vote_token: str | None = None,
 ) -> HttpResponse:
     """The article with its poll: the vote form (with the errors of a refused attempt), or the
     results once this reader has voted, the poll has closed, or a vote was refused."""
-    poll = article.poll if article.poll and article.poll.is_visible() else None
     context = {
         "article": article,
         "poll": poll,
+        "ballot": ballot,
         "refusal": refusal,
         "related_articles": article.related_articles(),
     }
-    new_voter_id = None
-    if poll:
-        ballot = reader_ballot(request, poll)
-        context["ballot"] = ballot
-        if poll.is_open() and not ballot and not refusal:
-            choices, new_voter_id = reader_choices(request, poll)
-            context["form"] = form or VoteForm(
-                initial={"article": article.slug}, poll=poll, choices=choices
-            )
-            if poll.shows_results_before_voting:
-                context["results"] = poll.results()
-        else:
+    if poll and poll.is_open() and not ballot and not refusal:
+        context["form"] = form or VoteForm(
+            initial={"article": article.slug}, poll=poll, choices=poll.form_choices()
+        )
+        context["vote_token"] = vote_token or vote_token_issue(poll)
+        if poll.shows_results_before_voting:
             context["results"] = poll.results()
-    response = render(request, "polls/article_detail.html", context, status=status)
-    if new_voter_id:  # a shuffled poll's order depends on who the reader is: keep it
-        voters.remember_voter(response, new_voter_id)
-    return response
+    elif poll:
+        context["results"] = poll.results()
+    return render(request, "polls/article_detail.html", context, status=status)
 
 
+@csrf_exempt  # asked for by our own pages' script; another site's is refused below
 @require_POST
-def voter_id(request: HttpRequest) -> HttpResponse:
-    """The reader's voter id, asked for by vote.js just before the form is sent (CSRF-checked
-    like the form). Should the vote's answer then be lost after its ballot committed, the
-    retry carries the same id and is refused as a repeat, not counted twice. Given here and not
-    with the form page, so that page sets no cookie of its own."""
-    response = HttpResponse(status=204)
+def vote_token(request: HttpRequest, slug: str) -> JsonResponse:
+    """A fresh single-use token, fetched by vote.js just before the form is sent: the one in
+    the page may be a copy a shared cache gave to other readers too. The reader's voter id
+    comes with it, given here and not with the page, so that the page sets no cookie: should
+    the vote's answer be lost after its ballot committed, the retry carries the same id and is
+    refused as a repeat, not counted twice."""
+    try:
+        poll = poll_cache.shared_poll_or_404(slug)
+    except Http404:
+        poll = None
+    if is_cross_site_post(request):
+        refusal = _("Votes can only be cast from our own pages.")
+        response = JsonResponse({"error": refusal}, status=403)
+    elif poll is None or not poll.is_open():
+        response = JsonResponse({"error": _("This poll is not open for votes.")}, status=404)
+    else:
+        response = JsonResponse({"token": vote_token_issue(poll)})
+        voters.give_voter_id(request, response)
     response["Cache-Control"] = "no-store"
-    voters.give_voter_id(request, response)
     return response
 
 

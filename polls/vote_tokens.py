@@ -1,20 +1,27 @@
-"""Signed, poll-bound, time-limited, single-use vote tokens for the embedded widget.
+"""Signed, poll-bound, time-limited, single-use vote tokens: what proves a vote form is ours.
 
-Inside a cross-site iframe the browser withholds our first-party cookies, so Django's CSRF
-cookie is unavailable. The widget's form carries one of these tokens instead: the signature
-proves we issued it, the payload binds it to one poll, the timestamp bounds its life, and its
+Every vote form carries one, the widget's and our own pages' alike, instead of Django's CSRF
+cookie: inside a cross-site iframe the browser withholds our cookies, and on our own pages a
+cookie would make every page personal, so that no cache could share it. The signature proves we
+issued the token, the payload binds it to one poll, the timestamp bounds its life, and its
 random nonce is stored on the ballot it casts, where a unique constraint refuses a second use.
+
+A kept page holds a slot where the token goes, filled with a fresh one per response; the
+scripts fetch another just before they vote, as a page a shared cache served may be a copy.
 """
 
 import secrets
 
 from django.core import signing
+from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
 from polls.models import Poll
 
 SALT = "polls.embed-vote-token"
 MAX_AGE_SECONDS = 2 * 60 * 60
+# Stands in for the token in a kept page; every response gets a fresh token in its place.
+SLOT = "pollsite-vote-token-slot"
 
 
 class BadVoteToken(Exception):
@@ -43,3 +50,25 @@ def vote_token_check(token: str, poll: Poll) -> str:
     if not isinstance(nonce, str) or not nonce:
         raise BadVoteToken(_("This voting form is not valid. Reload the poll and try again."))
     return nonce
+
+
+def with_fresh_vote_token(page: bytes, poll: Poll) -> bytes:
+    """The kept page with a fresh token in its slot (a page without a form has none)."""
+    if SLOT.encode() not in page:
+        return page
+    return page.replace(SLOT.encode(), vote_token_issue(poll).encode())
+
+
+def is_cross_site_post(request: HttpRequest) -> bool:
+    """True for a form posted by another site: only our own documents may vote.
+
+    Browsers send Origin and Sec-Fetch-Site with every POST; clients that send neither get no
+    ambient credentials to abuse, and still need a valid single-use token.
+    """
+    fetch_site = request.headers.get("Sec-Fetch-Site")
+    if fetch_site is not None and fetch_site not in ("same-origin", "none"):
+        return True
+    origin = request.headers.get("Origin")
+    if origin is not None:
+        return origin != f"{request.scheme}://{request.get_host()}"
+    return False

@@ -6,8 +6,9 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from polls import poll_cache
 from polls.models import Article, Choice, Poll, Topic
-from tests.helpers import HostSite
+from tests.helpers import HostSite, eventually
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 # CI sets REQUIRE_BROWSER=1 so that a missing Chromium fails the run instead of skipping.
@@ -102,6 +103,32 @@ def live_server_serves_static_files_like_production():
 @pytest.fixture
 def poll(db) -> Poll:
     return make_poll()
+
+
+@pytest.fixture
+def listener(monkeypatch):
+    """This process's poll cache listening, as in a gunicorn worker (use in transaction tests:
+    PostgreSQL announces a change when it commits)."""
+    monkeypatch.setattr(poll_cache, "KEEPALIVE_SECONDS", 0.2)
+    monkeypatch.setattr(poll_cache, "RECONNECT_SECONDS", 0.1)
+    stop = poll_cache.start_listening()
+    assert eventually(lambda: poll_cache.polls.listening), "the listener did not connect"
+    yield poll_cache.polls
+    stop.set()
+    # The test database is dropped after the run: the listener's connection must be gone.
+    assert eventually(lambda: not poll_cache.polls.listening)
+    assert eventually(lambda: not listener_backends())
+
+
+def listener_backends() -> list[int]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = %s AND datname = %s",
+            [poll_cache.APPLICATION_NAME, connection.settings_dict["NAME"]],
+        )
+        return [pid for (pid,) in cursor.fetchall()]
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -68,3 +69,19 @@ class HostSite:
 <p>An article on another site that embeds a reader poll.</p>{embeds}
 <p>The article continues below the poll.</p></body></html>"""
         return self.url + path
+
+
+def eventually(condition, seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()
+
+
+def vote_form(poll, **fields) -> dict:
+    """A vote form's fields as our pages send them: with a fresh single-use token."""
+    from polls.vote_tokens import vote_token_issue
+
+    return {"token": vote_token_issue(poll), **fields}

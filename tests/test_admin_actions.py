@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from polls.models import Ballot, Poll
 from tests.conftest import make_poll
+from tests.helpers import vote_form
 from tests.test_editor_helpers import editor_client, vote
 
 pytestmark = pytest.mark.django_db
@@ -41,7 +42,7 @@ def test_close_now_closes_an_open_poll_and_readers_can_no_longer_vote(client):
     poll.refresh_from_db()
     assert poll.state() == "closed" and poll.closes_at <= timezone.now()
     vote_url = reverse("polls:vote", args=[poll.slug])
-    refused = client.post(vote_url, {"choice": poll.choices.first().pk})
+    refused = client.post(vote_url, vote_form(poll, choice=poll.choices.first().pk))
     assert refused.status_code == 409
     assert not Ballot.objects.exists()
 

@@ -196,7 +196,10 @@ CASES = {
         404,
     ),
     "vote: closed poll": (
-        post("/polls/closed/vote/", lambda w: {"choice": w.choice(w.closed)}),
+        post(
+            "/polls/closed/vote/",
+            lambda w: {"choice": w.choice(w.closed), "token": w.token(w.closed)},
+        ),
         409,
     ),
     "vote: no CSRF token": (
@@ -492,7 +495,9 @@ NASTY_WRITE_IN = '\u202e<img src=x onerror=alert(1)>\u202c\x00\x07\u2066=HYPERLI
 def test_a_nasty_write_in_is_stored_clean_and_rendered_inert(world):
     reader = Client()
     choice = pick("Other")(world)["choice"]
-    response = reader.post("/polls/writein/vote/", {"choice": choice, "write_in": NASTY_WRITE_IN})
+    form = {"choice": choice, "write_in": NASTY_WRITE_IN}
+    form["token"] = world.token(Poll.objects.get(slug="writein"))
+    response = reader.post("/polls/writein/vote/", form)
     assert response.status_code == 303
     ballot = Ballot.objects.get(write_in_status="pending")
     assert ballot.write_in == '<img src=x onerror=alert(1)>=HYPERLINK("x") ok'

@@ -233,9 +233,9 @@ def test_the_token_endpoint_gives_a_fresh_token_for_open_polls_only(client, poll
     assert client.post(reverse("polls:embed_token", args=[closed.slug])).status_code == 404
 
 
-def test_our_own_vote_form_still_requires_the_csrf_token(poll):
-    """The widget's cookie-free path must not weaken CSRF on our first-party pages."""
-    client = Client(enforce_csrf_checks=True)
+def test_a_widget_token_buys_no_vote_on_our_pages_from_another_site(poll):
+    """Our own form takes the same single-use token as the widget, and only from our pages."""
+    client = Client(headers={"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"})
     response = client.post(
         reverse("polls:vote", args=[poll.slug]),
         {"choice": poll.choices.first().pk, "token": vote_token_issue(poll)},

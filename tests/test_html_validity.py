@@ -86,13 +86,25 @@ def test_it_finds_no_errors_on_any_page_before_and_after_voting(checker, tmp_pat
         "not-found": page_html(reader, "/polls/no-such-poll/"),
         "server-error": server_error(RequestFactory().get("/")).content.decode(),
         "unavailable": render_to_string("503.html"),
-        "results-voted": page_html(reader, f"/polls/{poll.slug}/vote/", "post", choice=choice.pk),
+        "results-voted": page_html(
+            reader,
+            f"/polls/{poll.slug}/vote/",
+            "post",
+            choice=choice.pk,
+            token=vote_token_issue(poll),
+        ),
         "article-voted": page_html(reader, article.get_absolute_url()),
         "index-voted": page_html(reader, "/"),
         "widget-voted": page_html(
             widget_reader, f"{widget}vote/", "post", choice=choice.pk, token=vote_token_issue(poll)
         ),
-        "results-refused": page_html(reader, f"/polls/{poll.slug}/vote/", "post", choice=choice.pk),
+        "results-refused": page_html(
+            reader,
+            f"/polls/{poll.slug}/vote/",
+            "post",
+            choice=choice.pk,
+            token=vote_token_issue(poll),
+        ),
     }
     poll.results_shown = poll.ResultsShown.ALWAYS
     poll.save()

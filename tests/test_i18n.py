@@ -11,6 +11,7 @@ from django.test import Client
 from polls.models import Ballot
 from polls.vote_tokens import vote_token_issue
 from tests.conftest import make_poll
+from tests.helpers import vote_form
 
 LOCALE = Path(__file__).resolve().parent.parent / "locale"
 
@@ -33,7 +34,9 @@ def test_it_shows_the_poll_page_in_german_to_a_german_browser(poll):
 def test_a_german_reader_votes_and_reads_the_results_in_german(poll):
     reader = german()
     response = reader.post(
-        f"/polls/{poll.slug}/vote/", {"choice": poll.choices.get(text="NGINX").pk}, follow=True
+        f"/polls/{poll.slug}/vote/",
+        vote_form(poll, choice=poll.choices.get(text="NGINX").pk),
+        follow=True,
     )
     html = response.content.decode()
     assert "Danke, Ihre Stimme wurde gezählt." in html
@@ -41,14 +44,16 @@ def test_a_german_reader_votes_and_reads_the_results_in_german(poll):
     assert "1 Stimme insgesamt" in html
     assert "0 Stimmen" in html
 
-    refused = reader.post(f"/polls/{poll.slug}/vote/", {"choice": poll.choices.first().pk})
+    refused = reader.post(
+        f"/polls/{poll.slug}/vote/", vote_form(poll, choice=poll.choices.first().pk)
+    )
     assert refused.status_code == 409
     assert "Sie haben in dieser Umfrage bereits abgestimmt." in refused.content.decode()
 
 
 @pytest.mark.django_db
 def test_form_errors_are_translated(poll):
-    response = german().post(f"/polls/{poll.slug}/vote/", {"choice": ""})
+    response = german().post(f"/polls/{poll.slug}/vote/", vote_form(poll, choice=""))
     assert response.status_code == 400
     assert "Bitte wählen Sie eine der Antworten, bevor Sie abstimmen." in response.content.decode()
 
@@ -123,8 +128,8 @@ def test_the_german_catalogue_is_complete_and_its_compiled_file_matches_it():
 def test_the_integrity_line_reads_plainly_in_german(poll):
     reader = german()
     vote = f"/polls/{poll.slug}/vote/"
-    reader.post(vote, {"choice": poll.choices.first().pk})
-    reader.post(vote, {"choice": poll.choices.last().pk})
+    reader.post(vote, vote_form(poll, choice=poll.choices.first().pk))
+    reader.post(vote, vote_form(poll, choice=poll.choices.last().pk))
     html = german().get(poll.get_results_url()).content.decode()
     assert (
         "Eine Stimme pro Person. Nicht gezählt: die zweite Stimme von 1 Person, und Stimmen aus"

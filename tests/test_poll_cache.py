@@ -4,8 +4,6 @@ Transaction tests: the announcement (NOTIFY from migration 0007's triggers) is s
 commits, and these tests watch it arrive on a real listener connection.
 """
 
-import time
-
 import pytest
 from django.db import connection
 from django.test import Client
@@ -15,40 +13,10 @@ from polls import poll_cache
 from polls.models import Choice, Poll
 from polls.services import ballot_cast
 from polls.vote_tokens import vote_token_issue
-from tests.conftest import make_article
+from tests.conftest import listener_backends, make_article
+from tests.helpers import eventually, vote_form
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def eventually(condition, seconds: float = 5.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
-
-
-@pytest.fixture
-def listener(monkeypatch):
-    monkeypatch.setattr(poll_cache, "KEEPALIVE_SECONDS", 0.2)
-    monkeypatch.setattr(poll_cache, "RECONNECT_SECONDS", 0.1)
-    stop = poll_cache.start_listening()
-    assert eventually(lambda: poll_cache.polls.listening), "the listener did not connect"
-    yield poll_cache.polls
-    stop.set()
-    # The test database is dropped after the run: the listener's connection must be gone.
-    assert eventually(lambda: not poll_cache.polls.listening)
-    assert eventually(lambda: not listener_backends())
-
-
-def listener_backends() -> list[int]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pid FROM pg_stat_activity WHERE application_name = %s AND datname = %s",
-            [poll_cache.APPLICATION_NAME, connection.settings_dict["NAME"]],
-        )
-        return [pid for (pid,) in cursor.fetchall()]
 
 
 def widget_html(slug: str) -> str:
@@ -164,7 +132,8 @@ def test_the_results_page_is_shared_until_a_vote_or_an_article_changes_it(
     voter = Client()
     assert (
         voter.post(
-            reverse("polls:vote", args=[poll.slug]), {"choice": poll.choices.get(text="NGINX").pk}
+            reverse("polls:vote", args=[poll.slug]),
+            vote_form(poll, choice=poll.choices.get(text="NGINX").pk),
         ).status_code
         == 303
     )
@@ -265,12 +234,14 @@ def test_refused_votes_leave_the_kept_poll_alone(listener, poll, django_assert_n
     """One client repeating its vote must not send every worker back to the database."""
     reader = Client()
     vote_url = reverse("polls:vote", args=[poll.slug])
-    assert reader.post(vote_url, {"choice": poll.choices.first().pk}).status_code == 303
+    assert reader.post(vote_url, vote_form(poll, choice=poll.choices.first().pk)).status_code == 303
     widget_url = reverse("polls:embed", args=[poll.slug])
     assert eventually(lambda: "1 vote in total" in widget_html(poll.slug))
     etag = Client().get(widget_url)["ETag"]
     for _ in range(20):
-        assert reader.post(vote_url, {"choice": poll.choices.last().pk}).status_code == 409
+        assert (
+            reader.post(vote_url, vote_form(poll, choice=poll.choices.last().pk)).status_code == 409
+        )
     # A vote on another poll, announced after the refusals: once it has arrived, anything the
     # refusals announced has arrived before it.
     other = Poll.objects.create(question="Other?", slug="other", opens_at=poll.opens_at)

@@ -6,6 +6,7 @@ from django.urls import reverse
 
 from polls.vote_tokens import vote_token_issue
 from tests.conftest import make_article
+from tests.helpers import vote_form
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +27,9 @@ def personal(response) -> bool:
 @pytest.fixture
 def voter(poll) -> Client:
     reader = Client()
-    vote = reader.post(reverse("polls:vote", args=[poll.slug]), {"choice": poll.choices.first().pk})
+    vote = reader.post(
+        reverse("polls:vote", args=[poll.slug]), vote_form(poll, choice=poll.choices.first().pk)
+    )
     assert vote.status_code == 303 and personal(vote)
     return reader
 
@@ -37,11 +40,6 @@ def test_the_results_page_with_a_voter_cookie_is_private(poll, voter):
     assert personal(response)
 
 
-def test_the_results_page_without_cookies_is_not_public_either(client, poll):
-    # Which page a reader gets depends on the cookies they send.
-    assert personal(client.get(poll.get_results_url()))
-
-
 def test_the_article_page_with_a_voter_cookie_is_private(poll, voter):
     make_article("Host", poll=poll, slug="host")
     response = voter.get("/articles/host/")
@@ -49,20 +47,23 @@ def test_the_article_page_with_a_voter_cookie_is_private(poll, voter):
     assert personal(response)
 
 
-def test_the_poll_page_with_its_csrf_form_is_private(client, poll):
-    response = client.get(poll.get_absolute_url())
-    assert "csrfmiddlewaretoken" in response.content.decode()
-    assert personal(response)
+@pytest.mark.parametrize("url", ["/", "/polls/{slug}/", "/polls/{slug}/results/"])
+def test_the_pages_readers_without_cookies_get_alike_are_shared_but_vary_on_cookies(
+    client, poll, url
+):
+    # tests/test_shared_pages.py: what they carry and how they are kept.
+    response = client.get(url.format(slug=poll.slug))
+    assert "public" in response["Cache-Control"] and "Cookie" in response["Vary"]
+    assert response.cookies == {}
 
 
-@pytest.mark.parametrize("url", ["/", "/polls/archive/"])
-def test_lists_are_private(client, poll, url):
-    assert personal(client.get(url))
+def test_the_archive_is_private(client, poll):
+    assert personal(client.get("/polls/archive/"))
 
 
 def test_refused_votes_are_private(poll, voter):
     url = reverse("polls:vote", args=[poll.slug])
-    repeat = voter.post(url, {"choice": poll.choices.last().pk})
+    repeat = voter.post(url, vote_form(poll, choice=poll.choices.last().pk))
     assert repeat.status_code == 409 and personal(repeat)
     invalid = voter.post(url, {"choice": "x"})
     assert invalid.status_code == 400 and personal(invalid)

@@ -11,7 +11,7 @@ from polls.models import Ballot, Choice, Poll, RecentVoteAttempts
 from polls.rate_limit import client_address
 from polls.services import ballot_cast
 from polls.vote_tokens import vote_token_issue
-from tests.helpers import ROOT, manage
+from tests.helpers import ROOT, manage, vote_form
 
 pytestmark = pytest.mark.django_db
 
@@ -25,7 +25,7 @@ def page_vote(poll, address="203.0.113.7", **headers):
     """A new reader (no cookies) voting on our own page from the given address."""
     return Client(REMOTE_ADDR=address).post(
         reverse("polls:vote", args=[poll.slug]),
-        {"choice": poll.choices.first().pk},
+        vote_form(poll, choice=poll.choices.first().pk),
         headers=headers,
     )
 
@@ -141,10 +141,10 @@ def test_refusals_are_counted_for_the_integrity_line_once_per_reader_and_network
 ):
     reader = Client(REMOTE_ADDR="203.0.113.5")
     url = reverse("polls:vote", args=[poll.slug])
-    assert reader.post(url, {"choice": poll.choices.first().pk}).status_code == 303
-    assert reader.post(url, {"choice": poll.choices.last().pk}).status_code == 409
-    assert reader.post(url, {"choice": poll.choices.last().pk}).status_code == 409
-    assert reader.post(url, {"choice": poll.choices.last().pk}).status_code == 429
+    assert reader.post(url, vote_form(poll, choice=poll.choices.first().pk)).status_code == 303
+    assert reader.post(url, vote_form(poll, choice=poll.choices.last().pk)).status_code == 409
+    assert reader.post(url, vote_form(poll, choice=poll.choices.last().pk)).status_code == 409
+    assert reader.post(url, vote_form(poll, choice=poll.choices.last().pk)).status_code == 429
     assert page_vote(poll, address="203.0.113.5").status_code == 429
     html = client.get(poll.get_results_url()).content.decode()
     assert "not a scientific sample" in html
@@ -163,15 +163,16 @@ def test_one_client_repeating_its_vote_cannot_inflate_the_line_or_touch_the_poll
     settings.VOTE_RATE_LIMIT = (100, 600)
     reader = Client(REMOTE_ADDR="203.0.113.5")
     url = reverse("polls:vote", args=[poll.slug])
-    assert reader.post(url, {"choice": poll.choices.first().pk}).status_code == 303
+    assert reader.post(url, vote_form(poll, choice=poll.choices.first().pk)).status_code == 303
     etag = client.get(reverse("polls:embed", args=[poll.slug]))["ETag"]
     row = Poll.objects.values().get(pk=poll.pk)
     statuses = {
-        reader.post(url, {"choice": poll.choices.last().pk}).status_code for _ in range(1000)
+        reader.post(url, vote_form(poll, choice=poll.choices.last().pk)).status_code
+        for _ in range(1000)
     }
     assert statuses == {409, 429}
     for junk in range(50):
-        reader.post(url, {"choice": f"x{junk}"})
+        reader.post(url, vote_form(poll, choice=f"x{junk}"))
     assert Poll.objects.values().get(pk=poll.pk) == row
     assert client.get(reverse("polls:embed", args=[poll.slug]))["ETag"] == etag
     html = client.get(poll.get_results_url()).content.decode()

@@ -13,6 +13,7 @@ from django.utils import timezone
 from polls.models import Choice, Poll
 from polls.voters import EMBED_VOTER_COOKIE
 from tests.conftest import make_article, make_poll
+from tests.helpers import vote_form
 from tests.test_embed import embed_vote
 
 pytestmark = pytest.mark.django_db
@@ -33,7 +34,9 @@ def poll_showing(results_shown: str, *, percentages_only: bool = False, **kwargs
 
 def vote_on_page(client: Client, poll: Poll, text: str = "Envoy"):
     choice = poll.choices.get(text=text)
-    return client.post(reverse("polls:vote", args=[poll.slug]), {"choice": choice.pk}, follow=True)
+    return client.post(
+        reverse("polls:vote", args=[poll.slug]), vote_form(poll, choice=choice.pk), follow=True
+    )
 
 
 def every_reader_surface(poll: Poll) -> dict[str, str]:

@@ -1,9 +1,10 @@
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
+from django.urls import reverse
 
 from tests.conftest import make_article
-from tests.helpers import manage
+from tests.helpers import manage, vote_form
 
 pytestmark = pytest.mark.django_db
 
@@ -93,10 +94,11 @@ def test_production_redirects_to_https_sends_hsts_and_secures_cookies(settings, 
     assert client.get("/healthz").status_code == 200  # load balancers probe over plain HTTP
     secure = client.get(f"/polls/{poll.slug}/", secure=True)
     assert secure["Strict-Transport-Security"].startswith("max-age=31536000")
-    csrf_cookie = secure.cookies["csrftoken"]
+    assert secure.cookies == {}  # the poll page sets none; the admin's sign-in page does
+    csrf_cookie = client.get(reverse("admin:login"), secure=True).cookies["csrftoken"]
     assert csrf_cookie["secure"] and csrf_cookie["httponly"]
     vote = client.post(
-        f"/polls/{poll.slug}/vote/", {"choice": poll.choices.first().pk}, secure=True
+        f"/polls/{poll.slug}/vote/", vote_form(poll, choice=poll.choices.first().pk), secure=True
     )
     voter_cookie = vote.cookies["pollsite_voter"]
     assert voter_cookie["secure"] and voter_cookie["httponly"]

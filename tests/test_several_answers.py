@@ -11,6 +11,7 @@ from polls import voters
 from polls.models import Ballot, BallotChoice, Poll
 from polls.services import AlreadyVoted, VoteRefused, ballot_cast
 from tests.conftest import counts, make_poll, snapshot
+from tests.helpers import vote_form
 from tests.test_admin_exports import export, rows
 from tests.test_admin_poll_form import change, refused
 from tests.test_embed import embed_vote
@@ -47,7 +48,8 @@ def test_readers_get_check_boxes_and_the_limit_in_words(client):
 def test_a_vote_without_javascript_counts_each_answer_on_one_ballot(client):
     poll = several_answers_poll()
     response = client.post(
-        reverse("polls:vote", args=[poll.slug]), {"choice": ids(poll, "Envoy", "HAProxy")}
+        reverse("polls:vote", args=[poll.slug]),
+        vote_form(poll, choice=ids(poll, "Envoy", "HAProxy")),
     )
     assert response.status_code == 303
     assert counts(poll) == {"Envoy": 1, "NGINX": 0, "HAProxy": 1}
@@ -79,12 +81,12 @@ def test_more_answers_than_allowed_are_refused_and_change_nothing(client):
     before = snapshot()
     response = client.post(
         reverse("polls:vote", args=[poll.slug]),
-        {"choice": ids(poll, "Envoy", "NGINX", "HAProxy")},
+        vote_form(poll, choice=ids(poll, "Envoy", "NGINX", "HAProxy")),
     )
     assert response.status_code == 400
     assert "Please pick at most 2 answers." in response.content.decode()
     duplicate = client.post(
-        reverse("polls:vote", args=[poll.slug]), {"choice": ids(poll, "Envoy", "Envoy")}
+        reverse("polls:vote", args=[poll.slug]), vote_form(poll, choice=ids(poll, "Envoy", "Envoy"))
     )
     assert duplicate.status_code == 400
     nothing = client.post(reverse("polls:vote", args=[poll.slug]), {})
@@ -106,7 +108,7 @@ def test_a_reader_has_one_ballot_whatever_they_pick():
 
 def test_one_answer_polls_still_take_one_answer(client, poll):
     response = client.post(
-        reverse("polls:vote", args=[poll.slug]), {"choice": ids(poll, "Envoy", "NGINX")}
+        reverse("polls:vote", args=[poll.slug]), vote_form(poll, choice=ids(poll, "Envoy", "NGINX"))
     )
     assert response.status_code == 400
     assert not Ballot.objects.exists()

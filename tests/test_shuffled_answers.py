@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from polls.models import Ballot, Choice, Poll
 from tests.conftest import make_article, make_poll
+from tests.helpers import vote_form
 
 pytestmark = pytest.mark.django_db
 
@@ -27,17 +28,60 @@ def order(html: str) -> list[str]:
     return re.findall(r'class="form-check-label">([^<]+)</label>', html)
 
 
-def test_each_reader_keeps_their_own_order_across_reloads():
+def test_the_form_pages_stay_shared_and_their_script_shuffles():
+    """Sent in the editor's order, "always last" at the end: each reader's own order is applied
+    by static/js/vote.js, so the page sets no cookie and readers without JavaScript can vote."""
     poll = shuffled_poll()
+    Choice.objects.filter(poll=poll, text="Other").update(position=0)  # first for the editor
+    response = Client().get(poll.get_absolute_url())
+    assert response.cookies == {} and "public" in response["Cache-Control"]
+    html = response.content.decode()
+    assert f'data-shuffle="{poll.pk}"' in html and html.count("data-last") == 1
+    assert order(html) == [*ANSWERS[:-1], "Other"]
+
+
+def visible_order(page) -> list[str]:
+    return page.locator("input[name=choice]").evaluate_all(
+        "inputs => inputs.map(i => i.labels[0].textContent.trim())"
+    )
+
+
+def test_each_reader_keeps_their_own_order_in_the_browser(browser, live_server):
+    poll = shuffled_poll()
+    article = make_article("Host", poll=poll)
     orders = []
-    for _ in range(6):
-        reader = Client()
-        first = order(reader.get(poll.get_absolute_url()).content.decode())
-        assert order(reader.get(poll.get_absolute_url()).content.decode()) == first
+    for _ in range(5):
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(live_server.url + poll.get_absolute_url())
+        first = visible_order(page)
         assert sorted(first) == sorted(ANSWERS) and first[-1] == "Other"
-        orders.append(first)
-    # Six readers, 720 orders of the six shuffled answers: they do not all agree.
-    assert len({tuple(o) for o in orders}) > 1
+        page.reload()
+        assert visible_order(page) == first
+        page.goto(live_server.url + article.get_absolute_url())
+        assert visible_order(page) == first  # the same poll, the same order
+        orders.append(tuple(first))
+        context.close()
+    # Five readers, 720 orders of the six shuffled answers: they do not all agree.
+    assert len(set(orders)) > 1
+
+
+def test_keyboard_order_follows_the_shuffled_order_and_the_pick_counts(browser, live_server):
+    poll = shuffled_poll()
+    page = browser.new_context().new_page()
+    page.goto(live_server.url + poll.get_absolute_url())
+    seen = visible_order(page)
+    page.locator("input[name=choice]").first.focus()
+    tabbed = [page.evaluate("document.activeElement.labels[0].textContent.trim()")]
+    for _ in seen[1:]:
+        page.keyboard.press("ArrowDown")  # a radio group moves by arrows
+        tabbed.append(page.evaluate("document.activeElement.labels[0].textContent.trim()"))
+    assert tabbed == seen
+    page.get_by_label(seen[2], exact=True).check()
+    page.get_by_role("button", name="Vote").click()
+    page.get_by_text("Thank you, your vote has been counted.").wait_for()
+    assert Ballot.objects.get().choice.text == seen[2]
+    page.context.close()
 
 
 def test_the_article_page_shows_the_same_order_as_the_poll_page():
@@ -53,7 +97,9 @@ def test_a_reader_votes_in_their_order_and_the_vote_counts():
     reader = Client()
     reader.get(poll.get_absolute_url())
     other = poll.choices.get(text="Other")
-    response = reader.post(reverse("polls:vote", args=[poll.slug]), {"choice": other.pk})
+    response = reader.post(
+        reverse("polls:vote", args=[poll.slug]), vote_form(poll, choice=other.pk)
+    )
     assert response.status_code == 303
     assert Ballot.objects.get().choice == other
 

@@ -7,12 +7,13 @@ from django.urls import reverse
 
 from polls.models import Ballot, Choice
 from tests.conftest import counts, make_article, make_poll, snapshot
+from tests.helpers import vote_form
 
 pytestmark = pytest.mark.django_db
 
 
 def vote(client, poll, choice_text=None, **extra):
-    data = dict(extra)
+    data = vote_form(poll, **extra)
     if choice_text is not None:
         data["choice"] = str(poll.choices.get(text=choice_text).pk)
     return client.post(reverse("polls:vote", args=[poll.slug]), data)
@@ -40,7 +41,7 @@ def test_it_shows_the_poll_as_a_form_with_its_choices_in_order(client, poll):
     assert labels == ["Envoy", "NGINX", "HAProxy"]
     positions = [html.index(text) for text in labels]
     assert positions == sorted(positions)
-    assert 'type="radio"' in html and 'name="csrfmiddlewaretoken"' in html
+    assert 'type="radio"' in html and 'name="token"' in html
 
 
 def test_a_vote_redirects_to_the_results_with_the_readers_choice_marked(client, poll):
@@ -123,7 +124,7 @@ def test_a_vote_on_an_article_stays_on_it_with_the_results_in_place_of_the_form(
     article = make_article("Host article", poll=poll)
     response = client.post(
         reverse("polls:vote", args=[poll.slug]),
-        {"choice": poll.choices.get(text="NGINX").pk, "article": article.slug},
+        vote_form(poll, choice=poll.choices.get(text="NGINX").pk, article=article.slug),
         follow=True,
     )
     assert response.redirect_chain == [(f"{article.get_absolute_url()}#poll", 303)]
@@ -218,7 +219,7 @@ def test_a_choice_of_another_poll_is_refused(client, poll):
     other = make_poll("Other?", ("Yes", "No"))
     before = snapshot()
     response = client.post(
-        reverse("polls:vote", args=[poll.slug]), {"choice": other.choices.first().pk}
+        reverse("polls:vote", args=[poll.slug]), vote_form(poll, choice=other.choices.first().pk)
     )
     assert response.status_code == 400
     assert snapshot() == before
@@ -249,14 +250,15 @@ def test_the_vote_url_only_accepts_post(client, poll, method):
     assert snapshot() == before
 
 
-def test_a_vote_without_the_csrf_token_is_refused_clearly(poll):
-    from django.test import Client
-
-    client = Client(enforce_csrf_checks=True)
+def test_a_vote_without_a_token_is_refused_clearly(poll):
     before = snapshot()
-    response = vote(client, poll, "Envoy")
+    response = Client().post(
+        reverse("polls:vote", args=[poll.slug]), {"choice": poll.choices.first().pk}
+    )
     assert response.status_code == 403
-    assert "Your vote could not be sent" in response.content.decode()
+    assert (
+        "The voting form is incomplete. Reload the poll and try again." in response.content.decode()
+    )
     assert snapshot() == before
 
 
@@ -333,22 +335,16 @@ def test_a_reader_gets_their_voter_id_before_voting_so_a_lost_answer_cannot_coun
     page = reader.get(poll.get_absolute_url())
     # The form page itself sets no voter cookie: vote.js asks for the id just before voting.
     assert settings.VOTER_COOKIE_NAME not in page.cookies
-    assert 'data-voter-url="/voter/"' in page.content.decode()
-    given = reader.post("/voter/")
-    assert given.status_code == 204 and given["Cache-Control"] == "no-store"
+    token_url = reverse("polls:vote_token", args=[poll.slug])
+    assert f'data-token-url="{token_url}"' in page.content.decode()
+    given = reader.post(token_url)
+    assert given.status_code == 200 and given["Cache-Control"] == "no-store"
     voter_cookie = reader.cookies[settings.VOTER_COOKIE_NAME].value
-    assert reader.post("/voter/").cookies == {}  # one id per reader, kept
     url = reverse("polls:vote", args=[poll.slug])
-    assert reader.post(url, {"choice": poll.choices.first().pk}).status_code == 303
+    form = {"choice": poll.choices.first().pk, "token": given.json()["token"]}
+    assert reader.post(url, form).status_code == 303
     # The answer was lost after the commit: the browser kept only the id it asked for.
     retry = Client()
     retry.cookies[settings.VOTER_COOKIE_NAME] = voter_cookie
-    assert retry.post(url, {"choice": poll.choices.first().pk}).status_code == 409
+    assert retry.post(url, vote_form(poll, choice=poll.choices.first().pk)).status_code == 409
     assert Ballot.objects.count() == 1
-
-
-def test_the_voter_id_is_given_only_to_our_own_pages(poll):
-    strict = Client(enforce_csrf_checks=True)
-    assert strict.post("/voter/").status_code == 403  # no CSRF token: another site's page
-    assert settings.VOTER_COOKIE_NAME not in strict.cookies
-    assert Client().get("/voter/").status_code == 405
