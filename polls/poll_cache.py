@@ -97,6 +97,10 @@ class PollCache:
         # SITE_PAGE_SECONDS: polls open and close with the clock. key -> (body, expires)
         self._site_pages: dict[tuple, tuple[bytes, float]] = {}
         self._site_changes = 0
+        # Which poll a published article carries (article slug -> poll slug), so that its kept
+        # page is found without reading the article: dropped with any edit (an article's edit
+        # is announced as a change of every poll).
+        self._article_polls: dict[str, str] = {}
         self.listening = False
 
     def visible_poll(self, slug: str, load: Callable[[str], Poll | None]) -> Poll | None:
@@ -154,6 +158,16 @@ class PollCache:
             page = entry.renderings[key] = (render(), shows_counts)
         return page[0]
 
+    def article_poll(self, article_slug: str) -> str | None:
+        """The slug of the poll a published article carries, when this cache knows it."""
+        return self._article_polls.get(article_slug) if self.listening else None
+
+    def article_poll_found(self, article_slug: str, poll_slug: str, since: int) -> None:
+        """Keep which poll an article carries, read when the generation was since."""
+        with self._lock:
+            if self.listening and since == self._generation:
+                self._article_polls[article_slug] = poll_slug
+
     def site_rendering(self, key: tuple, render: Callable[[], bytes]) -> bytes:
         """A page of the whole site (polls and articles together), kept until anything
         changes: rendered once per change and worker."""
@@ -174,6 +188,7 @@ class PollCache:
         with self._lock:
             self._generation += 1
             self._site_changed()
+            self._article_polls.clear()
             if poll_id is None:
                 self._entries.clear()
                 self._last_counts.clear()

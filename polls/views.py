@@ -222,25 +222,37 @@ def results_response(
 
 @require_safe
 def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    # Read before the article: a kept page is never rendered from an article edited meanwhile.
+    # Read before the article: nothing read from an article edited meanwhile is kept.
     since = poll_cache.polls.generation
-    article = get_object_or_404(Article.objects.published().select_related("poll"), slug=slug)
+    poll_slug = poll_cache.polls.article_poll(slug)
+    article = None
+    if poll_slug is None:
+        article = get_object_or_404(Article.objects.published().select_related("poll"), slug=slug)
+        poll_slug = article.poll.slug if article.poll else None
     try:
-        poll = article.poll and poll_cache.shared_poll_or_404(article.poll.slug)
+        poll = poll_slug and poll_cache.shared_poll_or_404(poll_slug)
     except Http404:  # not published yet, or no longer
         poll = None
     if not poll:
+        article = article or get_object_or_404(Article.objects.published(), slug=slug)
         return article_response(request, article, None)
+    if article is not None:
+        poll_cache.polls.article_poll_found(slug, poll.slug, since)
     ballot = reader_ballot(request, poll)
     if ballot or has_message(request):
+        article = article or get_object_or_404(Article.objects.published(), slug=slug)
         return article_response(request, article, poll, ballot=ballot)
-    shows_counts = not poll.is_open() or poll.shows_results_before_voting
+
+    def render_article() -> bytes:
+        shown = article or get_object_or_404(Article.objects.published(), slug=slug)
+        return article_response(request, shown, poll, vote_token=vote_tokens.SLOT).content
+
     return kept_page(
         poll_cache.polls.rendering(
             poll,
             poll_cache.page_key(request, "article"),
-            lambda: article_response(request, article, poll, vote_token=vote_tokens.SLOT).content,
-            shows_counts=shows_counts,
+            render_article,
+            shows_counts=not poll.is_open() or poll.shows_results_before_voting,
             since=since,
         ),
         poll,
