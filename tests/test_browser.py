@@ -1,9 +1,11 @@
 """A reader votes in a real Chromium, with and without JavaScript."""
 
+import re
 from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.test import Client
 
 from polls.models import Article, Ballot, Poll
 from tests.conftest import make_article, make_poll
@@ -198,3 +200,49 @@ def test_a_vote_whose_answer_was_lost_cannot_be_counted_again(browser, live_serv
     other_tab.get_by_role("button", name="Vote").click()
     other_tab.get_by_text("You have already voted in this poll.").wait_for()
     assert Ballot.objects.count() == 1
+
+
+def test_a_page_served_from_a_shared_copy_still_votes_with_a_fresh_token(browser, live_server):
+    """A cache gave this reader a copy whose token another reader has spent: vote.js fetches
+    a fresh one just before the form is sent."""
+    poll = make_poll("Shared copies?", ("Yes", "No"))
+    page = browser.new_context().new_page()
+    page.goto(live_server.url + poll.get_absolute_url())
+    spent = page.locator("input[name=token]").input_value()
+    other = Client().post(
+        f"/polls/{poll.slug}/vote/", {"choice": poll.choices.get(text="No").pk, "token": spent}
+    )
+    assert other.status_code == 303
+    page.get_by_label("Yes").check()
+    page.get_by_role("button", name="Vote").click()
+    page.get_by_text("Your vote: Yes").wait_for()
+    assert sorted(Ballot.objects.values_list("choice__text", flat=True)) == ["No", "Yes"]
+    page.context.close()
+
+
+def test_a_hostile_page_cannot_vote_for_its_visitors(browser, live_server, host_site):
+    """Another site's page posts our form, with a token scraped from our page, from its
+    visitor's browser: refused, whatever the token."""
+    poll = make_poll("Forged votes?", ("Yes", "No"))
+    token = re.search(
+        r'name="token" value="([^"]+)"', Client().get(poll.get_absolute_url()).content.decode()
+    ).group(1)
+    trap = host_site.article(
+        "/trap.html",
+        f'<form id="trap" method="post" action="{live_server.url}/polls/{poll.slug}/vote/">'
+        f'<input name="choice" value="{poll.choices.get(text="Yes").pk}">'
+        f'<input name="token" value="{token}"></form>'
+        '<script>document.getElementById("trap").submit()</script>',
+    )
+    page = browser.new_context().new_page()
+    with page.expect_response(lambda response: response.url.endswith("/vote/")) as answer:
+        page.goto(trap)
+    assert answer.value.status == 403
+    page.get_by_text("Votes can only be cast from our own pages.").wait_for()
+    assert Ballot.objects.count() == 0
+    page.context.close()
+    # Nothing was spent: the same token still votes from our own page.
+    mine = Client().post(
+        f"/polls/{poll.slug}/vote/", {"choice": poll.choices.get(text="No").pk, "token": token}
+    )
+    assert mine.status_code == 303 and Ballot.objects.count() == 1
