@@ -321,7 +321,9 @@ EMBED_ALLOWED_ORIGINS = envlist("EMBED_ALLOWED_ORIGINS", ["*"])
 # docs/embedding.md.
 EMBED_SANDBOXED_VOTES = envbool("EMBED_SANDBOXED_VOTES", "*" in EMBED_ALLOWED_ORIGINS)
 # No inline scripts or styles anywhere; a nonce is available ({{ csp_nonce }}) should a page
-# ever need one inline script.
+# ever need one inline script, but not on the pages kept rendered for every reader (home, a
+# poll's page, its article and results, the widget: polls/poll_cache.py), whose body outlives
+# the response whose header names the nonce.
 SECURE_CSP = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF, CSP.NONCE],
