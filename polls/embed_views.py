@@ -42,8 +42,6 @@ from polls.vote_tokens import (
     with_fresh_vote_token,
 )
 
-SHARED_CACHE = "public, max-age=0, s-maxage=5, stale-while-revalidate=30"
-
 
 def frameable(view):
     """Let the allowed origins frame this view's pages; every other page refuses framing."""
@@ -115,7 +113,7 @@ def shared_response(request: HttpRequest, etag: str, build) -> HttpResponse:
     else:
         response = build()
     response["ETag"] = etag
-    response["Cache-Control"] = SHARED_CACHE
+    response["Cache-Control"] = poll_cache.SHARED_CACHE
     return response
 
 

@@ -45,6 +45,8 @@ from polls.models import Poll
 CHANNEL = "poll_changed"
 APPLICATION_NAME = "pollsite poll cache"
 MAX_AGE_SECONDS = 60
+# What the kept pages tell a shared cache (a CDN): it may serve one copy for a few seconds.
+SHARED_CACHE = "public, max-age=0, s-maxage=5, stale-while-revalidate=30"
 # The home page lists the open polls: a poll that opens or closes on schedule shows there
 # (or goes) within this many seconds, as it does in a shared cache (SHARED_CACHE's s-maxage).
 SITE_PAGE_SECONDS = 5

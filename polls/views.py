@@ -17,7 +17,6 @@ from django.views.decorators.http import require_POST, require_safe
 
 from polls import poll_cache, vote_tokens, voters
 from polls.context_processors import site_origin
-from polls.embed_views import SHARED_CACHE
 from polls.forms import VoteForm
 from polls.models import Article, Ballot, Poll
 from polls.rate_limit import client_address
@@ -50,7 +49,7 @@ def kept_page(body: bytes, poll: Poll | None = None) -> HttpResponse:
     vote token where it has a form. A shared cache may keep it for a few seconds; a reader
     with cookies of ours may get another page (Vary: Cookie)."""
     response = HttpResponse(with_fresh_vote_token(body, poll) if poll else body)
-    response["Cache-Control"] = SHARED_CACHE
+    response["Cache-Control"] = poll_cache.SHARED_CACHE
     patch_vary_headers(response, ["Cookie"])
     return response
 
