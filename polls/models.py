@@ -416,8 +416,8 @@ class Ballot(models.Model):
     frame_visibility = models.CharField(
         max_length=10, blank=True, default="", db_default="", choices=FrameVisibility
     )
-    # The nonce of the single-use token an embedded vote was cast with (see polls/vote_tokens.py).
-    # NULL, not "", for other votes: the unique constraint must ignore them.
+    # The nonce of the single-use token the vote's form carried (see polls/vote_tokens.py).
+    # NULL, not "", for ballots cast without a form: the unique constraint must ignore them.
     token_nonce = models.CharField(  # noqa: DJ001
         max_length=64, null=True, blank=True, editable=False
     )
