@@ -7,12 +7,16 @@
 -- its lines it only asks for /healthz, so a run long enough to use every token sends exactly as
 -- many votes as the file has lines, and it stops as soon as every vote has been answered: the
 -- exact-count runs rely on this. A timed run that ran out of tokens is rejected by run.py.
+-- BENCH_MANY_ADDRESSES=1: each vote comes from an address of its own, as a reverse proxy says in
+-- X-Forwarded-For (the bench server trusts 127.0.0.1 as its proxy); otherwise all votes come
+-- from one address, 127.0.0.1.
 -- done() prints one line "BENCH {json}" with the figures run.py reads.
 
 local tokens_file = os.getenv("BENCH_TOKENS")
 local if_none_match = os.getenv("BENCH_IF_NONE_MATCH")
 local origin = os.getenv("BENCH_ORIGIN")
 local thread_count = tonumber(os.getenv("BENCH_THREADS") or "1")
+local many_addresses = os.getenv("BENCH_MANY_ADDRESSES") == "1"
 
 local threads = {}
 local next_id = 0
@@ -72,6 +76,14 @@ function request()
   }
   if origin then
     headers["Origin"] = origin
+  end
+  if many_addresses then
+    -- One address per vote in 198.18.0.0/15 (set aside for benchmarks): the thread's lines
+    -- are numbered, so no two votes of a run share an address while a run sends under 131,072.
+    local n = ((sent - 1) * thread_count + id) % 131072
+    headers["X-Forwarded-For"] = string.format(
+      "198.%d.%d.%d", 18 + math.floor(n / 65536), math.floor(n / 256) % 256, n % 256
+    )
   end
   return wrk.format("POST", vote_path, headers, body)
 end

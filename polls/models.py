@@ -651,17 +651,24 @@ class RecentVoteAttempts(models.Model):
 
     An attempt is admitted while fewer than N were admitted in the W seconds before it, so "at
     most N in any W seconds" holds whenever they fall; a fixed window let 2N through across
-    its boundary. Only the admitted attempts of the last W seconds are kept (at most N times
-    a row), and rows idle for longer are deleted (see polls/rate_limit.py). The address is
-    stored only as a keyed hash.
+    its boundary. Only the admitted attempts of the last W seconds are kept, and rows idle for
+    longer are deleted (see polls/rate_limit.py). The address is stored only as a keyed hash.
+
+    The log counts admitted attempts per second (admitted_at, rounded up to the whole second,
+    with admitted_count): a row holds at most min(N, W) entries, however many votes one
+    address (a newsroom behind one NAT) sends, and each attempt rewrites that much. Rounding
+    up keeps an attempt in the window a fraction of a second longer, never shorter.
     """
 
     address_hash = models.CharField(max_length=64, unique=True)
     admitted_at = ArrayField(models.DateTimeField())
+    admitted_count = ArrayField(models.IntegerField())
     last_attempt_at = models.DateTimeField(db_index=True)
+    # Equal to last_attempt_at when the last attempt was admitted.
+    last_admitted_at = models.DateTimeField(null=True)
 
     class Meta:
         verbose_name_plural = "recent vote attempts"
 
     def __str__(self) -> str:
-        return f"{self.address_hash[:12]}: {len(self.admitted_at)} admitted"
+        return f"{self.address_hash[:12]}: {sum(self.admitted_count)} admitted"

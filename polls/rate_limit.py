@@ -1,7 +1,7 @@
 """Vote attempts per client address, counted in PostgreSQL (no other service needed).
 
 VOTE_RATE_LIMIT is N/W: each address may make at most N attempts in any W seconds, counted with
-a sliding log of the times of its admitted attempts, one upsert per attempt.
+a sliding log of its admitted attempts, counted per second, one upsert per attempt.
 """
 
 import ipaddress
@@ -59,23 +59,31 @@ def address_hash(address: str) -> str:
 
 
 # Counts one attempt from an address, atomically whatever worker runs it: the attempt is
-# admitted, and its time kept, while fewer than the limit were admitted in the window before
-# it; the times that have left the window are dropped on the way. Returns whether it was
-# admitted (its time is then the last kept) and the oldest time kept, from which a refused
-# attempt's Retry-After follows. Also the first part of the vote's own statement
-# (services.ballot_insert_and_count). Parameters: address hash, now, window in seconds, limit.
+# admitted while fewer than the limit were admitted in the window before it, and then counted
+# in its second (rounded up: RecentVoteAttempts); the seconds that have left the window are
+# dropped on the way. Returns whether it was admitted and the oldest second kept, from which a
+# refused attempt's Retry-After follows. Also the first part of the vote's own statement
+# (services.ballot_insert_and_count). Parameters: address hash, the attempt's second, now,
+# limit, window in seconds.
 ATTEMPT = (
     f"INSERT INTO {RecentVoteAttempts._meta.db_table} AS recent"
-    " (address_hash, admitted_at, last_attempt_at)"
-    " VALUES (%s::varchar(64), ARRAY[%s::timestamptz], %s::timestamptz)"
-    " ON CONFLICT (address_hash) DO UPDATE SET last_attempt_at = excluded.last_attempt_at,"
-    " admitted_at = (SELECT CASE WHEN count(*) < %s::integer"
-    "   THEN coalesce(array_agg(at ORDER BY at), '{}') || excluded.last_attempt_at"
-    "   ELSE array_agg(at ORDER BY at) END"
-    "  FROM unnest(recent.admitted_at) AS at"
-    "  WHERE at > excluded.last_attempt_at - make_interval(secs => %s::integer))"
-    " RETURNING admitted_at[cardinality(admitted_at)] = last_attempt_at AS admitted,"
-    " admitted_at[1] AS oldest"
+    " (address_hash, admitted_at, admitted_count, last_attempt_at, last_admitted_at)"
+    " VALUES (%s::varchar(64), ARRAY[%s::timestamptz], ARRAY[1], %s::timestamptz,"
+    " %s::timestamptz)"
+    " ON CONFLICT (address_hash) DO UPDATE SET"
+    " (admitted_at, admitted_count, last_admitted_at, last_attempt_at) = ("
+    "  WITH kept AS (SELECT at, n FROM unnest(recent.admitted_at, recent.admitted_count)"
+    "    AS log (at, n) WHERE at > excluded.last_attempt_at - make_interval(secs => %s::integer)),"
+    "   decision AS (SELECT coalesce(sum(n), 0) < %s::integer AS admit FROM kept),"
+    "   counted AS (SELECT at, sum(n)::integer AS n FROM (SELECT at, n FROM kept"
+    "    UNION ALL SELECT excluded.admitted_at[1], 1 FROM decision WHERE admit) AS log"
+    "    GROUP BY at)"
+    "  SELECT coalesce((SELECT array_agg(at ORDER BY at) FROM counted), '{}'),"
+    "   coalesce((SELECT array_agg(n ORDER BY at) FROM counted), '{}'),"
+    "   CASE WHEN admit THEN excluded.last_attempt_at ELSE recent.last_admitted_at END,"
+    "   excluded.last_attempt_at"
+    "  FROM decision)"
+    " RETURNING last_admitted_at = last_attempt_at AS admitted, admitted_at[1] AS oldest"
 )
 
 
@@ -93,16 +101,20 @@ class Attempt:
             # then keeps the table small.
             too_old = self.now - timedelta(seconds=self.seconds)
             RecentVoteAttempts.objects.filter(last_attempt_at__lt=too_old).delete()
-        # A refused attempt may try again once the oldest admitted one leaves the window.
+        # A refused attempt may try again once the oldest admitted one leaves the window. Its
+        # second was rounded up, which may put that a fraction of a second past a whole
+        # window from now: the reader is never told to wait longer than the window.
         frees_at = oldest + timedelta(seconds=self.seconds)
-        retry_after = max(1, math.ceil((frees_at - self.now).total_seconds()))
+        wait = math.ceil((frees_at - self.now).total_seconds())
+        retry_after = min(self.seconds, max(1, wait))
         return RateDecision(allowed=admitted, retry_after=retry_after)
 
 
 def attempt_params(address: str) -> Attempt:
     limit, seconds = settings.VOTE_RATE_LIMIT
     now = timezone.now()
-    return Attempt([address_hash(address), now, now, limit, seconds], seconds, now)
+    second = now.replace(microsecond=0) + timedelta(seconds=1 if now.microsecond else 0)
+    return Attempt([address_hash(address), second, now, now, seconds, limit], seconds, now)
 
 
 def vote_attempt_register(address: str) -> RateDecision:

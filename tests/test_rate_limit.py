@@ -131,7 +131,7 @@ def test_the_limit_state_lives_in_postgresql_with_hashed_addresses(poll, three_p
     page_vote(poll, address="203.0.113.99")
     widget_vote(poll, address="203.0.113.99")
     recent = RecentVoteAttempts.objects.get()
-    assert len(recent.admitted_at) == 2
+    assert sum(recent.admitted_count) == 2
     assert "203.0.113.99" not in recent.address_hash and len(recent.address_hash) == 64
     assert not Ballot.objects.filter(voter_hash__contains="203.0.113").exists()
 
@@ -255,7 +255,7 @@ def test_refused_attempts_do_not_extend_the_wait(poll, clock, settings):
         assert page_vote(poll).status_code == 429
     clock.now = start + timedelta(seconds=60)
     assert page_vote(poll).status_code == 303
-    assert len(RecentVoteAttempts.objects.get().admitted_at) == 1
+    assert RecentVoteAttempts.objects.get().admitted_count == [1]
 
 
 # A transaction test: inside the test's own transaction, savepoints would add queries.
@@ -264,3 +264,30 @@ def test_the_vote_is_still_one_statement(poll, django_assert_num_queries):
     choice = poll.choices.first()
     with django_assert_num_queries(1):
         ballot_cast(poll=poll, choice=choice, voter_hash="v" * 64, client_address="192.0.2.1")
+
+
+def test_one_busy_address_keeps_one_entry_per_second_however_many_it_sends(poll, clock, settings):
+    """A newsroom behind one NAT: many readers a second, one address. The log grows with the
+    seconds in the window, not with the votes, and still counts every one of them."""
+    settings.VOTE_RATE_LIMIT = (1000, 60)
+    start = clock.now
+    for index in range(30):
+        clock.now = start + timedelta(seconds=index // 10, milliseconds=index + 1)
+        assert page_vote(poll, address="198.51.100.200").status_code == 303
+    recent = RecentVoteAttempts.objects.get()
+    assert recent.admitted_count == [10, 10, 10]
+    assert recent.admitted_at == [start + timedelta(seconds=s) for s in (1, 2, 3)]
+
+
+def test_an_attempt_within_a_second_stays_in_the_window_until_that_second_ends(
+    poll, clock, settings
+):
+    """Counted per second, rounded up: never out of the window sooner than its exact time."""
+    settings.VOTE_RATE_LIMIT = (1, 60)
+    start = clock.now = datetime(2026, 11, 30, 12, 0, 0, 300_000, tzinfo=UTC)
+    assert page_vote(poll).status_code == 303
+    clock.now = start + timedelta(seconds=60)  # 12:01:00.3: its exact time has just left
+    refused = page_vote(poll)
+    assert refused.status_code == 429 and refused["Retry-After"] == "1"
+    clock.now = datetime(2026, 11, 30, 12, 1, 1, tzinfo=UTC)
+    assert page_vote(poll).status_code == 303

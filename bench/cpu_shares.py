@@ -1,0 +1,90 @@
+"""Where a request's CPU goes under load: PostgreSQL, the gunicorn workers, and wrk.
+
+Not a test: figures for people. Starts the site as bench/run.py does (2 gthread workers), warms
+an endpoint up, then drives it for a few seconds and reads the CPU time each side used: the
+embedded PostgreSQL's processes and gunicorn's from /proc (Linux), wrk's as this process's
+child. Needs the embedded PostgreSQL (DATABASE_URL unset).
+
+    DATA_DIR=/tmp/bench-mine .venv/bin/python bench/cpu_shares.py vote_spread_many vote_hot
+"""
+
+import argparse
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import run  # bench/run.py: the same settings, database and server
+from django.conf import settings
+
+
+def cpu_ticks(server_pid: int) -> dict[str, int]:
+    """CPU time (clock ticks) of our PostgreSQL and of the gunicorn master with its workers."""
+    data_dir = settings.DATABASES["default"]["HOST"] or ""
+    processes = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue  # ended meanwhile
+        processes[int(entry.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]), command)
+    # The embedded postmaster runs with -D <data dir>, which is also its socket directory (HOST).
+    postmasters = {
+        pid
+        for pid, (_, _, command) in processes.items()
+        if "bin/postgres" in command and f"-D {data_dir} " in command
+    }
+    ticks = {"postgres": 0, "gunicorn": 0}
+    for pid, (parent, used, _) in processes.items():
+        if pid in postmasters or parent in postmasters:
+            ticks["postgres"] += used
+        elif server_pid in (pid, parent):
+            ticks["gunicorn"] += used
+    return ticks
+
+
+def children_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("endpoints", nargs="+", help="names from bench/run.py, e.g. vote_hot")
+    parser.add_argument("--seconds", type=int, default=6)
+    args = parser.parse_args()
+    if os.environ.get("DATABASE_URL"):
+        sys.exit("needs the embedded PostgreSQL: unset DATABASE_URL")
+    poll = run.prepare_database()
+    run.store_ballots(poll, run.BALLOT_LEVELS[0])
+    known = {endpoint.name: endpoint for endpoint in run.endpoints(poll.slug)}
+    hertz = os.sysconf("SC_CLK_TCK")
+    server = run.start_server(run.Config("gthread", 2))
+    try:
+        for name in args.endpoints:
+            endpoint = known[name]
+            run.measure(poll, server, endpoint, 1, run.MAX_VOTE_RPS)
+            before, wrk_before, started = cpu_ticks(server.pid), children_seconds(), time.time()
+            figure = run.measure(poll, server, endpoint, args.seconds, run.MAX_VOTE_RPS)
+            after, wall = cpu_ticks(server.pid), time.time() - started
+            used = {side: (after[side] - before[side]) / hertz for side in after}
+            used["wrk"] = children_seconds() - wrk_before
+            requests = figure.rps * args.seconds
+            print(f"{endpoint.label}: {figure.rps:,.0f} req/s")
+            for side, seconds in used.items():
+                print(
+                    f"  {side:<9} {seconds / wall:5.2f} cores"
+                    f"  {seconds / requests * 1000:6.3f} ms CPU per request"
+                )
+    finally:
+        run.stop_server(server)
+
+
+if __name__ == "__main__":
+    main()
