@@ -1,7 +1,8 @@
 """Our own pages. The pages every reader sees alike (home, a poll's page, its article, its
 results) are kept rendered in each worker (polls/poll_cache.py) and may be shared by a cache:
-they set no cookie and read none. A reader with a vote or a message of their own gets a page of
-their own. The vote form's single-use token is filled into each response (polls/vote_tokens.py).
+they set no cookie. A reader with a vote or a message of their own (our cookies say so) gets a
+page of their own. The vote form's single-use token is filled into each response
+(polls/vote_tokens.py).
 """
 
 from django.contrib import messages
@@ -223,34 +224,34 @@ def results_response(
 def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
     # Read before the article: nothing read from an article edited meanwhile is kept.
     since = poll_cache.polls.generation
+    # A warm worker knows which poll the article carries, and reads the article only to render.
     poll_slug = poll_cache.polls.article_poll(slug)
-    article = None
+    read: list[Article] = []
+
+    def article() -> Article:
+        if not read:
+            published = Article.objects.published().select_related("poll")
+            read.append(get_object_or_404(published, slug=slug))
+        return read[0]
+
     if poll_slug is None:
-        article = get_object_or_404(Article.objects.published().select_related("poll"), slug=slug)
-        poll_slug = article.poll.slug if article.poll else None
+        poll_slug = article().poll.slug if article().poll else None
     try:
         poll = poll_slug and poll_cache.shared_poll_or_404(poll_slug)
     except Http404:  # not published yet, or no longer
         poll = None
     if not poll:
-        article = article or get_object_or_404(Article.objects.published(), slug=slug)
-        return article_response(request, article, None)
-    if article is not None:
+        return article_response(request, article(), None)
+    if read:
         poll_cache.polls.article_poll_found(slug, poll.slug, since)
     ballot = reader_ballot(request, poll)
     if ballot or has_message(request):
-        article = article or get_object_or_404(Article.objects.published(), slug=slug)
-        return article_response(request, article, poll, ballot=ballot)
-
-    def render_article() -> bytes:
-        shown = article or get_object_or_404(Article.objects.published(), slug=slug)
-        return article_response(request, shown, poll, vote_token=vote_tokens.SLOT).content
-
+        return article_response(request, article(), poll, ballot=ballot)
     return kept_page(
         poll_cache.polls.rendering(
             poll,
             poll_cache.page_key(request, "article"),
-            render_article,
+            lambda: article_response(request, article(), poll, vote_token=vote_tokens.SLOT).content,
             shows_counts=not poll.is_open() or poll.shows_results_before_voting,
             since=since,
         ),
