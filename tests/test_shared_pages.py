@@ -6,12 +6,13 @@ import re
 from datetime import date, timedelta
 
 import pytest
+from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 
 from polls.models import Ballot
 from tests.conftest import counts, make_article, make_poll
-from tests.helpers import vote_form
+from tests.helpers import eventually, vote_form
 
 pytestmark = pytest.mark.django_db
 
@@ -132,7 +133,7 @@ def test_the_token_endpoint_gives_a_token_and_the_voter_id_to_our_pages_only(pol
     reader = Client()
     answer = reader.post(url, headers={"Sec-Fetch-Site": "same-origin"})
     assert answer.status_code == 200 and answer["Cache-Control"] == "no-store"
-    assert settings_voter_cookie() in answer.cookies
+    assert settings.VOTER_COOKIE_NAME in answer.cookies
     # One id per reader, kept; and a token for each ask.
     again = reader.post(url)
     assert again.cookies == {} and again.json()["token"] != answer.json()["token"]
@@ -140,12 +141,6 @@ def test_the_token_endpoint_gives_a_token_and_the_voter_id_to_our_pages_only(pol
     assert refused.status_code == 403 and refused.cookies == {}
     assert Client().get(url).status_code == 405
     assert Client().post(reverse("polls:vote_token", args=["no-such-poll"])).status_code == 404
-
-
-def settings_voter_cookie() -> str:
-    from django.conf import settings
-
-    return settings.VOTER_COOKIE_NAME
 
 
 @pytest.mark.django_db(transaction=True)
@@ -163,8 +158,6 @@ def test_a_warm_worker_serves_the_form_pages_without_a_query(
 
 @pytest.mark.django_db(transaction=True)
 def test_kept_form_pages_follow_edits_and_votes(listener, poll):
-    from tests.helpers import eventually
-
     urls = page_urls(poll)
     article = poll.articles.get()
     assert "The host" in Client().get(urls["article"]).content.decode()
