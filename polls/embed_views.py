@@ -35,10 +35,9 @@ from polls.rate_limit import client_address
 from polls.services import VoteOutcome, ballot_for, vote_take
 from polls.snippets import oembed_html, oembed_size
 from polls.vote_tokens import (
-    BadVoteToken,
     is_cross_site_post,
-    vote_token_check,
     vote_token_issue,
+    vote_token_nonce,
     with_fresh_vote_token,
 )
 
@@ -266,10 +265,7 @@ def widget_vote_answer(request: HttpRequest, poll: Poll, voter_id: str) -> Widge
         forbidden = _("Votes can only be cast from the poll itself. Nothing was counted.")
     valid = forbidden is None and form.is_valid()
     if valid:
-        try:
-            nonce = vote_token_check(form.cleaned_data["token"], poll)
-        except BadVoteToken as refusal:
-            forbidden = str(refusal)
+        nonce, forbidden = vote_token_nonce(form.cleaned_data["token"], poll)
     fields = form.cleaned_data if valid else {}
     outcome = vote_take(
         poll=poll,

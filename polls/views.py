@@ -24,10 +24,9 @@ from polls.rate_limit import client_address
 from polls.services import VoteOutcome, ballot_for, vote_take
 from polls.snippets import embed_snippets
 from polls.vote_tokens import (
-    BadVoteToken,
     is_cross_site_post,
-    vote_token_check,
     vote_token_issue,
+    vote_token_nonce,
     with_fresh_vote_token,
 )
 
@@ -140,10 +139,7 @@ def vote(request: HttpRequest, slug: str) -> HttpResponse:
     elif "token" in form.errors:  # not one of ours: too long to be
         forbidden = _("This voting form is not valid. Reload the poll and try again.")
     elif valid:
-        try:
-            nonce = vote_token_check(form.cleaned_data["token"], poll)
-        except BadVoteToken as refusal:
-            forbidden = str(refusal)
+        nonce, forbidden = vote_token_nonce(form.cleaned_data["token"], poll)
     voter_id = voters.voter_id_from(request) or voters.new_voter_id()
     outcome = vote_take(
         poll=poll,

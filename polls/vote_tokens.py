@@ -52,6 +52,15 @@ def vote_token_check(token: str, poll: Poll) -> str:
     return nonce
 
 
+def vote_token_nonce(token: str, poll: Poll) -> tuple[str | None, str]:
+    """The check both vote views make: the token's nonce, stored with the ballot it casts (so
+    that it votes once), or why it cannot vote, as a message for the reader."""
+    try:
+        return vote_token_check(token, poll), ""
+    except BadVoteToken as refusal:
+        return None, str(refusal)
+
+
 def with_fresh_vote_token(page: bytes, poll: Poll) -> bytes:
     """The kept page with a fresh token in its slot (a page without a form has none)."""
     if SLOT.encode() not in page:
