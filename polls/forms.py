@@ -137,6 +137,15 @@ class ChoiceForm(forms.Form):
         """The form's errors in one line, for a refusal the reader reads."""
         return " ".join(str(message) for errors in self.errors.values() for message in errors)
 
+    def vote_facts(self, forbidden: str = "") -> dict:
+        """What the vote service takes from this form (services.vote_take): the picked
+        choices, or why it cannot vote: forbidden (the form is not ours), else its errors."""
+        if forbidden:
+            return {"choices": None, "invalid": "", "forbidden": forbidden}
+        if not self.is_valid():
+            return {"choices": None, "invalid": self.error_text(), "forbidden": ""}
+        return {"choices": self.selected_choices(), "invalid": "", "forbidden": ""}
+
     def selected_choices(self) -> list[Choice]:
         picked = self.cleaned_data["choice"]
         return [self.choices_by_id[pk] for pk in (picked if self.several else [picked])]
