@@ -4,11 +4,17 @@ A front-page burst reads one poll thousands of times a minute through the widget
 the results JSON, while its counts change only when a vote lands. PostgreSQL tells every worker
 when that happens: triggers on polls and choices (migration 0007) send NOTIFY poll_changed with
 the poll's id when the changing transaction commits, and a thread per worker LISTENs for it and
-drops that poll. A vote's notification carries the choice's new count instead (migration 0009),
-which the worker writes into the poll it keeps: a burst of votes does not send every worker
-back to the database after each one. So a cached poll is never older than the last committed
-change (plus the notification's way through one socket), across workers and replicas alike,
-with no new service.
+drops that poll. So a kept poll is never older than the last committed edit (plus the
+notification's way through one socket), across workers and replicas alike, with no new service.
+
+Votes are announced by the workers instead (migration 0020 takes the vote statement out of the
+trigger): one NOTIFY per vote made every worker's listener handle every vote, and serialised
+the votes' commits on PostgreSQL's notification queue. A worker applies the counts its own votes
+return to the poll it keeps at once, and announces "<poll id> votes" at most every
+ANNOUNCE_SECONDS, however many votes it took; the other workers read that poll again on its
+next use, keeping its pages that show no count. Their counts are then at most ANNOUNCE_SECONDS
+(plus a read) behind the database; a worker killed before it announced leaves them behind until
+the next announcement of that poll, or MAX_AGE_SECONDS.
 
 Until the listener is connected, and whenever it loses its connection, nothing is cached and
 every read goes to the database, as it would without this module. Entries also expire after
@@ -52,6 +58,8 @@ SHARED_CACHE = "public, max-age=0, s-maxage=5, stale-while-revalidate=30"
 SITE_PAGE_SECONDS = 5
 # How long the listener waits for a notification before it checks that its connection lives.
 KEEPALIVE_SECONDS = 5
+# How often a worker tells the others that its readers voted: one notification per poll.
+ANNOUNCE_SECONDS = 0.05
 RECONNECT_SECONDS = 1
 
 logger = logging.getLogger(__name__)
@@ -64,23 +72,30 @@ class Entry:
     # Pages rendered from this poll that every reader without a vote sees alike: key ->
     # (body, whether it shows counts).
     renderings: dict[tuple, tuple[bytes, bool]] = field(default_factory=dict)
-    # Counts announced since the poll was read: choice id -> votes. Applied by the next reader,
-    # not by the listener, so a burst of votes costs each worker one update per read, not one
-    # per vote.
+    # Counts this worker's votes returned since the poll was read: choice id -> votes. Applied
+    # by the next reader, so a burst of votes costs one update per read, not one per vote.
     new_counts: dict[int, int] = field(default_factory=dict)
+    # Another worker announced votes: the poll is read again, keeping the countless pages.
+    votes_elsewhere: bool = False
 
     def counted(self) -> Entry:
         """This entry with its new counts, in a new Poll (readers may hold the old one),
         keeping only the pages that show no count."""
         choices = [copy.copy(choice) for choice in self.poll.choices.all()]
         for choice in choices:
-            choice.votes = self.new_counts.get(choice.pk, choice.votes)
+            # Two threads' votes may be applied in either order; counts only grow with votes
+            # (an edit that lowers one drops the poll instead).
+            choice.votes = max(choice.votes, self.new_counts.get(choice.pk, 0))
         poll = copy.copy(self.poll)
         poll.cache_choices(choices)
         for choice in choices:
             choice.poll = poll
-        countless = {key: page for key, page in self.renderings.items() if not page[1]}
-        return Entry(poll, self.expires, countless)
+        return Entry(
+            poll, self.expires, self.countless_pages(), votes_elsewhere=self.votes_elsewhere
+        )
+
+    def countless_pages(self) -> dict[tuple, tuple[bytes, bool]]:
+        return {key: page for key, page in self.renderings.items() if not page[1]}
 
 
 class PollCache:
@@ -90,11 +105,15 @@ class PollCache:
         # Bumped by every edit announced: a poll read from the database before an edit was
         # announced must not be stored after it.
         self._generation = 0
-        # Votes are announced too often for that (a poll read while votes keep landing would
-        # never be stored): the last count announced for each choice is kept, numbered, and a
-        # poll read meanwhile is stored with the counts announced since its read began.
-        self._counts_announced = 0
+        # Votes come too often for that (a poll read while votes keep landing would never be
+        # stored): each is numbered instead. The last count this worker's votes returned for each
+        # choice is kept, so that a poll read meanwhile is stored with them; a poll another
+        # worker announced votes for while it was read is not stored.
+        self._votes_seen = 0
         self._last_counts: dict[tuple[int, int], tuple[int, int]] = {}  # -> (number, votes)
+        self._votes_elsewhere: dict[int, int] = {}  # poll id -> number of the last announcement
+        # Polls this worker's votes changed since it last announced them.
+        self._to_announce: set[int] = set()
         # Pages of the whole site, kept until any poll, article or count changes, or for
         # SITE_PAGE_SECONDS: polls open and close with the clock. key -> (body, expires)
         self._site_pages: dict[tuple, tuple[bytes, float]] = {}
@@ -113,18 +132,27 @@ class PollCache:
         entry = self._entries.get(slug)
         if entry is not None and entry.new_counts:
             entry = self._counted(slug)
-        if entry is not None and entry.expires > time.monotonic():
+        now = time.monotonic()
+        if entry is not None and entry.expires > now and not entry.votes_elsewhere:
             return entry.poll
-        generation, counts_announced = self._generation, self._counts_announced
+        generation, votes_seen = self._generation, self._votes_seen
         poll = load(slug)
         if poll is not None:
             with self._lock:
-                if self.listening and generation == self._generation:
+                if (
+                    self.listening
+                    and generation == self._generation
+                    and self._votes_elsewhere.get(poll.pk, 0) <= votes_seen
+                ):
                     entry = Entry(poll, time.monotonic() + seconds_to_keep(poll))
+                    kept = self._entries.get(slug)
+                    if kept is not None and kept.votes_elsewhere and kept.expires > now:
+                        # Only the counts changed since those pages were rendered.
+                        entry.renderings.update(kept.countless_pages())
                     for (poll_id, choice_id), (number, votes) in self._last_counts.items():
-                        if poll_id == poll.pk and number > counts_announced:
+                        if poll_id == poll.pk and number > votes_seen:
                             entry.new_counts[choice_id] = votes
-                    # Its voters changed too, and no notification says how many: read again.
+                    # Its voters changed too, and no count says how many: read again.
                     if not (entry.new_counts and poll.allows_several_answers):
                         self._entries[slug] = entry
         return poll
@@ -197,25 +225,70 @@ class PollCache:
             else:
                 for slug in [s for s, e in self._entries.items() if e.poll.pk == poll_id]:
                     del self._entries[slug]
+                for key in [key for key in self._last_counts if key[0] == poll_id]:
+                    del self._last_counts[key]
 
-    def count_changed(self, poll_id: int, choice_id: int, votes: int) -> None:
-        """A vote's new count: kept polls take it without going back to the database.
+    @property
+    def announces_votes(self) -> bool:
+        """Whether votes cast in this process are this cache's to announce (vote_counted):
+        only while its listener is connected, which sends the announcements."""
+        return self.listening
 
-        Notifications arrive in commit order, and a choice's count is updated under its row's
-        lock, so the last count announced for a choice is its current one."""
+    def vote_counted(self, poll: Poll, counts: dict[int, int], *, since: int) -> None:
+        """A vote cast in this process committed: its choices' new counts (as the vote's
+        statement returned them) go into the poll kept here at once, and the vote is announced
+        to the other workers with the next announcement.
+
+        since: the generation read before the vote's statement ran. An edit announced since then
+        may have committed after the vote, when its counts are no longer current: the poll is
+        read again instead."""
+        with self._lock:
+            self._to_announce.add(poll.pk)
+            self._site_changed()
+            if since != self._generation or poll.allows_several_answers:
+                # Several answers: how many voted changed too, which no count says.
+                self._drop_counts(poll.pk)
+                return
+            for choice_id, votes in counts.items():
+                self._votes_seen += 1
+                last = self._last_counts.get((poll.pk, choice_id), (0, 0))[1]
+                self._last_counts[poll.pk, choice_id] = (self._votes_seen, max(votes, last))
+                for entry in self._entries.values():
+                    if entry.poll.pk == poll.pk:
+                        entry.new_counts[choice_id] = max(votes, entry.new_counts.get(choice_id, 0))
+
+    def votes_announced(self, poll_id: int) -> None:
+        """Another worker announced votes for this poll: it is read again on its next use."""
         with self._lock:
             self._site_changed()
-            self._counts_announced += 1
-            self._last_counts[poll_id, choice_id] = (self._counts_announced, votes)
-            for slug, entry in list(self._entries.items()):
-                if entry.poll.pk != poll_id:
-                    continue
-                if entry.poll.allows_several_answers:
-                    # Shares of voters: a vote changes how many voted, which the notification
-                    # does not carry, so the poll is read again, voters and counts together.
-                    del self._entries[slug]
-                else:
-                    entry.new_counts[choice_id] = votes
+            self._votes_seen += 1
+            self._votes_elsewhere[poll_id] = self._votes_seen
+            self._drop_counts(poll_id)
+
+    def _drop_counts(self, poll_id: int) -> None:
+        """Mark the poll's entries for a new read; their pages without counts stay."""
+        for slug, entry in list(self._entries.items()):
+            if entry.poll.pk == poll_id:
+                self._entries[slug] = Entry(
+                    entry.poll, entry.expires, entry.countless_pages(), votes_elsewhere=True
+                )
+
+    def announce(self, conn: psycopg.Connection) -> None:
+        """Tell the other workers which polls this one's votes changed: one notification per
+        poll, however many votes it took."""
+        with self._lock:
+            poll_ids, self._to_announce = sorted(self._to_announce), set()
+        if not poll_ids:
+            return
+        try:
+            conn.execute(
+                "SELECT pg_notify(%s, poll_id || ' votes') FROM unnest(%s::bigint[]) AS poll_id",
+                [CHANNEL, poll_ids],
+            )
+        except Exception:
+            with self._lock:  # sent once the listener is connected again
+                self._to_announce.update(poll_ids)
+            raise
 
     def _site_changed(self) -> None:
         self._site_changes += 1
@@ -229,26 +302,34 @@ class PollCache:
             return entry
 
     def notified(self, payload: str) -> None:
-        """Follow one notification: a new count, one poll's id, or nothing (drop all)."""
-        parts = payload.split()
-        if len(parts) == 3 and all(part.isdigit() for part in parts):
-            self.count_changed(*(int(part) for part in parts))
+        """Follow one notification: votes in another worker, one poll's edit, or (no id) an
+        edit that may show on any poll's pages."""
+        poll_id, _, what = payload.partition(" ")
+        if what == "votes" and poll_id.isdigit():
+            self.votes_announced(int(poll_id))
         else:
             self.forget(poll_id_from(payload))
 
     def listen(self, stop: threading.Event) -> None:
-        """Follow the notifications until stop is set, reconnecting after a failure."""
+        """Follow the notifications until stop is set, and announce this worker's votes,
+        reconnecting after a failure."""
         while not stop.is_set():
             try:
                 with psycopg.Connection.connect(**listener_params(), autocommit=True) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
+                    own_pid = conn.info.backend_pid
                     # Whatever changed while nobody listened.
                     self.forget()
                     self.listening = True
+                    answered = time.monotonic()
                     while not stop.is_set():
-                        for notice in conn.notifies(timeout=KEEPALIVE_SECONDS):
-                            self.notified(notice.payload)
-                        conn.execute("SELECT 1")  # raises if the server went away quietly
+                        for notice in conn.notifies(timeout=ANNOUNCE_SECONDS):
+                            if notice.pid != own_pid:  # this worker's votes are in already
+                                self.notified(notice.payload)
+                        self.announce(conn)
+                        if time.monotonic() - answered > KEEPALIVE_SECONDS:
+                            conn.execute("SELECT 1")  # raises if the server went away quietly
+                            answered = time.monotonic()
             except Exception as error:  # the thread must live on to reconnect
                 if self.listening:
                     logger.warning("Poll cache off until PostgreSQL is back: %s", error)

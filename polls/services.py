@@ -9,7 +9,7 @@ from django.db.models import Field
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from polls import rate_limit
+from polls import poll_cache, rate_limit
 from polls.models import Article, Ballot, BallotChoice, Choice, Poll, RefusedVoter
 from polls.statements import prepared_cursor
 
@@ -202,13 +202,17 @@ def ballot_cast(
         write_in=write_in,
         write_in_status=Ballot.WriteInStatus.PENDING if write_in else "",
     )
+    # The vote's own transaction: this worker announces it (poll_cache), not the trigger. In a
+    # caller's transaction the trigger does, when that transaction commits.
+    announced = poll_cache.polls.announces_votes and not connection.in_atomic_block
+    since = poll_cache.polls.generation
     try:
         if connection.in_atomic_block:
             # Inside a caller's transaction, a savepoint keeps it usable after a refused vote.
             with transaction.atomic():
                 attempt = ballot_insert_and_count(ballot, client_address, picked)
         else:
-            attempt = ballot_insert_and_count(ballot, client_address, picked)
+            attempt = ballot_insert_and_count(ballot, client_address, picked, announced=announced)
     except IntegrityError as error:
         # The statement was undone, the attempt with it: count it on its own.
         if client_address is not None:
@@ -228,6 +232,8 @@ def ballot_cast(
             who_hash=rate_limit.address_hash(client_address),
         )
         raise OverRateLimit(attempt.retry_after)
+    if announced:
+        poll_cache.polls.vote_counted(poll, ballot.choice_counts, since=since)
     ballot.picked = sorted(picked, key=lambda c: (c.position, c.pk))
     return ballot
 
@@ -240,7 +246,11 @@ def write_in_needs_its_choice(poll: Poll) -> str:
 
 
 def ballot_insert_and_count(
-    ballot: Ballot, client_address: str | None = None, picked: list[Choice] | None = None
+    ballot: Ballot,
+    client_address: str | None = None,
+    picked: list[Choice] | None = None,
+    *,
+    announced: bool = False,
 ) -> rate_limit.RateDecision | None:
     """Insert the ballot and increment its choice's counter in one SQL statement.
 
@@ -252,6 +262,9 @@ def ballot_insert_and_count(
 
     With a client_address, the same statement first counts the attempt (rate_limit.ATTEMPT) and
     inserts the ballot only within the limit; the decision is returned.
+
+    announced: the caller announces the new counts (poll_cache.PollCache.vote_counted), so
+    the statement tells the choices' trigger to send nothing (migration 0020).
     """
     fields = ballot_fields()
     values = [field.get_db_prep_save(field.pre_save(ballot, True), connection) for field in fields]
@@ -259,14 +272,14 @@ def ballot_insert_and_count(
     picked_ids = [sorted(choice.pk for choice in picked)] if several else []
     with prepared_cursor() as cursor:
         if client_address is None:
-            statement = ballot_statement(rate_limited=False, several=several)
+            statement = ballot_statement(rate_limited=False, several=several, announced=announced)
             cursor.execute(statement, [*values, *picked_ids])
             rows = cursor.fetchall()
             decision = None
         else:
             attempt = rate_limit.attempt_params(client_address)
             cursor.execute(
-                ballot_statement(rate_limited=True, several=several),
+                ballot_statement(rate_limited=True, several=several, announced=announced),
                 [*attempt.params, *values, *picked_ids],
             )
             rows = cursor.fetchall()
@@ -288,7 +301,7 @@ def ballot_fields() -> list[Field]:
 
 
 @cache
-def ballot_statement(*, rate_limited: bool, several: bool = False) -> str:
+def ballot_statement(*, rate_limited: bool, several: bool = False, announced: bool = False) -> str:
     """The SQL of ballot_insert_and_count, written once per process."""
     quote = connection.ops.quote_name
     ballots, choices = quote(Ballot._meta.db_table), quote(Choice._meta.db_table)
@@ -319,15 +332,19 @@ def ballot_statement(*, rate_limited: bool, several: bool = False) -> str:
             f" WHERE {choices}.id = locked.id"
             f" RETURNING ballot.id, {choices}.id AS choice_id, {choices}.votes"
         )
+    # Set for this transaction alone, before the statement's triggers fire at its end; the
+    # ballot's insert reads it, so that it is evaluated.
+    announcing = "set_config('pollsite.votes_announced', 'on', true)" if announced else "''"
+    flag = f"flag AS (SELECT {announcing} AS announced)"
     if not rate_limited:
         return (
-            f"WITH ballot AS (INSERT INTO {ballots} ({columns}) VALUES ({placeholders})"
-            f" RETURNING id, choice_id){chosen} {counted}"
+            f"WITH {flag}, ballot AS (INSERT INTO {ballots} ({columns}) SELECT {placeholders}"
+            f" FROM flag RETURNING id, choice_id){chosen} {counted}"
         )
     return (
-        f"WITH attempt AS ({rate_limit.ATTEMPT}),"
+        f"WITH {flag}, attempt AS ({rate_limit.ATTEMPT}),"
         f" ballot AS (INSERT INTO {ballots} ({columns}) SELECT {placeholders}"
-        f" FROM attempt WHERE admitted RETURNING id, choice_id){chosen},"
+        f" FROM attempt, flag WHERE admitted RETURNING id, choice_id){chosen},"
         f" counted AS ({counted})"
         " SELECT attempt.admitted, attempt.oldest, counted.id, counted.choice_id, counted.votes"
         " FROM attempt LEFT JOIN counted ON true"
