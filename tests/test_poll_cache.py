@@ -20,6 +20,14 @@ from tests.helpers import eventually, vote_form
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+def listening_cache() -> poll_cache.PollCache:
+    """A poll cache of its own, as if its listener were connected: notifications are fed by
+    the test."""
+    cache = poll_cache.PollCache()
+    cache.listening = True
+    return cache
+
+
 def widget_html(slug: str) -> str:
     return Client().get(reverse("polls:embed", args=[slug])).content.decode()
 
@@ -179,8 +187,7 @@ def test_a_widget_vote_reads_the_poll_from_memory_and_shows_its_own_count(
 def test_a_poll_read_while_votes_land_is_kept_with_their_counts(poll):
     """During a burst this worker's votes land every few milliseconds, often while one of its
     threads reads a poll: the poll must still be kept, with the counts those votes returned."""
-    cache = poll_cache.PollCache()
-    cache.listening = True
+    cache = listening_cache()
     envoy = poll.choices.get(text="Envoy")
 
     def load_while_a_vote_lands(slug: str) -> Poll | None:
@@ -201,8 +208,7 @@ def test_a_poll_read_while_votes_land_is_kept_with_their_counts(poll):
 
 
 def test_counts_of_two_threads_applied_out_of_order_never_go_back(poll):
-    cache = poll_cache.PollCache()
-    cache.listening = True
+    cache = listening_cache()
     envoy = poll.choices.get(text="Envoy")
     cache.visible_poll(poll.slug, poll_cache.visible_poll_or_404)
     cache.vote_counted(poll, {envoy.pk: 2}, since=cache.generation)
@@ -212,8 +218,7 @@ def test_counts_of_two_threads_applied_out_of_order_never_go_back(poll):
 
 
 def test_a_poll_read_while_another_worker_announces_votes_is_read_again(poll):
-    cache = poll_cache.PollCache()
-    cache.listening = True
+    cache = listening_cache()
     reads = []
 
     def load_while_votes_are_announced(slug: str) -> Poll | None:
@@ -229,8 +234,7 @@ def test_a_poll_read_while_another_worker_announces_votes_is_read_again(poll):
 
 def test_a_vote_counted_after_an_edit_was_announced_sends_the_poll_to_be_read_again(poll):
     """The edit may have committed after the vote, whose count would then be out of date."""
-    cache = poll_cache.PollCache()
-    cache.listening = True
+    cache = listening_cache()
     envoy = poll.choices.get(text="Envoy")
     cache.visible_poll(poll.slug, poll_cache.visible_poll_or_404)
     since = cache.generation
@@ -248,8 +252,7 @@ def test_a_vote_counted_after_an_edit_was_announced_sends_the_poll_to_be_read_ag
 
 
 def test_a_poll_read_while_it_is_edited_is_not_kept(poll):
-    cache = poll_cache.PollCache()
-    cache.listening = True
+    cache = listening_cache()
     reads = []
 
     def load_while_an_edit_lands(slug: str) -> Poll | None:
