@@ -381,13 +381,14 @@ def widget_token(request: HttpRequest, slug: str) -> JsonResponse:
 def results_payload(request: HttpRequest, poll: Poll, results: PollResults) -> dict:
     """The results as JSON, with only the figures readers may see: none while they are held
     back until the close, percentages without counts where the editor chose so."""
+    origin = site_origin(request)
     payload = {
         "poll": {
             "slug": poll.slug,
             "question": poll.question,
             "state": poll.state(),
-            "url": site_origin(request) + poll.get_absolute_url(),
-            "results_url": site_origin(request) + poll.get_results_url(),
+            "url": origin + poll.get_absolute_url(),
+            "results_url": origin + poll.get_results_url(),
             "closes_at": poll.closes_at.isoformat() if poll.closes_at else None,
             "results_shown": poll.results_shown,
         },

@@ -31,7 +31,28 @@ def write_in_cleaned(text: str) -> str:
     return " ".join("".join(kept).split())
 
 
-class WriteInField(forms.CharField):
+class Shared:
+    """A form field that no form changes once it is declared: every form uses the declared one
+    instead of a deep copy of it (Django copies each field per form; on the vote's path that
+    copying was a tenth of a vote's own work)."""
+
+    def __deepcopy__(self, memo: dict) -> "Shared":
+        return self
+
+
+class SharedCharField(Shared, forms.CharField):
+    pass
+
+
+class SharedSlugField(Shared, forms.SlugField):
+    pass
+
+
+class SharedChoiceField(Shared, forms.ChoiceField):
+    pass
+
+
+class WriteInField(Shared, forms.CharField):
     """The "Other" box: cleaned as write_in_cleaned, then held to its length."""
 
     def to_python(self, value: object) -> str:
@@ -51,7 +72,7 @@ class ChoiceForm(forms.Form):
     choices the caller already loaded. The single-use token (polls/vote_tokens.py) proves the
     form is ours; the view checks it, as it needs the poll."""
 
-    token = forms.CharField(required=False, max_length=500, widget=forms.HiddenInput)
+    token = SharedCharField(required=False, max_length=500, widget=forms.HiddenInput)
     choice = forms.TypedChoiceField(
         coerce=int,
         widget=forms.RadioSelect,
@@ -155,7 +176,7 @@ class VoteForm(ChoiceForm):
     """The vote form of our own pages."""
 
     # The article the poll was shown on, to record where the vote was cast.
-    article = forms.SlugField(required=False, widget=forms.HiddenInput)
+    article = SharedSlugField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, poll: Poll, choices: list[Choice], **kwargs) -> None:
         super().__init__(*args, poll=poll, choices=choices, **kwargs)
@@ -184,11 +205,11 @@ def origin_port_is_valid(origin: str) -> bool:
 class EmbedVoteForm(ChoiceForm):
     """The widget's vote form: the host page, and whether the widget could be seen."""
 
-    host_origin = forms.CharField(
+    host_origin = SharedCharField(
         required=False, max_length=200, validators=[ORIGIN], widget=forms.HiddenInput
     )
-    host_path = forms.CharField(required=False, max_length=500, widget=forms.HiddenInput)
-    visibility = forms.ChoiceField(
+    host_path = SharedCharField(required=False, max_length=500, widget=forms.HiddenInput)
+    visibility = SharedChoiceField(
         required=False, choices=Ballot.FrameVisibility.choices, widget=forms.HiddenInput
     )
 

@@ -3,13 +3,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q, Sum, prefetch_related_objects
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 
@@ -34,6 +35,16 @@ class CountersKeptByTheDatabase(models.Model):
                 if not field.primary_key and field.name not in self.counter_fields
             ]
         super().save(*args, **kwargs)
+
+
+def poll_path(view: str, slug: str) -> str:
+    """reverse(view, args=[slug]), worked out once per poll: every vote's answer links its poll."""
+    return reversed_once(view, slug, get_script_prefix(), get_urlconf() or settings.ROOT_URLCONF)
+
+
+@lru_cache(maxsize=4096)
+def reversed_once(view: str, slug: str, prefix: str, urlconf: str) -> str:
+    return reverse(view, args=[slug], urlconf=urlconf)
 
 
 class PollQuerySet(models.QuerySet):
@@ -164,10 +175,10 @@ class Poll(models.Model):
         return self.question
 
     def get_absolute_url(self) -> str:
-        return reverse("polls:detail", args=[self.slug])
+        return poll_path("polls:detail", self.slug)
 
     def get_results_url(self) -> str:
-        return reverse("polls:results", args=[self.slug])
+        return poll_path("polls:results", self.slug)
 
     def state(self, now: datetime | None = None) -> str:
         """draft, scheduled, open or closed."""

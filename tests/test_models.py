@@ -2,8 +2,11 @@ from datetime import timedelta
 
 import pytest
 from django.db import IntegrityError
+from django.http import QueryDict
+from django.urls import set_script_prefix
 from django.utils import timezone
 
+from polls.forms import EmbedVoteForm, VoteForm
 from polls.models import Choice, Poll, PollResults, whole_percentages
 from tests.conftest import make_article, make_poll
 
@@ -96,3 +99,40 @@ def test_it_relates_a_poll_to_the_article_that_carries_it_then_to_that_articles_
     host = make_article("Host", topics=("Proxies",), poll=poll, days_ago=10)
     relative = make_article("Relative", topics=("Proxies",), days_ago=2)
     assert poll.related_articles() == [host, relative]
+
+
+def test_a_polls_links_follow_its_slug_and_the_sites_prefix():
+    poll = make_poll(slug="first-slug")
+    assert poll.get_absolute_url() == "/polls/first-slug/"
+    poll.slug = "second-slug"  # an editor renamed it
+    assert poll.get_absolute_url() == "/polls/second-slug/"
+    assert poll.get_results_url() == "/polls/second-slug/results/"
+    # Under a path prefix (SCRIPT_NAME behind a proxy), links carry it.
+    set_script_prefix("/news/")
+    try:
+        assert poll.get_absolute_url() == "/news/polls/second-slug/"
+    finally:
+        set_script_prefix("/")
+    assert poll.get_absolute_url() == "/polls/second-slug/"
+
+
+def test_vote_forms_keep_their_own_poll_choices_and_errors():
+    one, other = make_poll(choices=("Envoy", "NGINX")), make_poll(choices=("Go", "Rust", "C++"))
+    one_choices, other_choices = list(one.choices.all()), list(other.choices.all())
+    page_form = VoteForm(QueryDict("choice=nope"), poll=one, choices=one_choices)
+    widget_form = EmbedVoteForm(
+        QueryDict(f"choice={other_choices[2].pk}&host_path=no-slash"),
+        poll=other,
+        choices=other_choices,
+    )
+    assert not page_form.is_valid()
+    assert "choice" in page_form.errors and "host_path" not in page_form.errors
+    assert not widget_form.is_valid()
+    assert set(widget_form.errors) == {"host_path"}
+    assert [text for _, text in page_form.fields["choice"].choices] == ["Envoy", "NGINX"]
+    assert [text for _, text in widget_form.fields["choice"].choices] == ["Go", "Rust", "C++"]
+    # The page's radio class is the page form's own, not the widget's.
+    assert page_form.fields["choice"].widget.attrs == {"class": "form-check-input"}
+    assert widget_form.fields["choice"].widget.attrs == {}
+    valid = EmbedVoteForm(QueryDict(f"choice={one_choices[1].pk}"), poll=one, choices=one_choices)
+    assert valid.is_valid() and valid.selected_choices() == [one_choices[1]]
