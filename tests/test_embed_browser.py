@@ -218,3 +218,45 @@ def test_visible_results_refresh_live_with_conditional_requests(
     assert no_row.locator("[data-fill]").get_attribute("width") == "50"
     assert frame.locator("[data-announce]").inner_text() == "Results updated: 2 votes in total."
     page.context.close()
+
+
+def test_a_refresh_older_than_the_readers_vote_does_not_undo_it(browser, live_server, host_site):
+    poll = make_poll("Live poll?", ("Yes", "No"))
+    ballot_cast(poll=poll, choice=poll.choices.get(text="No"), voter_hash="an-earlier-reader")
+    url = host_site.article("/behind.html", loader(live_server, poll))
+    context = browser.new_context()
+    # The results as a CDN kept them (or another worker a moment behind): from before this
+    # reader's vote.
+    older = Client().get(f"/api/polls/{poll.slug}/results").content
+    served_older: list[str] = []
+
+    def results_from_before_the_vote(route):
+        if served_older is not None:
+            served_older.append(route.request.url)
+            route.fulfill(status=200, content_type="application/json", body=older)
+        else:
+            route.continue_()
+
+    context.route("**/api/polls/*/results", results_from_before_the_vote)
+    page = context.new_page()
+    page.goto(url)
+    frame = widget_frame(page)
+    frame.get_by_label("Yes").check()
+    frame.get_by_role("button", name="Vote").click()
+    frame.get_by_text("2 votes in total", exact=True).wait_for()
+    for _ in range(100):  # live refreshes come 5 s apart
+        if served_older:
+            break
+        page.wait_for_timeout(100)
+    assert served_older, "the widget never refreshed its results"
+    page.wait_for_timeout(500)
+    yes_row = frame.locator(f'[data-choice="{poll.choices.get(text="Yes").pk}"]')
+    assert yes_row.locator("[data-count]").inner_text() == "1 vote"
+    assert frame.get_by_text("2 votes in total", exact=True).is_visible()
+
+    # Newer results are still drawn.
+    served_older = None
+    ballot_cast(poll=poll, choice=poll.choices.get(text="No"), voter_hash="a-later-reader")
+    frame.get_by_text("3 votes in total", exact=True).wait_for(timeout=15_000)
+    assert yes_row.locator("[data-count]").inner_text() == "1 vote"
+    context.close()

@@ -51,7 +51,12 @@
   var announce = root.querySelector("[data-announce]");
   var credentials = sandboxed ? "include" : "same-origin";
   var lastTotal = null;
+  // How many had voted by the reader's own vote, as its answer said. Results refreshed from a
+  // shared copy (a CDN's, or another worker's a moment behind) that count fewer are older than
+  // that answer: drawing them would take the reader's vote back off the chart.
+  var votedTotal = null;
   var timer = null;
+  var quietUntil = 0;
   var inView = true;
 
   // Partitioned (CHIPS): kept where third-party cookies are blocked, but only for this host
@@ -109,8 +114,11 @@
 
   // The answer carries only the figures readers may see: no percent while results are held
   // back until the close, no votes or total where the poll shows percentages only.
-  function update(data) {
+  function update(data, refreshed) {
     if (!data || !data.choices) return;
+    // With several answers each, the total shown is the voters'.
+    var n = data.voters !== undefined ? data.voters : data.total;
+    if (refreshed && votedTotal !== null && n !== undefined && n < votedTotal) return;
     var top = 0;
     var key = "votes" in data.choices[0] ? "votes" : "percent";
     data.choices.forEach(function (c) { top = Math.max(top, c[key] || 0); });
@@ -125,8 +133,6 @@
       row.classList.toggle("is-leading", top > 0 && c[key] === top);
     });
     var total = root.querySelector("[data-total]");
-    // With several answers each, the total shown is the voters'.
-    var n = data.voters !== undefined ? data.voters : data.total;
     if (!total || n === undefined) return;
     total.textContent = text("total", n);
     if (lastTotal !== null && n !== lastTotal) say("updated");
@@ -134,13 +140,13 @@
   }
 
   function refresh() {
-    if (document.visibilityState !== "visible" || !inView) return;
+    if (document.visibilityState !== "visible" || !inView || Date.now() < quietUntil) return;
     // No address while the results are held back until the close: nothing to refresh.
     if (!root.hasAttribute("data-results-url")) return;
     // no-cache: revalidate with the ETag, so an unchanged result costs a 304.
     fetch(root.getAttribute("data-results-url"), { cache: "no-cache", credentials: "omit" })
       .then(function (r) { return r.ok ? r.json() : null; })
-      .then(update)
+      .then(function (data) { update(data, true); })
       .catch(function () { /* try again at the next tick */ });
   }
 
@@ -287,6 +293,10 @@
         .then(function (answer) {
           update(answer);
           if (chosen(answer)) {
+            votedTotal = answer.voters !== undefined ? answer.voters : answer.total;
+            if (votedTotal === undefined) votedTotal = null;
+            // The answer is as fresh as results get: the next refresh can wait its turn.
+            quietUntil = Date.now() + 4000;
             remember(chosen(answer));
             showResults(chosen(answer), answer.message, true);
           } else {
