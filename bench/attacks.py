@@ -12,6 +12,7 @@ What a database crash does is measured by tests/test_faults.py (pytest -s prints
 
 import collections
 import http.cookiejar
+import json
 import re
 import sys
 import time
@@ -44,14 +45,22 @@ def call(op, url, data=None, headers=None, method=None):
 
 
 def form(op, jar):
+    """The poll page's form: its single-use token (a fresh one in every response) and choices."""
     _, _, html = call(op, f"/polls/{SLUG}/")
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
+    token = re.search(r'name="token" value="([^"]+)"', html)
     choices = re.findall(r'name="choice" value="(\d+)"', html)
     return (token.group(1) if token else None), choices
 
 
+def fresh_token(op):
+    """A new single-use token from the endpoint our pages' script asks (the page of a reader
+    who voted has no form)."""
+    _, _, body = call(op, f"/polls/{SLUG}/token/", b"", {"Origin": BASE}, method="POST")
+    return json.loads(body)["token"]
+
+
 def vote(op, token, choice, headers=None):
-    body = urllib.parse.urlencode({"csrfmiddlewaretoken": token, "choice": choice}).encode()
+    body = urllib.parse.urlencode({"token": token, "choice": choice}).encode()
     return call(
         op,
         f"/polls/{SLUG}/vote/",
@@ -78,9 +87,12 @@ if MODE == "repeats":
     etag0 = call(opener()[0], f"/polls/{SLUG}/embed/")[1]["ETag"]
     print("before:", integrity(op), "ETag", etag0)
     t = time.monotonic()
-    statuses = collections.Counter(vote(op, token, choices[1]) for _ in range(1000))
-    junk = collections.Counter(vote(op, token, "x") for _ in range(100))
+    # Each repeat with a fresh token, as vote.js asks for one before it sends the form.
+    statuses = collections.Counter(vote(op, fresh_token(op), choices[1]) for _ in range(1000))
+    junk = collections.Counter(vote(op, fresh_token(op), "x") for _ in range(100))
+    reused = collections.Counter(vote(op, token, choices[1]) for _ in range(10))
     print(f"1000 repeats in {time.monotonic() - t:.1f}s:", dict(statuses), "100 junk:", dict(junk))
+    print("10 with the first vote's spent token:", dict(reused))
     etag1 = call(opener()[0], f"/polls/{SLUG}/embed/")[1]["ETag"]
     print("after:", integrity(op), "ETag", etag1, "unchanged" if etag0 == etag1 else "CHANGED")
 elif MODE == "forged":
