@@ -6,30 +6,19 @@ noticed by the client, and psycopg waits for as long as it takes: every request,
 connection health check that starts each one, would hang for the whole outage.
 """
 
-import select
-import time
-
 import psycopg
 from django.conf import settings
 from django.db.backends.postgresql import base
 
-# A connection that answered this recently, with nothing from the server waiting to be read, is
-# reused without the health check's round trip.
-RECENT_ANSWER_SECONDS = 1.0
-
 
 class DatabaseWrapper(base.DatabaseWrapper):
     answer_timeout: float = 0
-    answered_at: float = 0  # time.monotonic() of the server's last answer
 
     def get_new_connection(self, conn_params):
         connection = super().get_new_connection(conn_params)
         self.answer_timeout = settings.DB_ANSWER_TIMEOUT
-        bound_waits(connection, lambda: self.answer_timeout, self.answered)
+        bound_waits(connection, lambda: self.answer_timeout)
         return connection
-
-    def answered(self) -> None:
-        self.answered_at = time.monotonic()
 
     def server_binding_cursor(self):
         """cursor(), but PostgreSQL binds the parameters, so that psycopg prepares the statement
@@ -53,34 +42,21 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     def is_usable(self) -> bool:
         # The health check before a persistent connection is reused (CONN_HEALTH_CHECKS) is one
-        # SELECT 1, a round trip that cost a vote a tenth of its time (docs/performance.md).
-        # A server that ends a connection (a restart, a terminated backend, a crash) says so
-        # on its socket, which then has something to read: a connection in use a moment ago
-        # with a silent socket is taken as it is. A server that stopped answering altogether
-        # is then noticed by the request's own query, after DB_ANSWER_TIMEOUT.
-        if time.monotonic() - self.answered_at < RECENT_ANSWER_SECONDS and self.is_quiet():
-            return True
-        # If the SELECT 1 takes more than a second, the request should not wait any longer
-        # to learn that it needs a new connection (which fails after DB_CONNECT_TIMEOUT).
+        # SELECT 1, asked even of a connection in use a moment ago: under a burst every
+        # connection is, and a server that froze since would hold each request, and every
+        # thread of the worker with it, for DB_ANSWER_TIMEOUT instead of a second (measured:
+        # tests/test_faults.py). If that SELECT 1 takes more than a second, the request should
+        # not wait any longer to learn that it needs a new connection (which fails after
+        # DB_CONNECT_TIMEOUT).
         self.answer_timeout = settings.DB_HEALTH_TIMEOUT
         try:
             return super().is_usable()
         finally:
             self.answer_timeout = settings.DB_ANSWER_TIMEOUT
 
-    def is_quiet(self) -> bool:
-        """Whether the idle connection is open with nothing from the server to read."""
-        connection = self.connection
-        if connection is None or connection.closed or connection.broken:
-            return False
-        poller = select.poll()
-        poller.register(connection.fileno(), select.POLLIN)
-        return not poller.poll(0)
 
-
-def bound_waits(connection: psycopg.Connection, seconds, answered) -> None:
-    """End every wait for the server on this connection after seconds() at most, and close it;
-    call answered() after each answer.
+def bound_waits(connection: psycopg.Connection, seconds) -> None:
+    """End every wait for the server on this connection after seconds() at most, and close it.
 
     psycopg 3.3 waits in one place, Connection.wait(gen, interval, timeout), for queries,
     fetches and commits alike, and leaves its timeout unset. This sets it. A wait cut short
@@ -93,13 +69,11 @@ def bound_waits(connection: psycopg.Connection, seconds, answered) -> None:
     def bounded_wait(gen, interval=0.1, timeout=None):
         limit = timeout if timeout is not None else seconds()
         try:
-            result = wait(gen, interval, limit or None)
+            return wait(gen, interval, limit or None)
         except psycopg.errors._WaitTimeout:  # psycopg's own, raised only for `timeout`
             connection.close()
             raise psycopg.OperationalError(
                 f"PostgreSQL did not answer within {limit:g} s; connection closed"
             ) from None
-        answered()
-        return result
 
     connection.wait = bounded_wait
