@@ -131,6 +131,20 @@ def listener_backends() -> list[int]:
         return [pid for (pid,) in cursor.fetchall()]
 
 
+# The session's browser, once a test has asked for it.
+launched_browsers: list = []
+
+
+@pytest.fixture(autouse=True)
+def no_page_left_open():
+    """A page a test leaves open keeps running its scripts (the widget asks for its results
+    every 5 s) through later tests, against the session's live server."""
+    yield
+    for browser in launched_browsers:
+        for context in browser.contexts:
+            context.close()
+
+
 @pytest.fixture(scope="session")
 def browser():
     if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
@@ -152,7 +166,9 @@ def browser():
                 "--no-first-run",
             ],
         )
+        launched_browsers.append(browser)
         yield browser
+        launched_browsers.remove(browser)
         browser.close()
 
 
