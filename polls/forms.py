@@ -161,6 +161,9 @@ class ChoiceForm(forms.Form):
     def vote_facts(self, forbidden: str = "") -> dict:
         """What the vote service takes from this form (services.vote_take): the picked
         choices, or why it cannot vote: forbidden (the form is not ours), else its errors."""
+        if not forbidden and not self.is_valid() and "token" in self.errors:
+            # Longer than any token we sign: a forged form, refused as the token check would.
+            forbidden = str(_("This voting form is not valid. Reload the poll and try again."))
         if forbidden:
             return {"choices": None, "invalid": "", "forbidden": forbidden}
         if not self.is_valid():

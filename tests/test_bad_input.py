@@ -159,6 +159,10 @@ CASES = {
     "vote: fractional choice": (post("/polls/main/vote/", lambda w: {"choice": "1.5"}), 400),
     "vote: huge choice": (post("/polls/main/vote/", lambda w: {"choice": "9" * 40}), 400),
     "vote: unknown choice": (post("/polls/main/vote/", lambda w: {"choice": "99999999"}), 400),
+    "vote: over-long token": (
+        post("/polls/main/vote/", lambda w: {"choice": w.choice(), "token": "t" * 600}),
+        403,
+    ),
     "vote: choice of another poll": (
         post("/polls/main/vote/", lambda w: {"choice": w.choice(w.other)}),
         400,
@@ -259,6 +263,7 @@ CASES = {
         403,
     ),
     "widget: garbage token": (embed(lambda w: {"choice": w.choice(), "token": "%%%\x01"}), 403),
+    "widget: over-long token": (embed(lambda w: {"choice": w.choice(), "token": "t" * 600}), 403),
     "widget: expired token": (
         embed(lambda w: {"choice": w.choice(), "token": expired_token(w)}),
         403,
