@@ -54,7 +54,7 @@
   // How many had voted by the reader's own vote, as its answer said. Results refreshed from a
   // shared copy (a CDN's, or another worker's a moment behind) that count fewer are older than
   // that answer: drawing them would take the reader's vote back off the chart.
-  var votedTotal = null;
+  var votedTotal;
   var timer = null;
   var quietUntil = 0;
   var inView = true;
@@ -114,11 +114,15 @@
 
   // The answer carries only the figures readers may see: no percent while results are held
   // back until the close, no votes or total where the poll shows percentages only.
+  // With several answers each, the total shown is the voters'. None where counts are hidden.
+  function shownTotal(data) {
+    return data.voters !== undefined ? data.voters : data.total;
+  }
+
   function update(data, refreshed) {
     if (!data || !data.choices) return;
-    // With several answers each, the total shown is the voters'.
-    var n = data.voters !== undefined ? data.voters : data.total;
-    if (refreshed && votedTotal !== null && n !== undefined && n < votedTotal) return;
+    var n = shownTotal(data);
+    if (refreshed && n < votedTotal) return;  // false while either is undefined
     var top = 0;
     var key = "votes" in data.choices[0] ? "votes" : "percent";
     data.choices.forEach(function (c) { top = Math.max(top, c[key] || 0); });
@@ -293,8 +297,7 @@
         .then(function (answer) {
           update(answer);
           if (chosen(answer)) {
-            votedTotal = answer.voters !== undefined ? answer.voters : answer.total;
-            if (votedTotal === undefined) votedTotal = null;
+            votedTotal = shownTotal(answer);
             // The answer is as fresh as results get: the next refresh can wait its turn.
             quietUntil = Date.now() + 4000;
             remember(chosen(answer));
