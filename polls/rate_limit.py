@@ -87,6 +87,11 @@ ATTEMPT = (
 )
 
 
+# The share of attempts that also delete the addresses quiet for a whole window: an extra
+# query for one attempt in a hundred.
+TRIM_CHANCE = 0.01
+
+
 @dataclass(frozen=True)
 class Attempt:
     """One attempt from an address, ready to be counted by ATTEMPT."""
@@ -96,7 +101,7 @@ class Attempt:
     now: datetime
 
     def decision(self, admitted: bool, oldest: datetime) -> RateDecision:
-        if random.random() < 0.01:
+        if random.random() < TRIM_CHANCE:
             # Addresses quiet for a whole window have nothing left to count; trimming now and
             # then keeps the table small.
             too_old = self.now - timedelta(seconds=self.seconds)
