@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.http import HttpRequest
-from django.utils import timezone
 from django.utils.crypto import salted_hmac
+from django.utils.timezone import now
 
 from polls.models import RecentVoteAttempts
 from polls.statements import prepared_cursor
@@ -117,9 +117,9 @@ class Attempt:
 
 def attempt_params(address: str) -> Attempt:
     limit, seconds = settings.VOTE_RATE_LIMIT
-    now = timezone.now()
-    second = now.replace(microsecond=0) + timedelta(seconds=1 if now.microsecond else 0)
-    return Attempt([address_hash(address), second, now, now, seconds, limit], seconds, now)
+    at = now()
+    second = at.replace(microsecond=0) + timedelta(seconds=1 if at.microsecond else 0)
+    return Attempt([address_hash(address), second, at, at, seconds, limit], seconds, at)
 
 
 def vote_attempt_register(address: str) -> RateDecision:

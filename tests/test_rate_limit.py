@@ -208,12 +208,23 @@ def test_a_proxy_count_without_trusted_proxies_refuses_to_start():
     assert result.returncode == 0, result.stderr
 
 
+def next_window_start(window_seconds: int = 600) -> datetime:
+    """The first multiple of the window at least 20 s after the real now: there a fixed window
+    would start anew. The poll under test opened at the real now, so it is open at every time
+    the fake clock shows."""
+    real_now = datetime.now(UTC)
+    since_epoch = int((real_now + timedelta(seconds=20)).timestamp())
+    return datetime.fromtimestamp(-(-since_epoch // window_seconds) * window_seconds, UTC)
+
+
 class Clock:
-    """timezone.now() for the rate limit, moved by the test: no waiting, no timing."""
+    """The rate limit's view of now, moved by the test: no waiting, no timing. Only the rate
+    limit sees it; the poll's opening and closing follow the real clock."""
 
     def __init__(self) -> None:
         # Just before a multiple of the window: where a fixed window would start anew.
-        self.now = datetime(2026, 11, 30, 11, 59, 50, tzinfo=UTC)
+        self.window_start = next_window_start()
+        self.now = self.window_start - timedelta(seconds=10)
 
     def __call__(self) -> datetime:
         return self.now
@@ -222,17 +233,19 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch) -> Clock:
     clock = Clock()
-    monkeypatch.setattr(rate_limit.timezone, "now", clock)
+    monkeypatch.setattr(rate_limit, "now", clock)
     return clock
 
 
 def test_at_most_the_limit_in_any_window_even_across_a_window_boundary(poll, clock, settings):
-    """At 3/600, three votes at 11:59:50 and more from 12:00:00 on: a fixed window let six
-    through in 20 seconds. Now the fourth waits until the first has left the window."""
+    """At 3/600, three votes 10 s before a multiple of 600 s and more from that multiple on: a
+    fixed window let six through in 20 seconds. Now the fourth waits until the first has left
+    the window."""
     settings.VOTE_RATE_LIMIT = (3, 600)
     admitted = []
+    start = clock.now
     for second in range(0, 1300, 10):
-        at = clock.now = datetime(2026, 11, 30, 11, 59, 50, tzinfo=UTC) + timedelta(seconds=second)
+        at = clock.now = start + timedelta(seconds=second)
         response = page_vote(poll)
         if response.status_code == 303:
             admitted.append(at)
@@ -302,10 +315,10 @@ def test_an_attempt_within_a_second_stays_in_the_window_until_that_second_ends(
 ):
     """Counted per second, rounded up: never out of the window sooner than its exact time."""
     settings.VOTE_RATE_LIMIT = (1, 60)
-    start = clock.now = datetime(2026, 11, 30, 12, 0, 0, 300_000, tzinfo=UTC)
+    start = clock.now = clock.window_start + timedelta(milliseconds=300)  # hh:mm:00.3
     assert page_vote(poll).status_code == 303
-    clock.now = start + timedelta(seconds=60)  # 12:01:00.3: its exact time has just left
+    clock.now = start + timedelta(seconds=60)  # a minute on: its exact time has just left
     refused = page_vote(poll)
     assert refused.status_code == 429 and refused["Retry-After"] == "1"
-    clock.now = datetime(2026, 11, 30, 12, 1, 1, tzinfo=UTC)
+    clock.now = clock.window_start + timedelta(seconds=61)
     assert page_vote(poll).status_code == 303
