@@ -42,20 +42,29 @@ class DatabaseUnavailableMiddleware:
             or request.path.endswith("/embed/token/")
             or embed_views.wants_json(request)
         )
-        if wants_json:
-            response = JsonResponse(
-                {"error": "The poll service is briefly unavailable. Please try again."}, status=503
+        # Imported here too: services imports the models.
+        from polls.services import VoteUnconfirmed
+
+        unconfirmed = isinstance(exception, VoteUnconfirmed)
+        if unconfirmed:
+            message = gettext(
+                "We could not confirm your vote: it may have been counted. Reload the poll in a "
+                "few seconds to see whether it was."
             )
+        else:
+            message = gettext("The poll is briefly unavailable. Please try again in a few seconds.")
+        if wants_json:
+            # "message" is what the widget shows its reader.
+            response = JsonResponse({"error": message, "message": message}, status=503)
             embed_views.allow_sandboxed_widget(request, response)
         elif WIDGET_PATH.search(request.path):
             # Inside a publisher's article: a message in the widget's style, not a refusal to
             # be framed.
-            response = embed_views.widget_message(
-                gettext("The poll is briefly unavailable. Please try again in a few seconds."),
-                status=503,
-            )
+            response = embed_views.widget_message(message, status=503)
         else:
-            response = HttpResponse(render_to_string("503.html"), status=503)
+            response = HttpResponse(
+                render_to_string("503.html", {"unconfirmed": unconfirmed}), status=503
+            )
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         response["Cache-Control"] = "no-store"
         return response

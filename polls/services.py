@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import Field
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -44,6 +44,11 @@ class OverRateLimit(VoteRefused):
             % {"minutes": minutes}
         )
         self.retry_after = retry_after
+
+
+class VoteUnconfirmed(OperationalError):
+    """The vote's statement went to PostgreSQL and its answer never came back: it may have
+    committed or not, so the reader must not be told that nothing was counted."""
 
 
 @dataclass(frozen=True)
@@ -270,22 +275,28 @@ def ballot_insert_and_count(
     values = [field.get_db_prep_save(field.pre_save(ballot, True), connection) for field in fields]
     several = ballot.choice_id is None
     picked_ids = [sorted(choice.pk for choice in picked)] if several else []
+    attempt = rate_limit.attempt_params(client_address) if client_address is not None else None
+    if attempt is None:
+        statement = ballot_statement(rate_limited=False, several=several, announced=announced)
+        params = [*values, *picked_ids]
+    else:
+        statement = ballot_statement(rate_limited=True, several=several, announced=announced)
+        params = [*attempt.params, *values, *picked_ids]
+    # A failure to connect happens here, before anything is sent: the vote was not counted.
     with prepared_cursor() as cursor:
-        if client_address is None:
-            statement = ballot_statement(rate_limited=False, several=several, announced=announced)
-            cursor.execute(statement, [*values, *picked_ids])
+        try:
+            cursor.execute(statement, params)
             rows = cursor.fetchall()
-            decision = None
-        else:
-            attempt = rate_limit.attempt_params(client_address)
-            cursor.execute(
-                ballot_statement(rate_limited=True, several=several, announced=announced),
-                [*attempt.params, *values, *picked_ids],
-            )
-            rows = cursor.fetchall()
-            admitted, oldest = rows[0][:2]
-            decision = attempt.decision(admitted, oldest)
-            rows = [row[2:] for row in rows]
+        except (OperationalError, InterfaceError) as error:
+            if getattr(error.__cause__, "sqlstate", None):
+                raise  # PostgreSQL answered with an error: the statement did not commit
+            # Sent, and no answer came back: it may have committed.
+            raise VoteUnconfirmed(str(error)) from error
+    decision = None
+    if attempt is not None:
+        admitted, oldest = rows[0][:2]
+        decision = attempt.decision(admitted, oldest)
+        rows = [row[2:] for row in rows]
     # One row per counted choice: (ballot id, choice id, its new count).
     ballot.pk = rows[0][0]
     ballot.choice_counts = {choice_id: votes for _, choice_id, votes in rows if choice_id}

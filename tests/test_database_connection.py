@@ -13,11 +13,14 @@ import time
 import psycopg
 import pytest
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import OperationalError, close_old_connections, connection
 from django.test import Client
 from django.urls import reverse
 
-from polls import poll_cache
+from polls import poll_cache, services
+from polls.models import Ballot
+from polls.statements import prepared_cursor
+from tests.helpers import vote_form
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -53,3 +56,66 @@ def test_a_connection_used_a_moment_ago_whose_server_froze_is_left_within_a_seco
         os.kill(frozen, signal.SIGCONT)
     assert connection.connection.info.backend_pid != frozen
     assert waited < settings.DB_ANSWER_TIMEOUT
+
+
+class AnswerLost:
+    """A cursor whose statement reaches PostgreSQL and commits, and whose answer never comes
+    back: what a server frozen or cut off between COMMIT and its reply does to the app."""
+
+    def __init__(self, cursor) -> None:
+        self.cursor = cursor
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.cursor.close()
+
+    def execute(self, sql, params=None) -> None:
+        self.cursor.execute(sql, params)
+        try:
+            raise psycopg.OperationalError("server closed the connection unexpectedly")
+        except psycopg.OperationalError as lost:
+            raise OperationalError(str(lost)) from lost
+
+
+def test_a_vote_whose_answer_was_lost_is_not_called_uncounted(poll, monkeypatch):
+    """The ballot committed; the reader must not be told that nothing was counted, on our page
+    or in the widget, and a reload shows them their vote."""
+    monkeypatch.setattr(services, "prepared_cursor", lambda: AnswerLost(prepared_cursor()))
+    client = Client()
+    client.post(reverse("polls:vote_token", args=[poll.slug]))  # the voter id comes first
+    response = client.post(
+        reverse("polls:vote", args=[poll.slug]), vote_form(poll, choice=poll.choices.first().pk)
+    )
+    assert response.status_code == 503
+    page = response.content.decode()
+    assert "could not confirm your vote" in page and "it was not counted" not in page
+    assert Ballot.objects.filter(poll=poll).count() == 1
+
+    widget = Client().post(
+        reverse("polls:embed_vote", args=[poll.slug]),
+        vote_form(poll, choice=poll.choices.last().pk),
+        headers={"accept": "application/json"},
+    )
+    assert widget.status_code == 503
+    assert "could not confirm your vote" in widget.json()["message"]
+    assert Ballot.objects.filter(poll=poll).count() == 2
+
+    monkeypatch.undo()
+    close_old_connections()
+    assert "Your vote" in client.get(reverse("polls:results", args=[poll.slug])).content.decode()
+
+
+def test_a_vote_that_never_reached_the_database_says_try_again(poll, monkeypatch):
+    def unreachable():
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(services, "prepared_cursor", unreachable)
+    response = Client().post(
+        reverse("polls:vote", args=[poll.slug]), vote_form(poll, choice=poll.choices.first().pk)
+    )
+    assert response.status_code == 503
+    assert "Please try again" in response.content.decode()
+    assert "could not confirm" not in response.content.decode()
+    assert not Ballot.objects.filter(poll=poll).exists()
