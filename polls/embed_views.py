@@ -288,7 +288,11 @@ def widget_vote_answer(request: HttpRequest, poll: Poll, voter_id: str) -> Widge
     elif outcome.kind == Kind.COUNTED:
         answer.notice = _("Thank you, your vote was counted.")
         ballot = outcome.ballot
-        if poll.allows_several_answers:
+        if not poll.shows_counts:
+            # Shares moved by this one vote would tell its reader the counts: they see the
+            # shares every reader sees.
+            answer.results = results
+        elif poll.allows_several_answers:
             # Shares of the voters: the vote returns its choices' counts, not how many voted.
             answer.results = (Poll.objects.visible_with_choices(poll.slug) or poll).results()
         else:

@@ -154,7 +154,9 @@ class Poll(models.Model):
     percentages_only = models.BooleanField(
         "percentages only",
         default=False,
-        help_text="Readers see each answer's share, never the number of votes.",
+        help_text="Readers see each answer's share, never the number of votes. This keeps "
+        "the counts out of sight, not secret: a reader who votes and watches the shares move "
+        "can work them out. To keep them secret, show results only once the poll has closed.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -134,6 +134,18 @@ def test_percentages_only_shows_shares_and_no_counts_anywhere():
     assert [c["percent"] for c in payload["choices"]] == [70, 30, 0]
 
 
+def test_percentages_only_the_votes_own_answer_shows_the_shares_every_reader_sees():
+    """Shares moved by one's own vote give the counts away (70/30 becoming 64/36 after a vote
+    for Envoy fits only 7/3): the vote's answer shows the shares as every reader sees them."""
+    poll = poll_showing(Poll.ResultsShown.AFTER_VOTING, percentages_only=True)
+    answer = embed_vote(Client(), poll, "Envoy", headers={"Accept": "application/json"})
+    assert answer.status_code == 200 and answer.json()["ok"]
+    shares = {c["text"]: c["percent"] for c in answer.json()["choices"]}
+    assert shares["Envoy"] == 70 and shares["NGINX"] == 30
+    assert "votes" not in answer.json()["choices"][0] and "total" not in answer.json()
+    assert poll.choices.get(text="Envoy").votes == 8  # counted all the same
+
+
 def test_after_voting_shows_the_results_to_voters_only():
     poll = poll_showing(Poll.ResultsShown.AFTER_VOTING)
     form = Client().get(poll.get_absolute_url()).content.decode()
