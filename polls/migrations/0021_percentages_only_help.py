@@ -4,15 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('polls', '0020_votes_announced_by_the_workers'),
+        ("polls", "0020_votes_announced_by_the_workers"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='poll',
-            name='percentages_only',
-            field=models.BooleanField(default=False, help_text="Readers see each answer's share, never the number of votes. This keeps the counts out of sight, not secret: a reader who votes and watches the shares move can work them out. To keep them secret, show results only once the poll has closed.", verbose_name='percentages only'),
+            model_name="poll",
+            name="percentages_only",
+            field=models.BooleanField(
+                default=False,
+                help_text="Readers see each answer's share, never the number of votes. This keeps the counts out of sight, not secret: a reader who votes and watches the shares move can work them out. To keep them secret, show results only once the poll has closed.",
+                verbose_name="percentages only",
+            ),
         ),
     ]
