@@ -252,24 +252,34 @@ class WidgetAnswer:
         return self.outcome.retry_after
 
 
-def widget_vote_answer(request: HttpRequest, poll: Poll, voter_id: str) -> WidgetAnswer:
+def widget_vote_answer(
+    request: HttpRequest, poll: Poll, voter_id: str, *, from_cookie: bool
+) -> WidgetAnswer:
     """What the request says (the form, where it comes from, its token), taken by the one vote
     service; the answer is the outcome with the results the widget draws."""
     results = poll.results()
     sandboxed = is_sandboxed_fetch(request)
     form = EmbedVoteForm(request.POST, poll=poll, choices=[row.choice for row in results.rows])
     forbidden = nonce = None
+    voter_hash = voters.voter_hash(voter_id)
     if sandboxed and not settings.EMBED_SANDBOXED_VOTES:
         forbidden = _("Votes cannot be cast from this page. Nothing was counted.")
     elif not sandboxed and is_cross_site_post(request):
         forbidden = _("Votes can only be cast from the poll itself. Nothing was counted.")
     valid = forbidden is None and form.is_valid()
     if valid:
-        nonce, forbidden = vote_token_nonce(form.cleaned_data["token"], poll)
+        check = vote_token_nonce(
+            form.cleaned_data["token"],
+            poll,
+            cookie_voter_hash=voter_hash if from_cookie else None,
+            cookie_required=sandboxed,
+        )
+        nonce, forbidden = check.nonce, check.refusal
+        voter_hash = check.voter_hash or voter_hash
     fields = form.cleaned_data if valid else {}
     outcome = vote_take(
         poll=poll,
-        voter_hash=voters.voter_hash(voter_id),
+        voter_hash=voter_hash,
         client_address=client_address(request),
         **form.vote_facts(forbidden or ""),
         source=Ballot.Source.EMBED_SANDBOXED if sandboxed else Ballot.Source.EMBED,
@@ -319,8 +329,9 @@ def widget_vote(request: HttpRequest, slug: str) -> HttpResponse:
             )
             return allow_sandboxed_widget(request, response)
         return widget_message(poll_unavailable_message(), status=404)
-    voter_id = voters.embed_voter_id(request) or voters.new_voter_id()
-    answer = widget_vote_answer(request, poll, voter_id)
+    cookie_voter = voters.embed_voter_id(request)
+    voter_id = cookie_voter or voters.new_voter_id()
+    answer = widget_vote_answer(request, poll, voter_id, from_cookie=cookie_voter is not None)
     if wants_json(request):
         response = JsonResponse(vote_payload(request, poll, answer), status=answer.status)
         allow_sandboxed_widget(request, response)
@@ -340,7 +351,7 @@ def widget_vote(request: HttpRequest, slug: str) -> HttpResponse:
     if answer.retry_after is not None:
         response["Retry-After"] = str(answer.retry_after)
     response["Cache-Control"] = "no-store"
-    if answer.status == 200:
+    if answer.status == 200 and answer.ballot.voter_hash == voters.voter_hash(voter_id):
         voters.remember_embed_voter(response, voter_id)
     return response
 
@@ -370,14 +381,20 @@ def widget_token(request: HttpRequest, slug: str) -> JsonResponse:
     if poll is None or not poll.is_open():
         response = JsonResponse({"error": _("This poll is not open for votes.")}, status=404)
     else:
-        payload = {"token": vote_token_issue(poll)}
+        # The reader's voter id comes with the token, before the vote, as on our own pages
+        # (views.vote_token): a vote whose answer is lost is retried as the same reader.
         voter_id = voters.embed_voter_id(request)
-        ballot = voter_id and ballot_for(poll=poll, voter_hash=voters.voter_hash(voter_id))
-        if voter_id is not None:
+        known = voter_id is not None
+        voter_id = voter_id or voters.new_voter_id()
+        voter_hash = voters.voter_hash(voter_id)
+        payload = {"token": vote_token_issue(poll, voter_hash)}
+        ballot = known and ballot_for(poll=poll, voter_hash=voter_hash)
+        if known:
             payload["choice"] = ballot.choice_ids[0] if ballot else None
         if ballot:
             payload["voted_choices"] = ballot.choice_ids
         response = JsonResponse(payload)
+        voters.remember_embed_voter(response, voter_id)
     response["Cache-Control"] = "no-store"
     return allow_sandboxed_widget(request, response)
 

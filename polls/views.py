@@ -134,14 +134,20 @@ def vote(request: HttpRequest, slug: str) -> HttpResponse:
         form.add_error(None, _("This poll is not shown on that article."))
     valid = form.is_valid()
     forbidden = nonce = None
+    cookie_voter = voters.voter_id_from(request)
+    voter_id = cookie_voter or voters.new_voter_id()
+    voter_hash = voters.voter_hash(voter_id)
     if is_cross_site_post(request):
         forbidden = _("Votes can only be cast from our own pages. Nothing was counted.")
     elif valid:
-        nonce, forbidden = vote_token_nonce(form.cleaned_data["token"], poll)
-    voter_id = voters.voter_id_from(request) or voters.new_voter_id()
+        check = vote_token_nonce(
+            form.cleaned_data["token"], poll, cookie_voter_hash=cookie_voter and voter_hash
+        )
+        nonce, forbidden = check.nonce, check.refusal
+        voter_hash = check.voter_hash or voter_hash
     outcome = vote_take(
         poll=poll,
-        voter_hash=voters.voter_hash(voter_id),
+        voter_hash=voter_hash,
         client_address=client_address(request),
         **form.vote_facts(forbidden or ""),
         source=Ballot.Source.ARTICLE if article else Ballot.Source.POLL_PAGE,
@@ -181,7 +187,8 @@ def vote(request: HttpRequest, slug: str) -> HttpResponse:
     else:
         response = redirect("polls:results", slug=poll.slug)
     response.status_code = 303
-    voters.remember_voter(response, voter_id)
+    if voter_hash == voters.voter_hash(voter_id):  # not a voter only the token knew
+        voters.remember_voter(response, voter_id)
     return response
 
 
@@ -301,8 +308,9 @@ def vote_token(request: HttpRequest, slug: str) -> JsonResponse:
     elif poll is None or not poll.is_open():
         response = JsonResponse({"error": _("This poll is not open for votes.")}, status=404)
     else:
-        response = JsonResponse({"token": vote_token_issue(poll)})
-        voters.give_voter_id(request, response)
+        voter_id = voters.voter_id_from(request) or voters.new_voter_id()
+        response = JsonResponse({"token": vote_token_issue(poll, voters.voter_hash(voter_id))})
+        voters.remember_voter(response, voter_id)
     response["Cache-Control"] = "no-store"
     return response
 

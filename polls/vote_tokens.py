@@ -11,6 +11,7 @@ scripts fetch another just before they vote, as a page a shared cache served may
 """
 
 import secrets
+from dataclasses import dataclass
 
 from django.core import signing
 from django.http import HttpRequest
@@ -28,12 +29,18 @@ class BadVoteToken(Exception):
     """The token is missing, forged, for another poll, or expired; the message is for readers."""
 
 
-def vote_token_issue(poll: Poll) -> str:
-    return signing.dumps({"poll": poll.pk, "nonce": secrets.token_urlsafe(16)}, salt=SALT)
+def vote_token_issue(poll: Poll, voter_hash: str | None = None) -> str:
+    """A token for this poll; the token endpoints also bind it to the reader they gave it to
+    (their voter id's hash), so that it votes for that reader only."""
+    payload = {"poll": poll.pk, "nonce": secrets.token_urlsafe(16)}
+    if voter_hash:
+        payload["voter"] = voter_hash
+    return signing.dumps(payload, salt=SALT)
 
 
-def vote_token_check(token: str, poll: Poll) -> str:
-    """Return the token's nonce if it was issued by us for this poll and has not expired."""
+def vote_token_check(token: str, poll: Poll) -> tuple[str, str | None]:
+    """Return the token's nonce and the voter it was given to (None for a token in a page), if
+    it was issued by us for this poll and has not expired."""
     if not token:
         raise BadVoteToken(_("The voting form is incomplete. Reload the poll and try again."))
     try:
@@ -46,19 +53,48 @@ def vote_token_check(token: str, poll: Poll) -> str:
         ) from None
     if not isinstance(payload, dict) or payload.get("poll") != poll.pk:
         raise BadVoteToken(_("This voting form belongs to another poll."))
-    nonce = payload.get("nonce")
-    if not isinstance(nonce, str) or not nonce:
+    nonce, voter = payload.get("nonce"), payload.get("voter")
+    if not isinstance(nonce, str) or not nonce or not isinstance(voter, str | None):
         raise BadVoteToken(_("This voting form is not valid. Reload the poll and try again."))
-    return nonce
+    return nonce, voter
 
 
-def vote_token_nonce(token: str, poll: Poll) -> tuple[str | None, str]:
-    """The check both vote views make: the token's nonce, stored with the ballot it casts (so
-    that it votes once), or why it cannot vote, as a message for the reader."""
+@dataclass(frozen=True)
+class TokenCheck:
+    """What a vote's token decides: its nonce (stored with the ballot, so that it votes once)
+    and who votes, or why it cannot vote, as a message for the reader."""
+
+    nonce: str | None = None
+    voter_hash: str | None = None
+    refusal: str = ""
+
+
+def vote_token_nonce(
+    token: str, poll: Poll, *, cookie_voter_hash: str | None, cookie_required: bool = False
+) -> TokenCheck:
+    """The check every vote makes, and who the voter is, decided once, before the vote.
+
+    The reader's cookie names them; a token bound to another reader is refused, so that one
+    reader cannot vote with tokens fetched as many. Without the cookie, the voter is the one the
+    token was given to, except where cookie_required: a sandboxed page's script chooses whether
+    to send cookies, and would otherwise be a new reader at every token it fetched.
+    """
     try:
-        return vote_token_check(token, poll), ""
+        nonce, token_voter = vote_token_check(token, poll)
     except BadVoteToken as refusal:
-        return None, str(refusal)
+        return TokenCheck(refusal=str(refusal))
+    if cookie_voter_hash is None and cookie_required:
+        return TokenCheck(
+            refusal=_(
+                "Your browser did not send this poll's cookie, so your vote cannot be "
+                "counted here. Open the poll on our site to vote."
+            )
+        )
+    if token_voter and cookie_voter_hash and token_voter != cookie_voter_hash:
+        return TokenCheck(
+            refusal=_("This voting form is not valid. Reload the poll and try again.")
+        )
+    return TokenCheck(nonce=nonce, voter_hash=cookie_voter_hash or token_voter)
 
 
 def with_fresh_vote_token(page: bytes, poll: Poll) -> bytes:

@@ -42,16 +42,6 @@ def remember_voter(response: HttpResponse, voter_id: str) -> None:
     )
 
 
-def give_voter_id(request: HttpRequest, response: HttpResponse) -> None:
-    """Give a reader their voter id before they vote, unless they have one (views.voter_id).
-
-    Should the vote's answer be lost after its ballot committed (a worker killed mid-response),
-    the reader's retry then carries the same id and is refused as a repeat, not counted twice.
-    """
-    if voter_id_from(request) is None:
-        remember_voter(response, new_voter_id())
-
-
 # The widget's reader: a cookie of its own, partitioned per host site (see docs/embedding.md).
 EMBED_VOTER_COOKIE = "pollsite_embed_voter"
 EMBED_VOTER_SALT = "polls.embed-voter-cookie"

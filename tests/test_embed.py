@@ -451,8 +451,17 @@ SANDBOXED_FETCH = {
 }
 
 
+def sandboxed_token(client, poll) -> str:
+    """What the sandboxed widget's script does before it votes: a token, and with it the
+    reader's partitioned cookie, which the test client keeps."""
+    answer = client.post(reverse("polls:embed_token", args=[poll.slug]), headers=SANDBOXED_FETCH)
+    client.cookies[EMBED_VOTER_COOKIE] = embed_cookie_from(answer)
+    return answer.json()["token"]
+
+
 def test_a_sandboxed_widget_votes_by_fetch_and_gets_json_with_cors_for_null(client, poll):
-    response = embed_vote(client, poll, "NGINX", headers=SANDBOXED_FETCH)
+    token = sandboxed_token(client, poll)
+    response = embed_vote(client, poll, "NGINX", token=token, headers=SANDBOXED_FETCH)
     assert response.status_code == 200
     body = response.json()
     nginx = poll.choices.get(text="NGINX").pk
@@ -472,6 +481,54 @@ def test_a_sandboxed_widget_votes_by_fetch_and_gets_json_with_cors_for_null(clie
     again = embed_vote(client, poll, "Envoy", headers=SANDBOXED_FETCH)
     assert again.status_code == 409 and again.json()["choice"] == nginx
     assert counts(poll) == {"Envoy": 0, "NGINX": 1, "HAProxy": 0}
+
+
+def test_a_sandboxed_page_that_sends_no_cookies_gets_no_vote(poll):
+    """A hostile page in <iframe sandbox="allow-scripts" srcdoc> fetching with credentials
+    "omit": each token it fetched used to make it a new reader, a ballot each time."""
+    statuses = []
+    for _ in range(3):
+        no_cookies = Client()
+        token = no_cookies.post(
+            reverse("polls:embed_token", args=[poll.slug]), headers=SANDBOXED_FETCH
+        ).json()["token"]
+        refused = embed_vote(Client(), poll, "NGINX", token=token, headers=SANDBOXED_FETCH)
+        statuses.append(refused.status_code)
+        assert "Open the poll on our site" in refused.json()["message"]
+        assert refused["Access-Control-Allow-Origin"] == "null"  # the widget can say why
+    assert statuses == [403, 403, 403]
+    assert not Ballot.objects.exists()
+
+
+def test_a_sandboxed_reader_with_their_cookie_votes_once(client, poll):
+    first = embed_vote(client, poll, token=sandboxed_token(client, poll), headers=SANDBOXED_FETCH)
+    second = embed_vote(client, poll, token=sandboxed_token(client, poll), headers=SANDBOXED_FETCH)
+    assert (first.status_code, second.status_code) == (200, 409)
+    assert Ballot.objects.count() == 1
+
+
+def test_a_widget_vote_whose_answer_was_lost_is_a_repeat_when_retried(poll):
+    """The voter id comes with the token, before the vote: a retry after a lost answer (a
+    dropped connection, a 503 sent after the commit) is the same reader, not a second one."""
+    client = Client()
+    for _ in range(2):
+        token = client.post(reverse("polls:embed_token", args=[poll.slug]))
+        client.cookies[EMBED_VOTER_COOKIE] = embed_cookie_from(token)
+        # The vote's answer, and the cookie it may carry, never reach the reader.
+        retried = embed_vote(
+            client, poll, token=token.json()["token"], headers={"Accept": "application/json"}
+        )
+    assert retried.status_code == 409
+    assert Ballot.objects.count() == 1
+
+
+def test_a_token_fetched_by_another_reader_votes_for_no_one_else(poll):
+    reader, other = Client(), Client()
+    token = other.post(reverse("polls:embed_token", args=[poll.slug]))
+    mine = reader.post(reverse("polls:embed_token", args=[poll.slug]))
+    reader.cookies[EMBED_VOTER_COOKIE] = embed_cookie_from(mine)
+    refused = embed_vote(reader, poll, token=token.json()["token"])
+    assert refused.status_code == 403 and not Ballot.objects.exists()
 
 
 @pytest.mark.parametrize(
