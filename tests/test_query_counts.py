@@ -1,4 +1,4 @@
-"""Database queries per request on the paths a front-page burst hits (issue 6).
+"""Database queries per request on the paths a front-page burst hits.
 
 Query counts are behaviour, not timing: each query is a round trip to PostgreSQL that every
 widget view or vote of a burst pays for. Speed itself is measured by bench/run.py.
