@@ -15,7 +15,14 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.staticfiles import finders
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified, JsonResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotModified,
+    HttpResponseRedirect,
+    JsonResponse,
+)
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import Resolver404, resolve
@@ -329,6 +336,8 @@ def widget_vote(request: HttpRequest, slug: str) -> HttpResponse:
             )
             return allow_sandboxed_widget(request, response)
         return widget_message(poll_unavailable_message(), status=404)
+    if is_unseen_form_vote(request):
+        return vote_to_confirm(request, poll)
     cookie_voter = voters.embed_voter_id(request)
     voter_id = cookie_voter or voters.new_voter_id()
     answer = widget_vote_answer(request, poll, voter_id, from_cookie=cookie_voter is not None)
@@ -354,6 +363,38 @@ def widget_vote(request: HttpRequest, slug: str) -> HttpResponse:
     if answer.status == 200 and answer.ballot.voter_hash == voters.voter_hash(voter_id):
         voters.remember_embed_voter(response, voter_id)
     return response
+
+
+def is_unseen_form_vote(request: HttpRequest) -> bool:
+    """The widget's form, posted by a browser with no word from the widget's script on whether
+    the frame could be seen: scripts are off in the frame (a sandbox without allow-scripts, say).
+    Browsers mark a form's navigation with Sec-Fetch-Dest (in a frame, or the new tab the form
+    opens); the widget's script votes by fetch, with the frame's visibility."""
+    destination = request.headers.get("Sec-Fetch-Dest")
+    return (
+        destination in ("document", "iframe", "frame")
+        and not wants_json(request)
+        and not request.POST.get("visibility")
+        and not is_cross_site_post(request)  # refused as such, below
+    )
+
+
+def vote_to_confirm(request: HttpRequest, poll: Poll) -> HttpResponse:
+    """The widget's form sent without its script's word on whether the frame could be seen
+    (scripts off): perhaps a click on a transparent frame laid over a decoy. Nothing is counted.
+    The form opens in a new tab (target=_blank), where the reader confirms on our poll page,
+    which no site can frame, with their choice picked."""
+    choice = request.POST.get("choice", "")
+    url = poll.get_absolute_url() + (f"?choice={choice}" if choice.isdecimal() else "")
+    if request.headers.get("Sec-Fetch-Dest") == "document":
+        response = HttpResponseRedirect(url)
+        response.status_code = 303
+        return response
+    # Still in the frame (a browser that kept the form there): say where to vote.
+    message = _("To vote without JavaScript, open the poll on our site: %(url)s") % {
+        "url": site_origin(request) + url
+    }
+    return widget_message(message, status=200)
 
 
 def vote_payload(request: HttpRequest, poll: Poll, answer: WidgetAnswer) -> dict:
@@ -394,7 +435,8 @@ def widget_token(request: HttpRequest, slug: str) -> JsonResponse:
         if ballot:
             payload["voted_choices"] = ballot.choice_ids
         response = JsonResponse(payload)
-        voters.remember_embed_voter(response, voter_id)
+        if not known:
+            voters.remember_embed_voter(response, voter_id)
     response["Cache-Control"] = "no-store"
     return allow_sandboxed_widget(request, response)
 

@@ -87,6 +87,11 @@ def poll_detail(request: HttpRequest, slug: str) -> HttpResponse:
         return redirect("polls:results", slug=poll.slug)
     if has_message(request):
         return poll_page(request, poll)
+    picked = request.GET.get("choice", "")
+    if picked:
+        # From the widget without JavaScript: the reader confirms their choice here.
+        form = VoteForm(initial={"choice": picked}, poll=poll, choices=poll.form_choices())
+        return poll_page(request, poll, form)
     return kept_page(
         poll_cache.polls.rendering(
             poll,
@@ -308,9 +313,12 @@ def vote_token(request: HttpRequest, slug: str) -> JsonResponse:
     elif poll is None or not poll.is_open():
         response = JsonResponse({"error": _("This poll is not open for votes.")}, status=404)
     else:
-        voter_id = voters.voter_id_from(request) or voters.new_voter_id()
+        voter_id = voters.voter_id_from(request)
+        given = voter_id is None
+        voter_id = voter_id or voters.new_voter_id()
         response = JsonResponse({"token": vote_token_issue(poll, voters.voter_hash(voter_id))})
-        voters.remember_voter(response, voter_id)
+        if given:
+            voters.remember_voter(response, voter_id)
     response["Cache-Control"] = "no-store"
     return response
 

@@ -15,6 +15,7 @@ from polls.snippets import widget_height
 from polls.vote_tokens import vote_token_issue
 from polls.voters import EMBED_VOTER_COOKIE
 from tests.conftest import counts, make_poll, snapshot
+from tests.helpers import vote_form
 
 pytestmark = pytest.mark.django_db
 
@@ -455,7 +456,8 @@ def sandboxed_token(client, poll) -> str:
     """What the sandboxed widget's script does before it votes: a token, and with it the
     reader's partitioned cookie, which the test client keeps."""
     answer = client.post(reverse("polls:embed_token", args=[poll.slug]), headers=SANDBOXED_FETCH)
-    client.cookies[EMBED_VOTER_COOKIE] = embed_cookie_from(answer)
+    if answer.has_header("Set-Cookie"):  # only to a reader who has none yet
+        client.cookies[EMBED_VOTER_COOKIE] = embed_cookie_from(answer)
     return answer.json()["token"]
 
 
@@ -513,7 +515,8 @@ def test_a_widget_vote_whose_answer_was_lost_is_a_repeat_when_retried(poll):
     client = Client()
     for _ in range(2):
         token = client.post(reverse("polls:embed_token", args=[poll.slug]))
-        client.cookies[EMBED_VOTER_COOKIE] = embed_cookie_from(token)
+        if token.has_header("Set-Cookie"):
+            client.cookies[EMBED_VOTER_COOKIE] = embed_cookie_from(token)
         # The vote's answer, and the cookie it may carry, never reach the reader.
         retried = embed_vote(
             client, poll, token=token.json()["token"], headers={"Accept": "application/json"}
@@ -529,6 +532,60 @@ def test_a_token_fetched_by_another_reader_votes_for_no_one_else(poll):
     reader.cookies[EMBED_VOTER_COOKIE] = embed_cookie_from(mine)
     refused = embed_vote(reader, poll, token=token.json()["token"])
     assert refused.status_code == 403 and not Ballot.objects.exists()
+
+
+# The widget's own form, sent by a browser whose frame runs no script: no visibility verdict.
+FORM_IN_FRAME = {"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "navigate"}
+
+
+def test_a_form_vote_from_a_frame_without_script_counts_nothing_and_says_where_to_vote(poll):
+    """A transparent frame with scripts off (sandbox="allow-forms allow-same-origin") over a
+    decoy button: the click posts the widget's form, and used to count silently."""
+    response = embed_vote(
+        Client(), poll, "NGINX", headers={**FORM_IN_FRAME, "Sec-Fetch-Dest": "iframe"}
+    )
+    assert response.status_code == 200
+    assert f"http://testserver/polls/{poll.slug}/?choice=" in response.content.decode()
+    assert not Ballot.objects.exists()
+
+
+def test_a_form_vote_without_script_opens_our_poll_page_to_confirm_the_choice(poll):
+    client = Client()
+    nginx = poll.choices.get(text="NGINX").pk
+    response = embed_vote(
+        client, poll, "NGINX", headers={**FORM_IN_FRAME, "Sec-Fetch-Dest": "document"}
+    )
+    assert response.status_code == 303
+    assert response["Location"] == f"/polls/{poll.slug}/?choice={nginx}"
+    assert not Ballot.objects.exists()
+    page = client.get(response["Location"])
+    assert page["X-Frame-Options"] == "DENY"
+    assert re.search(rf'<input[^>]*value="{nginx}"[^>]*checked', page.content.decode())
+    assert (
+        client.post(
+            reverse("polls:vote", args=[poll.slug]), vote_form(poll, choice=nginx)
+        ).status_code
+        == 303
+    )
+    assert Ballot.objects.get().source == Ballot.Source.POLL_PAGE
+
+
+def test_the_widgets_form_opens_a_new_tab_and_its_script_votes_with_a_verdict(client, poll):
+    html = client.get(reverse("polls:embed", args=[poll.slug])).content.decode()
+    assert re.search(r'<form class="widget__form"[^>]*target="_blank"', html)
+    seen = embed_vote(
+        client,
+        poll,
+        "NGINX",
+        visibility="visible",
+        headers={
+            **FORM_IN_FRAME,
+            "Sec-Fetch-Mode": "cors",
+            "Sec-Fetch-Dest": "empty",
+            "Accept": "application/json",
+        },
+    )
+    assert seen.status_code == 200 and Ballot.objects.get().frame_visibility == "visible"
 
 
 @pytest.mark.parametrize(
