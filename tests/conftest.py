@@ -1,6 +1,6 @@
 import os
 import shutil
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.management import call_command
@@ -11,6 +11,21 @@ from polls.models import Article, Choice, Poll, Topic
 from tests.helpers import HostSite, eventually
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+
+
+def pytest_configure(config) -> None:
+    """TEST_CLOCK_AHEAD_DAYS=365 runs the suite with this process's clock a year on, ticking
+    from there: no test may depend on today's date. (time-machine moves the wall clock of
+    Python, not the monotonic clock that waits and timeouts use; faketime moves both, and
+    Python's waits on threads then never end.)"""
+    days = os.environ.get("TEST_CLOCK_AHEAD_DAYS")
+    if days:
+        import time_machine
+
+        ahead = datetime.now(UTC) + timedelta(days=int(days))
+        time_machine.travel(ahead, tick=True).start()
+
+
 # CI sets REQUIRE_BROWSER=1 so that a missing Chromium fails the run instead of skipping.
 REQUIRE_BROWSER = os.environ.get("REQUIRE_BROWSER") == "1"
 
