@@ -6,4 +6,7 @@ class PollsConfig(AppConfig):
     verbose_name = "Polls and articles"
 
     def ready(self) -> None:
-        from polls import checks  # noqa: F401  (registers the deploy checks)
+        from polls import (
+            checks,  # noqa: F401  (registers the deploy checks)
+            sign_in_throttle,  # noqa: F401  (axes keeps no form data)
+        )

@@ -1,12 +1,15 @@
-"""Vote attempts per client address, counted in PostgreSQL (no other service needed).
+"""Vote attempts per client network, counted in PostgreSQL (no other service needed).
 
-VOTE_RATE_LIMIT is N/W: each address may make at most N attempts in any W seconds, counted with
-a sliding log of its admitted attempts, counted per second, one upsert per attempt.
+VOTE_RATE_LIMIT is N/W: each network (an IPv4 address, an IPv6 /64) may make at most N attempts
+in any W seconds, counted with a sliding log of its admitted attempts, counted per second, one
+upsert per attempt. The admin's sign-in throttle counts the same networks
+(polls/sign_in_throttle.py).
 """
 
 import ipaddress
 import math
 import random
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -26,36 +29,77 @@ class RateDecision:
 
 
 def client_address(request: HttpRequest) -> str:
-    """The socket's address, or the one our reverse proxies vouch for.
+    """The socket's address, or the one our reverse proxies vouch for, in canonical form.
 
     Each proxy appends the address it received the request from to X-Forwarded-For. Walking
     that list from the right, an entry is believed only while the hop that wrote it is one of
     TRUSTED_PROXIES, and at most TRUSTED_PROXY_COUNT hops back: a client that reaches gunicorn
     directly, or writes its own X-Forwarded-For, is known by the address it connects from.
-    Django-axes keys admin sign-in failures on this address too (AXES_CLIENT_IP_CALLABLE).
+    An entry that is not an address at all ("unknown", garbage) is not believed either: the
+    request is known by the hop that wrote it, so that no string buys a budget of its own.
     """
-    address = request.META.get("REMOTE_ADDR", "")
+    remote_addr = request.META.get("REMOTE_ADDR", "")
+    address = address_parse(remote_addr)
+    if address is None:
+        # Not a client's doing: gunicorn on a Unix socket, say. All such requests are one.
+        return remote_addr
     forwarded = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",")]
     forwarded = [part for part in forwarded if part]
     for _ in range(settings.TRUSTED_PROXY_COUNT):
         if not forwarded or not is_trusted_proxy(address):
             break
-        address = forwarded.pop()
+        named = address_parse(forwarded.pop())
+        if named is None:
+            break
+        address = named
+    return str(address)
+
+
+# "[2001:db8::1]:443" and "192.0.2.1:4711": an address with a port, as some proxies write it.
+WITH_PORT = re.compile(r"\[(?P<bracketed>[^]]+)\](?::\d{1,5})?|(?P<ipv4>[\d.]+):\d{1,5}")
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def address_parse(text: str) -> Address | None:
+    """The address that text names, however it is written, or None if it names none.
+
+    A port and an IPv6 zone ("%eth0") are dropped, and an IPv4-mapped IPv6 address
+    (::ffff:192.0.2.1, as a dual-stack socket reports IPv4 clients) is the IPv4 address.
+    """
+    text = text.strip()
+    if match := WITH_PORT.fullmatch(text):
+        text = match["bracketed"] or match["ipv4"]
+    try:
+        address = ipaddress.ip_address(text.partition("%")[0])
+    except ValueError:
+        return None
+    if address.version == 6 and address.ipv4_mapped:
+        return address.ipv4_mapped
     return address
 
 
-def is_trusted_proxy(address: str) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    if ip.version == 6 and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return any(ip in network for network in settings.TRUSTED_PROXIES)
+def is_trusted_proxy(address: Address) -> bool:
+    return any(address in network for network in settings.TRUSTED_PROXIES)
+
+
+def client_network(address: str) -> str:
+    """What the rate limit and the sign-in throttle count as one client: an IPv4 address, or
+    the /64 an IPv6 address is in (every IPv6 host is given a /64 and may use any address in it,
+    a new one per request if it likes)."""
+    parsed = address_parse(address)
+    if parsed is None:
+        return address  # client_address() gives only addresses; a caller's own label stays
+    if parsed.version == 6:
+        return str(ipaddress.IPv6Network((parsed, 64), strict=False))
+    return str(parsed)
 
 
 def address_hash(address: str) -> str:
-    return salted_hmac("polls.client-address", address, algorithm="sha256").hexdigest()
+    """The keyed hash of the address's network: all that is stored about it."""
+    return salted_hmac(
+        "polls.client-address", client_network(address), algorithm="sha256"
+    ).hexdigest()
 
 
 # Counts one attempt from an address, atomically whatever worker runs it: the attempt is

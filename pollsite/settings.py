@@ -133,9 +133,10 @@ MIDDLEWARE = [
 ]
 
 # Admin logins are throttled by django-axes, its attempts stored in PostgreSQL: after
-# AXES_FAILURE_LIMIT failures for one username from one address, that pair is locked out for
-# AXES_COOLOFF_MINUTES. Keyed on the pair so that a newsroom behind one NAT address is not
-# locked out by a single mistyped password, and an editor cannot be locked out from elsewhere.
+# AXES_FAILURE_LIMIT failures for one username from one network (an IPv4 address, an IPv6 /64),
+# that pair is locked out for AXES_COOLOFF_MINUTES. Keyed on the pair so that a newsroom behind
+# one NAT address is not locked out by a single mistyped password, and an editor cannot be
+# locked out from elsewhere.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
@@ -145,8 +146,14 @@ AXES_COOLOFF_TIME = timedelta(minutes=envint("AXES_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
-# The same client address as the vote rate limit: X-Forwarded-For only from TRUSTED_PROXIES.
-AXES_CLIENT_IP_CALLABLE = "polls.rate_limit.client_address"
+# The same client network as the vote rate limit (X-Forwarded-For only from TRUSTED_PROXIES),
+# given to axes as a stand-in derived from its keyed hash: axes stores no address, and its
+# AXES_IP_WHITELIST / AXES_IP_BLACKLIST cannot be used. polls/sign_in_throttle.py also keeps
+# the form data of failed sign-ins out of the database.
+AXES_CLIENT_IP_CALLABLE = "polls.sign_in_throttle.sign_in_address"
+# A row per successful sign-in (who, when, from where) only if an operator asks for it.
+AXES_DISABLE_ACCESS_LOG = not envbool("AXES_ACCESS_LOG", False)
+AXES_ENABLE_ACCESS_FAILURE_LOG = False
 
 ROOT_URLCONF = "pollsite.urls"
 WSGI_APPLICATION = "pollsite.wsgi.application"

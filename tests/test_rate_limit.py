@@ -56,7 +56,20 @@ PROXY = ipaddress.ip_network("10.0.0.0/8")
         (2, "10.0.0.9", "192.0.2.10", "192.0.2.10"),
         # The second hop is believed only if the first one named a proxy.
         (2, "10.0.0.9", "6.6.6.6, 198.51.100.1", "198.51.100.1"),
-        (2, "10.0.0.9", "garbage, not-an-address", "not-an-address"),
+        # An entry that is not an address is not believed: the hop that wrote it is the client.
+        (2, "10.0.0.9", "garbage, not-an-address", "10.0.0.9"),
+        (2, "10.0.0.9", "not-an-address, 10.1.1.1", "10.1.1.1"),
+        (1, "10.0.0.9", "unknown", "10.0.0.9"),
+        # One address, however it is written: a port dropped, IPv4-mapped IPv6 read as IPv4,
+        # IPv6 in its canonical form.
+        (1, "10.0.0.9", "198.51.100.1:4711", "198.51.100.1"),
+        (1, "10.0.0.9", "::ffff:198.51.100.1", "198.51.100.1"),
+        (1, "10.0.0.9", "[::ffff:198.51.100.1]:443", "198.51.100.1"),
+        (1, "10.0.0.9", "2001:DB8:0:0:0:0:0:1", "2001:db8::1"),
+        (1, "10.0.0.9", "[2001:db8::0001]:443", "2001:db8::1"),
+        (1, "10.0.0.9", "fe80::1%eth0", "fe80::1"),
+        (0, "::FFFF:198.51.100.1", "", "198.51.100.1"),
+        (0, "2001:0db8::1", "", "2001:db8::1"),
     ],
 )
 def test_the_client_address_trusts_only_the_configured_proxies(
@@ -80,6 +93,70 @@ def test_behind_a_proxy_a_client_reaching_the_app_directly_cannot_choose_its_add
     ]
     assert statuses == [303, 303, 303, 429, 429, 429]
     # Through the proxy, each reader's own address counts.
+    assert (
+        page_vote(poll, address="10.0.0.2", **{"X-Forwarded-For": "192.0.2.1"}).status_code == 303
+    )
+
+
+def test_the_addresses_of_one_ipv6_64_share_one_budget(poll, three_per_window):
+    """Every IPv6 host has a /64 of its own and may use any address in it."""
+    statuses = [page_vote(poll, address=f"2001:db8:1:2::{n:x}").status_code for n in range(1, 7)]
+    assert statuses == [303, 303, 303, 429, 429, 429]
+    assert page_vote(poll, address="2001:db8:1:2:ffff:ffff:ffff:ffff").status_code == 429
+    # The next /64 is another network.
+    assert page_vote(poll, address="2001:db8:1:3::1").status_code == 303
+
+
+def test_behind_a_proxy_the_addresses_of_one_ipv6_64_share_one_budget(
+    poll, settings, three_per_window
+):
+    settings.TRUSTED_PROXY_COUNT = 1
+    settings.TRUSTED_PROXIES = [ipaddress.ip_network("127.0.0.1/32")]
+    statuses = [
+        page_vote(
+            poll, address="127.0.0.1", **{"X-Forwarded-For": f"2001:db8:5:6:{n:x}::1"}
+        ).status_code
+        for n in range(1, 11)
+    ]
+    assert statuses == [303] * 3 + [429] * 7
+    other = page_vote(poll, address="127.0.0.1", **{"X-Forwarded-For": "2001:db8:5:7::1"})
+    assert other.status_code == 303
+
+
+def test_one_address_however_it_is_written_has_one_budget(poll, settings, three_per_window):
+    settings.TRUSTED_PROXY_COUNT = 1
+    settings.TRUSTED_PROXIES = [PROXY]
+    spellings = [
+        "198.51.100.5",
+        "::ffff:198.51.100.5",
+        "198.51.100.5:4711",
+        "[::ffff:c633:6405]:80",
+    ]
+    statuses = [
+        page_vote(poll, address="10.0.0.2", **{"X-Forwarded-For": spelling}).status_code
+        for spelling in spellings
+    ]
+    assert statuses == [303, 303, 303, 429]
+    # Its socket's address, in the IPv4-mapped form a dual-stack server sees, is the same reader.
+    assert page_vote(poll, address="::ffff:198.51.100.5").status_code == 429
+    assert page_vote(poll, address="198.51.100.6").status_code == 303
+
+
+def test_forwarded_entries_that_are_not_addresses_share_the_proxys_budget(
+    poll, settings, three_per_window
+):
+    """Garbage in X-Forwarded-For does not buy a budget per string: the request is known by the
+    proxy that wrote it."""
+    settings.TRUSTED_PROXY_COUNT = 1
+    settings.TRUSTED_PROXIES = [PROXY]
+    garbage = ["unknown", "x", "_hidden", "999.1.1.1", "2001:db8::1::2", "[::1", "1.2.3.4:x"]
+    statuses = [
+        page_vote(poll, address="10.0.0.2", **{"X-Forwarded-For": entry}).status_code
+        for entry in garbage
+    ]
+    assert statuses == [303, 303, 303] + [429] * 4
+    assert page_vote(poll, address="10.0.0.2").status_code == 429
+    # The readers the proxy names properly are unaffected.
     assert (
         page_vote(poll, address="10.0.0.2", **{"X-Forwarded-For": "192.0.2.1"}).status_code == 303
     )

@@ -1,0 +1,40 @@
+"""What django-axes, the admin's sign-in throttle, is told about a client and what it keeps.
+
+Axes counts failed sign-ins per username and client network, like the vote rate limit, and keeps
+neither the client's address nor the form it posted (README, "Sign-in throttling").
+"""
+
+import ipaddress
+
+from axes.models import AccessAttempt
+from django.db.models.signals import pre_save
+from django.dispatch import receiver
+from django.http import HttpRequest
+
+from polls.rate_limit import address_hash, client_address
+
+# Axes keeps the address in an inet column (GenericIPAddressField), where the 64 characters of
+# a keyed hash do not fit. It is given a stand-in instead: the first 64 bits of the network's
+# keyed hash (the vote rate limit's), under the IPv6 prefix reserved for discarding traffic,
+# which no client can have: nobody mistakes it for a reader's address, and without SECRET_KEY
+# it says nothing about one. Two networks that shared a stand-in would share their failures;
+# with 64 bits, that takes billions of networks.
+STAND_IN_PREFIX = ipaddress.IPv6Network("100::/64")
+
+
+def address_stand_in(address: str) -> str:
+    return str(STAND_IN_PREFIX[int(address_hash(address)[:16], 16)])
+
+
+def sign_in_address(request: HttpRequest) -> str:
+    """The address axes records and counts a sign-in under (AXES_CLIENT_IP_CALLABLE)."""
+    return address_stand_in(client_address(request))
+
+
+@receiver(pre_save, sender=AccessAttempt)
+def access_attempt_forget_the_form(instance: AccessAttempt, **kwargs) -> None:
+    """Axes would keep the query and the form of each failed sign-in, all but the password:
+    the CSRF token (from which the CSRF cookie can be worked out) and whatever fields an
+    attacker adds. The throttle needs neither, and axes has no setting to leave them out."""
+    instance.get_data = ""
+    instance.post_data = ""
