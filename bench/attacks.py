@@ -6,6 +6,8 @@
     python bench/attacks.py http://127.0.0.1:8000 straddle 5/20  # under VOTE_RATE_LIMIT=5/20
     python bench/attacks.py http://127.0.0.1:8000 csrf      # forms in other charsets
     python bench/attacks.py http://127.0.0.1:8000 head      # HEAD on every page
+    python bench/attacks.py http://127.0.0.1:8000 trust     # networks, odd bodies, NUL, frames
+                                  # (TRUSTED_PROXIES=127.0.0.1 VOTE_RATE_LIMIT=5/60 make run)
 
 What a database crash does is measured by tests/test_faults.py (pytest -s prints it).
 """
@@ -195,3 +197,120 @@ elif MODE == "head":
     print(
         "results with voter cookie:", s, "Your vote" in body, h.get("Cache-Control"), h.get("Vary")
     )
+elif MODE == "trust":
+    rows = []
+
+    def row(attack, result):
+        rows.append((attack, result))
+
+    def network_votes(addresses):
+        """One vote per address (a new reader each time), forwarded by the trusted proxy."""
+        statuses = collections.Counter()
+        for address in addresses:
+            op, jar = opener()
+            token, choices = form(op, jar)
+            statuses[vote(op, token, choices[0], {"X-Forwarded-For": address})] += 1
+        return dict(statuses)
+
+    row(
+        "30 votes from 30 addresses of one IPv6 /64",
+        network_votes([f"2001:db8:1:2::{n:x}" for n in range(1, 31)]),
+    )
+    row(
+        "one IPv6 address in 3 spellings, 4 times each",
+        network_votes(["2001:db8:9::1", "2001:DB8:9:0:0:0:0:1", "2001:0db8:0009::0001"] * 4),
+    )
+    row(
+        "7.7.7.7 as is, with ports, and as ::ffff:7.7.7.7",
+        network_votes(["7.7.7.7", "7.7.7.7:1234", "7.7.7.7:999", "::ffff:7.7.7.7"] * 3),
+    )
+    row("garbage X-Forwarded-For, 10 strings", network_votes([f"x{n}" for n in range(10)]))
+    wrong = []
+    for n in range(8):
+        op, jar = opener()
+        html = call(op, "/admin/login/")[2]
+        csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
+        body = urllib.parse.urlencode(
+            {"csrfmiddlewaretoken": csrf, "username": "admin", "password": "wrong"}
+        ).encode()
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Referer": BASE + "/admin/login/",
+            "X-Forwarded-For": f"2001:db8:7:7::{n + 1:x}",
+        }
+        wrong.append(call(op, "/admin/login/", body, headers)[0])
+    row("8 wrong passwords from 8 addresses of one /64", wrong)
+    for charset in ("rot13", "zlib", "base64", "quopri", "no-such-charset"):
+        statuses = []
+        for url in (f"/polls/{SLUG}/vote/", f"/polls/{SLUG}/embed/vote/", "/admin/login/"):
+            op, _ = opener()
+            body = b'--x\r\nContent-Disposition: form-data; name="choice"\r\n\r\n1\r\n--x--\r\n'
+            statuses.append(
+                call(
+                    op,
+                    url,
+                    body,
+                    {
+                        "Content-Type": f"multipart/form-data; boundary=x; charset={charset}",
+                        "Cookie": "csrftoken=" + "c" * 32,
+                        "X-CSRFToken": "c" * 32,
+                    },
+                )[0]
+            )
+        row(f"multipart charset={charset} on vote, widget vote, sign-in", statuses)
+    op, _ = opener()
+    row(
+        "NUL in a query: /articles/?page=%00, oEmbed url=%00",
+        [call(op, "/articles/?page=%00")[0], call(op, "/oembed?url=%00")[0]],
+    )
+    # The widget's vote flow.
+    op, jar = opener()
+    token = json.loads(
+        call(op, f"/polls/{SLUG}/embed/token/", b"", {"Origin": BASE}, method="POST")[2]
+    )["token"]
+    _, choices = form(opener()[0], None)
+    body = urllib.parse.urlencode({"token": token, "choice": choices[0]}).encode()
+    json_headers = {"Origin": BASE, "Accept": "application/json"}
+    first = call(op, f"/polls/{SLUG}/embed/vote/", body, json_headers)[0]
+    token = json.loads(
+        call(op, f"/polls/{SLUG}/embed/token/", b"", {"Origin": BASE}, method="POST")[2]
+    )["token"]
+    body = urllib.parse.urlencode({"token": token, "choice": choices[0]}).encode()
+    retry = call(op, f"/polls/{SLUG}/embed/vote/", body, json_headers)[0]
+    row("widget vote, then the same reader's retry (answer lost)", [first, retry])
+    sandboxed = {
+        "Origin": "null",
+        "Sec-Fetch-Site": "cross-site",
+        "Sec-Fetch-Mode": "cors",
+        "Sec-Fetch-Dest": "empty",
+        "Accept": "application/json",
+    }
+    omitted = []
+    for _ in range(5):
+        op, _ = opener()  # credentials "omit": no cookie kept between the calls
+        token = json.loads(
+            call(opener()[0], f"/polls/{SLUG}/embed/token/", b"", sandboxed, method="POST")[2]
+        )["token"]
+        body = urllib.parse.urlencode({"token": token, "choice": choices[0]}).encode()
+        omitted.append(call(op, f"/polls/{SLUG}/embed/vote/", body, sandboxed)[0])
+    row("sandboxed page, credentials omit, 5 votes", omitted)
+    op, _ = opener()
+    token = json.loads(
+        call(op, f"/polls/{SLUG}/embed/token/", b"", {"Origin": BASE}, method="POST")[2]
+    )["token"]
+    body = urllib.parse.urlencode({"token": token, "choice": choices[0]}).encode()
+    framed = {
+        "Origin": BASE,
+        "Sec-Fetch-Site": "same-origin",
+        "Sec-Fetch-Mode": "navigate",
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+    in_frame = call(op, f"/polls/{SLUG}/embed/vote/", body, {**framed, "Sec-Fetch-Dest": "iframe"})
+    new_tab = call(op, f"/polls/{SLUG}/embed/vote/", body, {**framed, "Sec-Fetch-Dest": "document"})
+    row(
+        "widget form without script: in the frame, in a new tab",
+        [in_frame[0], new_tab[0], new_tab[1].get("Location")],
+    )
+    print("| attack | statuses |\n| --- | --- |")
+    for attack, result in rows:
+        print(f"| {attack} | {result} |")
