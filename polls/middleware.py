@@ -6,7 +6,7 @@ import re
 from django.core.exceptions import BadRequest
 from django.core.signals import request_started
 from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.template.loader import render_to_string
 from django.utils.cache import patch_cache_control
 from django.utils.http import parse_header_parameters
@@ -89,10 +89,12 @@ UNREADABLE_CONTENT_TYPE = "pollsite.unreadable_content_type"
 class UnusableInputMiddleware:
     """A 400 for a request no view can use, before anything reads its body or parameters.
 
-    A Content-Type (of any request) whose charset is not a text encoding, or unknown: Django
-    decodes the query string and a multipart form's fields in that charset, and for rot13,
-    zlib or base64 Python refuses ("is not a text encoding"), a 500. Also one that Django
-    cannot parse (too long, an RFC 2231 value in an unknown encoding).
+    - A Content-Type (of any request) whose charset is not a text encoding, or unknown:
+      Django decodes the query string and a multipart form's fields in that charset, and for
+      rot13, zlib or base64 Python refuses ("is not a text encoding"), a 500. Also one that
+      Django cannot parse (too long, an RFC 2231 value in an unknown encoding).
+    - NUL in a query parameter: PostgreSQL text cannot hold it, so a search or filter on it
+      fails (the admin's searches, its autocomplete); no reader or editor ever sends one.
 
     The answer is in the form its caller reads: JSON with the widget's CORS for scripts, the
     widget's own message inside a publisher's page, else our 400 page. Placed after the
@@ -109,7 +111,9 @@ class UnusableInputMiddleware:
         request_started.connect(set_aside_unreadable_content_type, dispatch_uid=__name__)
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if UNREADABLE_CONTENT_TYPE in request.META:
+        if UNREADABLE_CONTENT_TYPE in request.META or (
+            request.META.get("QUERY_STRING") and has_nul(request.GET)
+        ):
             return refusal(request)
         return self.get_response(request)
 
@@ -155,6 +159,13 @@ def decodes_any_bytes(codec_name: str) -> bool:
     except (LookupError, UnicodeError):
         return False
     return True
+
+
+def has_nul(parameters: QueryDict) -> bool:
+    return any(
+        "\x00" in name or any("\x00" in value for value in values)
+        for name, values in parameters.lists()
+    )
 
 
 def refusal(request: HttpRequest) -> HttpResponse:

@@ -12,6 +12,8 @@ from urllib.parse import urlencode
 
 import pytest
 from axes.models import AccessAttempt
+from django.apps import apps
+from django.contrib.admin import site as admin_site
 from django.contrib.auth.models import User
 from django.core import signing
 from django.http import QueryDict
@@ -185,6 +187,14 @@ def odd_body(endpoint: str, content_type: str):
         return client.generic("POST", url, body, headers=headers)
 
     return request
+
+
+# The list of every model the admin shows, searched or not.
+ADMIN_CHANGELISTS = [
+    f"/admin/{model._meta.app_label}/{model._meta.model_name}/"
+    for model in apps.get_models()
+    if admin_site.is_registered(model)
+]
 
 
 def get(url):
@@ -449,7 +459,40 @@ CASES = {
     "oembed: unknown poll": (get("/oembed?url=http://testserver/polls/nope/"), 404),
     "oembed: another site": (get("/oembed?url=https://evil.example/polls/main/"), 404),
     "oembed: draft poll": (get("/oembed?url=http://testserver/polls/draft/"), 404),
-    "oembed: garbage url": (get("/oembed?url=%FF%FE%00"), 404),
+    "oembed: garbage url": (get("/oembed?url=%FF%FE"), 404),
+    # NUL, which PostgreSQL text cannot hold, in a query parameter
+    "oembed: url with NUL": (get("/oembed?url=%FF%FE%00"), 400),
+    "oembed: poll url with NUL": (get("/oembed?url=http://testserver/polls/ma%00in/"), 400),
+    "oembed: maxwidth NUL": (get("/oembed?url=http://testserver/polls/main/&maxwidth=%00"), 400),
+    "home page: parameter NUL": (get("/?x=%00"), 400),
+    "home page: NUL in a parameter's name": (get("/?%00=1"), 400),
+    "archive: page NUL": (get("/polls/archive/?page=%00"), 400),
+    "articles: page NUL": (get("/articles/?page=1%00"), 400),
+    "article: parameter NUL": (get("/articles/host/?utm_source=%00"), 400),
+    "poll: parameter NUL": (get("/polls/main/?x=%00"), 400),
+    "results: parameter NUL": (get("/polls/main/results/?x=%00"), 400),
+    "widget: parameter NUL": (get("/polls/main/embed/?x=%00"), 400),
+    "json: parameter NUL": (get("/api/polls/main/results?x=%00"), 400),
+    "vote: NUL in the query string": (
+        post("/polls/main/vote/?x=%00", lambda w: {"choice": w.choice()}),
+        400,
+    ),
+    "admin: autocomplete NUL": (
+        admin(
+            get("/admin/autocomplete/?app_label=polls&model_name=article&field_name=poll&term=%00")
+        ),
+        400,
+    ),
+    "admin: write-ins status NUL": (
+        admin(get(lambda w: f"/admin/polls/poll/{w.poll.pk}/write-ins/?status=%00")),
+        400,
+    ),
+    "admin: changelist filter NUL": (admin(get("/admin/polls/ballot/?host_origin=%00")), 400),
+    "admin: login next NUL": (get("/admin/login/?next=/admin/%00"), 400),
+    **{
+        f"admin: search of {url} for NUL": (admin(get(f"{url}?q=%00")), 400)
+        for url in ADMIN_CHANGELISTS
+    },
     # JSON results
     "json: unknown poll": (get("/api/polls/nope/results"), 404),
     "json: draft poll": (get("/api/polls/draft/results"), 404),
