@@ -1,10 +1,15 @@
+import codecs
+import functools
 import logging
 import re
 
+from django.core.exceptions import BadRequest
+from django.core.signals import request_started
 from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.template.loader import render_to_string
 from django.utils.cache import patch_cache_control
+from django.utils.http import parse_header_parameters
 from django.utils.translation import gettext
 
 logger = logging.getLogger(__name__)
@@ -36,12 +41,6 @@ class DatabaseUnavailableMiddleware:
         # Imported here: the embed views need the app registry, which middleware must not.
         from polls import embed_views
 
-        wants_json = (
-            request.path.startswith("/api/")
-            or request.path in ("/oembed", "/oembed/")
-            or request.path.endswith("/embed/token/")
-            or embed_views.wants_json(request)
-        )
         # Imported here too: services imports the models.
         from polls.services import VoteUnconfirmed
 
@@ -53,7 +52,7 @@ class DatabaseUnavailableMiddleware:
             )
         else:
             message = gettext("The poll is briefly unavailable. Please try again in a few seconds.")
-        if wants_json:
+        if answers_in_json(request):
             # "message" is what the widget shows its reader.
             response = JsonResponse({"error": message, "message": message}, status=503)
             embed_views.allow_sandboxed_widget(request, response)
@@ -68,6 +67,122 @@ class DatabaseUnavailableMiddleware:
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         response["Cache-Control"] = "no-store"
         return response
+
+
+def answers_in_json(request: HttpRequest) -> bool:
+    """Whether the caller of this request reads its answer as JSON: our JSON endpoints, and
+    the scripts (ours on our pages, the widget's in a publisher's) that ask for it."""
+    from polls import embed_views
+
+    return (
+        request.path.startswith("/api/")
+        or request.path in ("/oembed", "/oembed/")
+        or request.path.endswith("/embed/token/")
+        or embed_views.wants_json(request)
+    )
+
+
+# Where a Content-Type that no view could read is kept, out of Django's way (see below).
+UNREADABLE_CONTENT_TYPE = "pollsite.unreadable_content_type"
+
+
+class UnusableInputMiddleware:
+    """A 400 for a request no view can use, before anything reads its body or parameters.
+
+    - A Content-Type (of any request) whose charset is not a text encoding, or unknown:
+      Django decodes the query string and a multipart form's fields in that charset, and for
+      rot13, zlib or base64 Python refuses ("is not a text encoding"), a 500. Also one that
+      Django cannot parse (too long, an RFC 2231 value in an unknown encoding).
+    - NUL in a query parameter: PostgreSQL text cannot hold it, so a search or filter on it
+      fails (the admin's searches, its autocomplete); no reader or editor ever sends one.
+
+    The answer is in the form its caller reads: JSON with the widget's CORS for scripts, the
+    widget's own message inside a publisher's page, else our 400 page. Placed after the
+    middleware that set security headers, so that the 400 carries them like any answer.
+    """
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+        # Django builds the request before any middleware runs, and already decodes the query
+        # string in the Content-Type's charset while doing so (Django 6.1: the setter of
+        # HttpRequest.encoding); a header it cannot parse raises there too. Both escape
+        # Django's error handling: the WSGI server answers a bare 500. So the header is set
+        # aside when the request starts, and refused here.
+        request_started.connect(set_aside_unreadable_content_type, dispatch_uid=__name__)
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if UNREADABLE_CONTENT_TYPE in request.META or (
+            request.META.get("QUERY_STRING") and has_nul(request.GET)
+        ):
+            return refusal(request)
+        return self.get_response(request)
+
+
+def set_aside_unreadable_content_type(sender, environ: dict, **kwargs) -> None:
+    """Moves a Content-Type that no view could read out of the request's way: without it, the
+    body is no form, and nothing decodes anything in its charset."""
+    content_type = environ.get("CONTENT_TYPE", "")  # none in an ASGI scope
+    if content_type and not readable_content_type(content_type):
+        environ[UNREADABLE_CONTENT_TYPE] = environ.pop("CONTENT_TYPE")
+
+
+def readable_content_type(header: str) -> bool:
+    try:
+        _, parameters = parse_header_parameters(header)
+    except (ValueError, LookupError):  # too long; an RFC 2231 value in no known text encoding
+        return False
+    charset = parameters.get("charset")
+    if charset is None:  # nearly every request
+        return True
+    try:
+        codec = codecs.lookup(charset)
+    except (LookupError, ValueError):  # ValueError: a name with NUL in it
+        return False
+    return decodes_any_bytes(codec.name)
+
+
+# Every byte value but the backslash, which the escape codecs (unicode_escape) would read as
+# the start of an escape and warn about.
+ANY_BYTES = bytes(range(256)).replace(b"\\", b"")
+
+
+# Keyed by the codec's own name, so the cache holds at most one entry per installed codec
+# however many spellings callers send.
+@functools.cache
+def decodes_any_bytes(codec_name: str) -> bool:
+    """Whether Python decodes any bytes in this codec, bad ones replaced, as Django does with
+    a multipart form's fields. Not so for the codecs that are not text encodings (rot13,
+    zlib, base64, hex, bz2, uu, quopri), nor for idna, punycode and "undefined", which
+    raise rather than replace."""
+    try:
+        ANY_BYTES.decode(codec_name, "replace")
+    except (LookupError, UnicodeError):
+        return False
+    return True
+
+
+def has_nul(parameters: QueryDict) -> bool:
+    return any(
+        "\x00" in name or any("\x00" in value for value in values)
+        for name, values in parameters.lists()
+    )
+
+
+def refusal(request: HttpRequest) -> HttpResponse:
+    # Imported here: the views need the app registry, which middleware must not.
+    from polls import embed_views, views
+
+    message = gettext("We could not understand that request")
+    if answers_in_json(request):
+        # What the widget's vote answers to a bad vote: its script shows the message.
+        response = JsonResponse({"ok": False, "message": message}, status=400)
+        embed_views.allow_sandboxed_widget(request, response)
+    elif WIDGET_PATH.search(request.path):
+        response = embed_views.widget_message(message, status=400)
+    else:
+        response = views.bad_request(request, BadRequest(message))
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 class PrivateUnlessSharedMiddleware:

@@ -128,6 +128,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    # A 400 for a body in a charset that is not text, or NUL in a query parameter, before any
+    # view reads them; after the middleware above, so the 400 has every header of an answer.
+    "polls.middleware.UnusableInputMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into a 429 page.
     "axes.middleware.AxesMiddleware",
 ]

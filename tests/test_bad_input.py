@@ -1,10 +1,19 @@
 """Malformed requests at every entry point: each gets a clear 4xx and changes nothing."""
 
+import codecs
+import contextlib
+import encodings
+import encodings.aliases
+import pkgutil
 import time
 from dataclasses import dataclass, field
 from unittest import mock
+from urllib.parse import urlencode
 
 import pytest
+from axes.models import AccessAttempt
+from django.apps import apps
+from django.contrib.admin import site as admin_site
 from django.contrib.auth.models import User
 from django.core import signing
 from django.http import QueryDict
@@ -100,8 +109,102 @@ def with_csrf_cookie(content_type: str, url: str = "/polls/main/vote/", body: by
     return request
 
 
+CSRF = "c" * 32
+CSRF_FIELD = {"csrfmiddlewaretoken": CSRF}
+
+# Python codecs that are not text encodings ("is not a text encoding"), those that refuse to
+# replace what they cannot decode, and a name that is no codec at all.
+NOT_TEXT_CHARSETS = (
+    *("rot13", "zlib", "hex", "base64", "bz2", "uu", "quopri"),
+    *("idna", "punycode", "undefined"),
+    "no-such-charset",
+)
+ODD_BODIES = ("multipart/form-data; boundary=x", "application/x-www-form-urlencoded", "text/plain")
+
+
+def multipart(fields: dict) -> bytes:
+    """A multipart/form-data body, boundary x, as a browser sends a form."""
+    parts = [
+        f'--x\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+        for name, value in fields.items()
+    ]
+    return ("".join(parts) + "--x--\r\n").encode()
+
+
+# Every URL that takes a POST (pollsite/urls.py, polls/urls.py, the admin's): the form a
+# browser sends there, with its CSRF token where one is needed, and whether an editor sends it.
+POST_FORMS = {
+    "vote": (False, lambda w: ("/polls/main/vote/", {"choice": w.choice(), **CSRF_FIELD})),
+    "vote token": (False, lambda w: ("/polls/main/token/", {})),
+    "widget vote": (
+        False,
+        lambda w: ("/polls/main/embed/vote/", {"choice": w.choice(), "token": w.token()}),
+    ),
+    "widget token": (False, lambda w: ("/polls/main/embed/token/", {})),
+    "admin login": (
+        False,
+        lambda w: ("/admin/login/", {"username": "editor", "password": "x", **CSRF_FIELD}),
+    ),
+    "admin logout": (True, lambda w: ("/admin/logout/", CSRF_FIELD)),
+    "admin add poll": (
+        True,
+        lambda w: ("/admin/polls/poll/add/", {"question": "Q?", **CSRF_FIELD}),
+    ),
+    "admin action": (
+        True,
+        lambda w: (
+            "/admin/polls/poll/",
+            {
+                "action": "delete_selected",
+                "_selected_action": w.poll.pk,
+                "post": "yes",
+                **CSRF_FIELD,
+            },
+        ),
+    ),
+    "admin write-in moderation": (
+        True,
+        lambda w: (
+            f"/admin/polls/poll/{w.poll.pk}/write-ins/",
+            {"action": "approve", "ballot": "1", **CSRF_FIELD},
+        ),
+    ),
+}
+
+
+def odd_body(endpoint: str, content_type: str):
+    """The form of a POST endpoint under the given Content-Type (multipart or urlencoded as it
+    says), from a browser holding our CSRF cookie: anyone who loaded one of our pages."""
+
+    def request(w, client):
+        signed_in, form = POST_FORMS[endpoint]
+        url, fields = form(w)
+        client = w.admin if signed_in else Client(enforce_csrf_checks=True)
+        client.cookies["csrftoken"] = CSRF
+        body = multipart(fields) if content_type.startswith("multipart/") else urlencode(fields)
+        # Content-Type as a header too: the test client leaves it out with an empty body.
+        headers = {"Accept": "application/json", "Content-Type": content_type}
+        return client.generic("POST", url, body, headers=headers)
+
+    return request
+
+
+# The list of every model the admin shows, searched or not.
+ADMIN_CHANGELISTS = [
+    f"/admin/{model._meta.app_label}/{model._meta.model_name}/"
+    for model in apps.get_models()
+    if admin_site.is_registered(model)
+]
+
+
 def get(url):
     return lambda w, client: client.get(url(w) if callable(url) else url)
+
+
+def get_in_charset(url: str, charset: str):
+    """A GET with a Content-Type: Django decodes its query string in the charset named."""
+    headers = {"Content-Type": f"text/plain; charset={charset}"}
+    return lambda w, client: client.get(url, headers=headers)
 
 
 def method(name: str, url: str):
@@ -256,6 +359,37 @@ CASES = {
         ),
         400,
     ),
+    # A charset that is not a text encoding, at every POST endpoint (more in
+    # test_a_body_in_a_charset_that_is_not_text_gets_a_400_everywhere)
+    **{
+        f"{endpoint}: multipart in rot13": (
+            odd_body(endpoint, "multipart/form-data; boundary=x; charset=rot13"),
+            400,
+        )
+        for endpoint in POST_FORMS
+    },
+    # ... and under a GET's query string, which Django decodes in the same charset
+    # ... or a Content-Type Django cannot parse, which it refused with a bare 500
+    "vote: Content-Type with a parameter in an unknown encoding": (
+        odd_body("vote", "multipart/form-data; boundary=x; name*=bogus''x"),
+        400,
+    ),
+    "vote: Content-Type over 10,000 characters": (
+        odd_body("vote", "multipart/form-data; boundary=x; pad=" + "x" * 10_000),
+        400,
+    ),
+    "oembed: query under a Content-Type in rot13": (
+        get_in_charset("/oembed?url=http://testserver/polls/main/", "rot13"),
+        400,
+    ),
+    "articles: page under a Content-Type in zlib": (
+        get_in_charset("/articles/?page=2", "zlib"),
+        400,
+    ),
+    "admin: search under a Content-Type in hex": (
+        admin(get_in_charset("/admin/polls/poll/?q=x", "hex")),
+        400,
+    ),
     # The widget's vote
     "widget: missing token": (embed(lambda w: {"choice": w.choice()}), 403),
     "widget: forged token": (
@@ -325,7 +459,40 @@ CASES = {
     "oembed: unknown poll": (get("/oembed?url=http://testserver/polls/nope/"), 404),
     "oembed: another site": (get("/oembed?url=https://evil.example/polls/main/"), 404),
     "oembed: draft poll": (get("/oembed?url=http://testserver/polls/draft/"), 404),
-    "oembed: garbage url": (get("/oembed?url=%FF%FE%00"), 404),
+    "oembed: garbage url": (get("/oembed?url=%FF%FE"), 404),
+    # NUL, which PostgreSQL text cannot hold, in a query parameter
+    "oembed: url with NUL": (get("/oembed?url=%FF%FE%00"), 400),
+    "oembed: poll url with NUL": (get("/oembed?url=http://testserver/polls/ma%00in/"), 400),
+    "oembed: maxwidth NUL": (get("/oembed?url=http://testserver/polls/main/&maxwidth=%00"), 400),
+    "home page: parameter NUL": (get("/?x=%00"), 400),
+    "home page: NUL in a parameter's name": (get("/?%00=1"), 400),
+    "archive: page NUL": (get("/polls/archive/?page=%00"), 400),
+    "articles: page NUL": (get("/articles/?page=1%00"), 400),
+    "article: parameter NUL": (get("/articles/host/?utm_source=%00"), 400),
+    "poll: parameter NUL": (get("/polls/main/?x=%00"), 400),
+    "results: parameter NUL": (get("/polls/main/results/?x=%00"), 400),
+    "widget: parameter NUL": (get("/polls/main/embed/?x=%00"), 400),
+    "json: parameter NUL": (get("/api/polls/main/results?x=%00"), 400),
+    "vote: NUL in the query string": (
+        post("/polls/main/vote/?x=%00", lambda w: {"choice": w.choice()}),
+        400,
+    ),
+    "admin: autocomplete NUL": (
+        admin(
+            get("/admin/autocomplete/?app_label=polls&model_name=article&field_name=poll&term=%00")
+        ),
+        400,
+    ),
+    "admin: write-ins status NUL": (
+        admin(get(lambda w: f"/admin/polls/poll/{w.poll.pk}/write-ins/?status=%00")),
+        400,
+    ),
+    "admin: changelist filter NUL": (admin(get("/admin/polls/ballot/?host_origin=%00")), 400),
+    "admin: login next NUL": (get("/admin/login/?next=/admin/%00"), 400),
+    **{
+        f"admin: search of {url} for NUL": (admin(get(f"{url}?q=%00")), 400)
+        for url in ADMIN_CHANGELISTS
+    },
     # JSON results
     "json: unknown poll": (get("/api/polls/nope/results"), 404),
     "json: draft poll": (get("/api/polls/draft/results"), 404),
@@ -402,6 +569,134 @@ def test_malformed_requests_get_a_clear_4xx_and_change_nothing(world, client, re
 
 def test_the_battery_is_at_least_forty_requests():
     assert len(CASES) >= 40
+
+
+@pytest.mark.parametrize("endpoint", POST_FORMS)
+def test_a_body_in_a_charset_that_is_not_text_gets_a_400_everywhere(world, endpoint):
+    before = snapshot()
+    for body in ODD_BODIES:
+        for charset in NOT_TEXT_CHARSETS:
+            response = odd_body(endpoint, f"{body}; charset={charset}")(world, None)
+            assert response.status_code == 400, (body, charset)
+    assert snapshot() == before
+
+
+def every_codec_python_has() -> list[str]:
+    names = {module.name for module in pkgutil.iter_modules(encodings.__path__)}
+    found = set()
+    for name in names | set(encodings.aliases.aliases):
+        # Not every name is a codec: helper modules, codecs of other platforms (mbcs).
+        with contextlib.suppress(LookupError):
+            found.add(codecs.lookup(name).name)
+    return sorted(found)
+
+
+def test_no_charset_python_knows_breaks_a_form_or_a_query(world):
+    """Whatever charset a form or a query claims, refused or read, never a 500."""
+    junk = bytes(range(256)).replace(b"\\", b"")  # a backslash only makes escape codecs warn
+    form = multipart({"choice": "0", **CSRF_FIELD}).replace(
+        b"--x--",
+        b'--x\r\nContent-Disposition: form-data; name="note"\r\n\r\n' + junk + b"\r\n--x--",
+    )
+    client = Client(enforce_csrf_checks=True)
+    client.cookies["csrftoken"] = CSRF
+    before = snapshot()
+    charsets = every_codec_python_has()
+    assert len(charsets) > 100
+    for charset in charsets:
+        vote = client.generic(
+            "POST",
+            "/polls/main/vote/",
+            form,
+            headers={"Content-Type": f"multipart/form-data; boundary=x; charset={charset}"},
+        )
+        query = client.get(
+            "/articles/?page=2", headers={"Content-Type": f"text/plain; charset={charset}"}
+        )
+        assert vote.status_code < 500 and query.status_code < 500, charset
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/x-www-form-urlencoded;charset=UTF-8",  # the widget's fetch sends this
+        "multipart/form-data; boundary=x; charset=utf-8",
+        "multipart/form-data; boundary=x; charset=latin-1",
+    ],
+)
+def test_a_vote_in_a_declared_text_charset_still_counts(world, content_type):
+    before = world.poll.choices.get(pk=world.choice()).votes
+    response = odd_body("widget vote", content_type)(world, None)
+    assert response.status_code == 200
+    assert world.poll.choices.get(pk=world.choice()).votes == before + 1
+
+
+SANDBOXED_FETCH = {
+    "Origin": "null",
+    "Sec-Fetch-Mode": "cors",
+    "Sec-Fetch-Dest": "empty",
+    "Sec-Fetch-Site": "cross-site",
+    "Accept": "application/json",
+}
+
+
+@pytest.mark.parametrize("url", ["/polls/main/embed/vote/", "/polls/main/embed/token/"])
+def test_the_sandboxed_widget_can_read_its_400(world, url):
+    form = multipart({"choice": world.choice(), "token": world.token()})
+    response = Client().generic(
+        "POST",
+        url,
+        form,
+        content_type="multipart/form-data; boundary=x; charset=rot13",
+        headers=SANDBOXED_FETCH,
+    )
+    assert response.status_code == 400
+    assert response["Access-Control-Allow-Origin"] == "null"
+    assert response["Access-Control-Allow-Credentials"] == "true"
+    assert response.json() == {"ok": False, "message": "We could not understand that request"}
+
+
+def test_the_widget_form_without_script_gets_its_400_inside_the_article(world):
+    form = multipart({"choice": world.choice(), "token": world.token()})
+    response = Client().generic(
+        "POST",
+        "/polls/main/embed/vote/",
+        form,
+        content_type="multipart/form-data; boundary=x; charset=base64",
+        headers={"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"},
+    )
+    assert response.status_code == 400
+    assert "We could not understand that request" in response.content.decode()
+    assert "X-Frame-Options" not in response  # framed by the article, like the widget itself
+    assert "frame-ancestors" in response["Content-Security-Policy"]
+
+
+def test_an_unreadable_sign_in_changes_nothing_and_the_real_one_still_works(world):
+    """The 400 comes before the CSRF check and django-axes: no failure is counted against
+    the editor, and their next sign-in, CSRF token and all, goes through."""
+    editor = User.objects.get(username="editor")
+    editor.set_password("a long editor password")
+    editor.save()
+    browser = Client(enforce_csrf_checks=True)
+    browser.get("/admin/login/")
+    token = browser.cookies["csrftoken"].value
+    fields = {"username": "editor", "password": "wrong", "csrfmiddlewaretoken": token}
+    for charset in NOT_TEXT_CHARSETS:
+        response = browser.generic(
+            "POST",
+            "/admin/login/",
+            multipart(fields),
+            content_type=f"multipart/form-data; boundary=x; charset={charset}",
+        )
+        assert response.status_code == 400
+        assert "We could not understand that request" in response.content.decode()
+    assert not AccessAttempt.objects.exists()
+    signed_in = browser.post(
+        "/admin/login/?next=/admin/",
+        {**fields, "password": "a long editor password"},
+    )
+    assert signed_in.status_code == 302 and signed_in["Location"] == "/admin/"
 
 
 JUNK_FIELDS = st.dictionaries(
