@@ -250,6 +250,9 @@ def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
         poll_cache.polls.article_poll_found(slug, poll.slug, since)
     ballot = reader_ballot(request, poll)
     if ballot or has_message(request):
+        # This reader's own page, their vote in its figures: read fresh, as the results page
+        # is. This worker may not have heard yet of the vote another worker counted.
+        poll = poll_cache.visible_poll_or_404(poll.slug)
         return article_response(request, article(), poll, ballot=ballot)
     return kept_page(
         poll_cache.polls.rendering(
