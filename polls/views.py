@@ -91,7 +91,7 @@ def poll_detail(request: HttpRequest, slug: str) -> HttpResponse:
     if picked:
         # From the widget without JavaScript: the reader confirms their choice here.
         form = VoteForm(initial={"choice": picked}, poll=poll, choices=poll.form_choices())
-        return poll_page(request, poll, form)
+        return poll_page(request, poll, form, confirming=True)
     return kept_page(
         poll_cache.polls.rendering(
             poll,
@@ -110,9 +110,11 @@ def poll_page(
     *,
     vote_token: str | None = None,
     status: int = 200,
+    confirming: bool = False,
 ) -> HttpResponse:
     """The poll's own page: its vote form (with the errors of a refused attempt)."""
     context = {
+        "confirming": confirming,
         "poll": poll,
         "form": form or VoteForm(poll=poll, choices=poll.form_choices()),
         "vote_token": vote_token or vote_token_issue(poll),

@@ -561,6 +561,7 @@ def test_a_form_vote_without_script_opens_our_poll_page_to_confirm_the_choice(po
     page = client.get(response["Location"])
     assert page["X-Frame-Options"] == "DENY"
     assert re.search(rf'<input[^>]*value="{nginx}"[^>]*checked', page.content.decode())
+    assert "Press Vote to count it: nothing has been counted yet." in page.content.decode()
     assert (
         client.post(
             reverse("polls:vote", args=[poll.slug]), vote_form(poll, choice=nginx)
