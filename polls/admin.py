@@ -3,6 +3,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.defaultfilters import pluralize
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -283,7 +284,8 @@ class PollAdmin(admin.ModelAdmin):
         if request.method == "POST":
             if not may_moderate:
                 raise PermissionDenied
-            self.moderate(request, poll)
+            if confirmation := self.moderate(request, poll, status):
+                return confirmation
             url = reverse("admin:polls_poll_write_ins", args=[poll.pk])
             return HttpResponseRedirect(f"{url}?status={status}", status=303)
         ballots = (
@@ -314,19 +316,27 @@ class PollAdmin(admin.ModelAdmin):
             "page": page,
             "moves": moves,
             "may_moderate": may_moderate and status != statuses.MERGED,
+            "choice_texts": [c.text for c in poll.choices.all() if not c.is_write_in],
         }
         return TemplateResponse(request, "admin/polls/poll/write_ins.html", context)
 
-    def moderate(self, request: HttpRequest, poll: Poll) -> None:
+    def moderate(self, request: HttpRequest, poll: Poll, status: str) -> HttpResponse | None:
+        """Approve, reject or merge the selected write-ins; a merge is first shown for the
+        editor to confirm (the page returned), then made."""
         try:
             ballot_ids = [int(pk) for pk in request.POST.getlist("ballot")]
         except ValueError:
             ballot_ids = []
         if not ballot_ids:
             self.message_user(request, "Select one or more write-ins first.", messages.WARNING)
-            return
+            return None
         action = request.POST.get("action")
         try:
+            if action == "merge" and request.POST.get("confirmed") != "yes":
+                plan = editing.write_ins_merge_plan(
+                    poll=poll, ballot_ids=ballot_ids, text=request.POST.get("choice_text", "")
+                )
+                return self.merge_confirmation(request, poll, plan, ballot_ids, status)
             if action == "merge":
                 move = editing.write_ins_merge(
                     poll=poll,
@@ -334,9 +344,11 @@ class PollAdmin(admin.ModelAdmin):
                     text=request.POST.get("choice_text", ""),
                     editor=request.user,
                 )
+                ballots = move.ballots.count()
                 done = (
-                    f"{move.votes_moved} vote(s) moved from “{move.from_choice}” to the new "
-                    f"choice “{move.to_choice}”."
+                    f"{ballots} write-in{pluralize(ballots)} merged into “{move.to_choice}”: "
+                    f"{move.votes_moved} vote{pluralize(move.votes_moved)} moved there from "
+                    f"“{move.from_choice}”."
                 )
             elif action in ("approve", "reject"):
                 status = {"approve": "approved", "reject": "rejected"}[action]
@@ -346,9 +358,33 @@ class PollAdmin(admin.ModelAdmin):
                 raise editing.EditRefused("Choose approve, reject or merge.")
         except editing.EditRefused as refusal:
             self.message_user(request, str(refusal), messages.WARNING)
-            return
+            return None
         self.log_change(request, poll, f"Write-ins: {done}")
         self.message_user(request, done, messages.SUCCESS)
+        return None
+
+    def merge_confirmation(
+        self,
+        request: HttpRequest,
+        poll: Poll,
+        plan: editing.MergePlan,
+        ballot_ids: list[int],
+        status: str,
+    ) -> HttpResponse:
+        write_ins = poll.ballots.filter(
+            pk__in=ballot_ids, write_in_status__in=editing.MODERATED
+        ).order_by("cast_at", "id")
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": poll,
+            "title": "Merge write-ins?",
+            "poll": poll,
+            "plan": plan,
+            "write_ins": write_ins,
+            "status": status,
+        }
+        return TemplateResponse(request, "admin/polls/poll/write_ins_merge.html", context)
 
     def results_csv(self, request: HttpRequest, object_id: str) -> HttpResponse:
         poll = self.viewable_poll(request, object_id)
