@@ -3,11 +3,12 @@ PYTHON ?= $(shell command -v python3.12 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 # Local defaults for a production-shaped run (DEBUG off); any of them can be overridden from the
-# environment. The secret key is generated once and kept in .data/ so voter cookies stay valid.
+# environment. TIME_ZONE is the newsroom's: the admin shows and takes times in it. The secret key is generated once and kept in .data/ so voter cookies stay valid.
 LOCAL_ENV = SECRET_KEY="$${SECRET_KEY:-$$(cat .data/secret_key)}" \
 	ALLOWED_HOSTS="$${ALLOWED_HOSTS:-127.0.0.1,localhost}" \
 	SECURE_COOKIES="$${SECURE_COOKIES:-0}" SECURE_SSL_REDIRECT="$${SECURE_SSL_REDIRECT:-0}" \
-	SITE_URL="$${SITE_URL:-http://$${BIND:-127.0.0.1:8000}}"
+	SITE_URL="$${SITE_URL:-http://$${BIND:-127.0.0.1:8000}}" \
+	TIME_ZONE="$${TIME_ZONE:-Europe/Berlin}"
 MANAGE := $(LOCAL_ENV) $(BIN)/python manage.py
 # The Nu HTML Checker for tests/test_html_validity.py: from the npm registry, kept out of git.
 # It runs on Java 17+; on a machine without Java (or npm), the test set-up installs Debian's.

@@ -1,3 +1,5 @@
+from datetime import datetime
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -26,6 +28,12 @@ from polls.models import Article, Ballot, Choice, Poll, Topic, WriteInMove
 from polls.snippets import embed_snippets
 
 BOTH = [admin.ActionLocation.CHANGE_LIST, admin.ActionLocation.CHANGE_FORM]
+
+
+def local_time(moment: datetime, format: str = "M j Y, H:i") -> str:
+    """A time as editors read it everywhere in the admin: in the site's time zone (TIME_ZONE,
+    the newsroom's), naming the zone ("Dec 7 2026, 07:00 CET")."""
+    return date_format(timezone.localtime(moment), f"{format} T")
 
 
 class ChoiceInline(admin.TabularInline):
@@ -149,14 +157,14 @@ class PollAdmin(admin.ModelAdmin):
 
     @admin.display(description="Last vote", ordering="last_vote_at", empty_value="No votes yet")
     def last_vote_at(self, poll: Poll) -> str | None:
-        return poll.last_vote_at and date_format(timezone.localtime(poll.last_vote_at), "M j, H:i")
+        return poll.last_vote_at and local_time(poll.last_vote_at, "M j, H:i")
 
     @admin.display(description="Runs", ordering="opens_at")
     def schedule(self, poll: Poll) -> str:
-        opens = date_format(timezone.localtime(poll.opens_at), "M j Y, H:i")
+        opens = local_time(poll.opens_at)
         if poll.closes_at is None:
             return f"{opens} → until closed"
-        return f"{opens} → {date_format(timezone.localtime(poll.closes_at), 'M j Y, H:i')}"
+        return f"{opens} → {local_time(poll.closes_at)}"
 
     def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
         super().save_related(request, form, formsets, change)
@@ -178,6 +186,8 @@ class PollAdmin(admin.ModelAdmin):
         return {
             "results": poll.results(),
             "poll_state": poll.state(),
+            "schedule": self.schedule_sentence(poll),
+            "time_zone": timezone.get_current_timezone_name(),
             "over_time": over_time,
             "hourly_chart": charts.bar_chart_svg(
                 over_time.hourly, by="hour", title="Votes per hour, first two days"
@@ -195,6 +205,14 @@ class PollAdmin(admin.ModelAdmin):
                 write_in_status=Ballot.WriteInStatus.PENDING
             ).count(),
         }
+
+    def schedule_sentence(self, poll: Poll, now: datetime | None = None) -> str:
+        now = now or timezone.now()
+        opens = f"{'Opens' if poll.opens_at > now else 'Opened'} {local_time(poll.opens_at)}"
+        if poll.closes_at is None:
+            return f"{opens}, open until closed."
+        closes = "closes" if poll.closes_at > now else "closed"
+        return f"{opens}, {closes} {local_time(poll.closes_at)}."
 
     def snippet_rows(self, request: HttpRequest, poll: Poll) -> list[tuple[str, str, str]]:
         snippets = embed_snippets(site_origin(request), poll)
@@ -507,7 +525,7 @@ class TopicAdmin(admin.ModelAdmin):
 class BallotAdmin(admin.ModelAdmin):
     """The audit trail: readable, never edited or deleted from the admin."""
 
-    list_display = ["cast_at", "poll", "answer_text", "source", "article", "host_origin"]
+    list_display = ["cast_at_local", "poll", "answer_text", "source", "article", "host_origin"]
     list_filter = ["source", "write_in_status", "cast_at"]
     list_select_related = ["poll", "choice", "article"]
     search_fields = ["poll__question", "poll__slug", "host_origin"]
@@ -518,16 +536,20 @@ class BallotAdmin(admin.ModelAdmin):
         "answer_text",
         "write_in",
         "write_in_status",
-        "cast_at",
+        "cast_at_local",
         "source",
         "article",
         "host_origin",
         "host_path",
     ]
-    readonly_fields = ["answer_text"]
+    readonly_fields = ["answer_text", "cast_at_local"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).prefetch_related("picks__choice")
+
+    @admin.display(description="Cast at", ordering="cast_at")
+    def cast_at_local(self, ballot: Ballot) -> str:
+        return local_time(ballot.cast_at, "M j Y, H:i:s")
 
     @admin.display(description="Answer")
     def answer_text(self, ballot: Ballot) -> str:
@@ -548,7 +570,7 @@ class WriteInMoveAdmin(admin.ModelAdmin):
     """The audit trail of merged write-ins: readable, never edited or deleted from the admin."""
 
     list_display = [
-        "moved_at",
+        "moved_at_local",
         "poll",
         "from_choice",
         "to_choice",
@@ -556,8 +578,20 @@ class WriteInMoveAdmin(admin.ModelAdmin):
         "moved_by_username",
     ]
     list_select_related = ["poll", "from_choice", "to_choice"]
-    fields = ["poll", "from_choice", "to_choice", "votes_moved", "moved_by_username", "moved_at"]
+    fields = [
+        "poll",
+        "from_choice",
+        "to_choice",
+        "votes_moved",
+        "moved_by_username",
+        "moved_at_local",
+    ]
+    readonly_fields = ["moved_at_local"]
     date_hierarchy = "moved_at"
+
+    @admin.display(description="Moved at", ordering="moved_at")
+    def moved_at_local(self, move: WriteInMove) -> str:
+        return local_time(move.moved_at, "M j Y, H:i:s")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -9,6 +9,7 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
+from django.utils import timezone
 
 from polls.models import Article, Ballot, Poll
 
@@ -62,6 +63,11 @@ class PollAdminForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        # The admin shows and takes times in the site's zone: say which, beside the fields.
+        zone = timezone.get_current_timezone_name()
+        for field in [self.fields.get("opens_at"), self.fields.get("closes_at")]:
+            if field is not None:  # absent for someone who may only view the poll
+                field.help_text = f"{field.help_text} In {zone} time."
         if self.instance.pk:
             self.fields["articles"].initial = list(
                 self.instance.articles.values_list("pk", flat=True)

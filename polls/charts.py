@@ -165,11 +165,13 @@ def bar_chart_svg(buckets: list[Bucket], *, by: str, title: str) -> SafeString:
 
     def when(bucket: Bucket) -> str:
         local = timezone.localtime(bucket.start)
+        # The zone too: a bar's tooltip is read on its own.
         if by == "hour":
-            return f"{date_format(local, 'M j Y, H:i')} to {timezone.localtime(bucket.end):%H:%M}"
+            end = date_format(timezone.localtime(bucket.end), "H:i T")
+            return f"{date_format(local, 'M j Y, H:i')} to {end}"
         if by == "week":
-            return f"Week of {date_format(local, 'D, M j Y')}"
-        return date_format(local, "D, M j Y")
+            return f"Week of {date_format(local, 'D, M j Y')} ({local.tzinfo})"
+        return f"{date_format(local, 'D, M j Y')} ({local.tzinfo})"
 
     def label(index: int, bucket: Bucket) -> str:
         # The year on every day's label, and on the first of the hours' (two days, one year).

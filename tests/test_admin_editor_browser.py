@@ -2,10 +2,14 @@
 write-ins, the newsroom's time, the figures, the actions, embedding a scheduled poll,
 duplicates, the phone layout and the spreadsheet export."""
 
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
-from polls.models import WriteInMove
+from polls.models import Poll, WriteInMove
 from tests.conftest import counts
 from tests.test_editor_helpers import (  # noqa: F401 (a fixture)
     editors_group,
@@ -56,4 +60,46 @@ def test_an_editor_merges_a_later_write_in_into_an_existing_choice(browser, live
         b.pk for b in later
     }
     assert first.pk not in [b.pk for b in later]
+    context.close()
+
+
+def test_the_admin_shows_and_takes_times_in_the_newsrooms_zone_and_names_it(
+    browser, live_server, settings
+):
+    settings.TIME_ZONE = "Europe/Berlin"
+    berlin = ZoneInfo("Europe/Berlin")
+    poll = write_in_poll()
+    ballot = write_in(poll, "a", "Linkerd")
+    context, page = signed_in_editor_page(
+        browser, live_server, width=DESKTOP, timezone_id="Europe/Berlin"
+    )
+    day = (timezone.now() + timedelta(days=3)).astimezone(berlin).date()
+    seven = datetime.combine(day, time(7), berlin)
+    page.goto(live_server.url + reverse("admin:polls_poll_add"))
+    page.get_by_label("Question:").fill("Four-day week for the newsroom?")
+    page.get_by_label("Question:").press("Tab")
+    page.get_by_label("Status:").select_option("published")
+    for index, text in enumerate(["Yes", "No"]):
+        page.locator(f"#id_choices-{index}-text").fill(text)
+    page.locator("#id_opens_at_0").fill(day.isoformat())
+    page.locator("#id_opens_at_1").fill("07:00:00")
+    assert "In Europe/Berlin time." in page.locator(".field-opens_at").inner_text()
+    assert page.locator(".timezonewarning").count() == 0  # "You are 1 hour ahead" is gone
+    page.get_by_role("button", name="Save and continue editing").click()
+    page.get_by_text("was added successfully").wait_for()
+    scheduled = Poll.objects.get(slug="four-day-week-for-the-newsroom")
+    assert scheduled.opens_at == seven
+    shown = f"{seven:%b} {day.day} {day.year}, 07:00 {seven.tzname()}"
+    assert seven.tzname() in ("CET", "CEST")
+    assert f"Opens {shown}, open until closed." in page.locator(".poll-report").inner_text()
+
+    page.goto(live_server.url + reverse("admin:polls_poll_changelist"))
+    row = page.locator("#result_list tr", has_text="Four-day week")
+    assert f"{shown} → until closed" in row.inner_text()
+
+    page.goto(live_server.url + reverse("admin:polls_poll_write_ins", args=[poll.pk]))
+    cast = ballot.cast_at.astimezone(berlin)
+    assert f"{cast:%H:%M} {cast.tzname()}" in page.locator(".write-ins__table").inner_text()
+    page.goto(live_server.url + reverse("admin:polls_poll_change", args=[poll.pk]))
+    assert "(times in Europe/Berlin)" in page.locator("#poll-over-time").inner_text()
     context.close()
