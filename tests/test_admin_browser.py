@@ -95,8 +95,8 @@ def test_an_editor_creates_publishes_embeds_and_reads_a_poll(browser, live_serve
     table = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
     ballot = Ballot.objects.get()
     assert len(table) == 2
-    assert table[1][:4] == [poll.slug, table[1][1], "HAProxy", "poll_page"]
-    assert table[1][1].startswith(ballot.cast_at.strftime("%Y-%m-%dT%H:%M"))
+    assert table[1][:4] == [poll.question, table[1][1], "HAProxy", "Poll page"]
+    assert table[1][1].startswith(timezone.localtime(ballot.cast_at).strftime("%Y-%m-%d %H:%M"))
     context.close()
 
 

@@ -2,6 +2,8 @@
 write-ins, the newsroom's time, the figures, the actions, embedding a scheduled poll,
 duplicates, the phone layout and the spreadsheet export."""
 
+import csv
+import io
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -9,8 +11,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from polls.models import Poll, WriteInMove
-from tests.conftest import counts
+from polls.models import Ballot, Poll, WriteInMove
+from tests.conftest import counts, make_article
 from tests.test_editor_helpers import (  # noqa: F401 (a fixture)
     editors_group,
     signed_in_editor_page,
@@ -102,4 +104,30 @@ def test_the_admin_shows_and_takes_times_in_the_newsrooms_zone_and_names_it(
     assert f"{cast:%H:%M} {cast.tzname()}" in page.locator(".write-ins__table").inner_text()
     page.goto(live_server.url + reverse("admin:polls_poll_change", args=[poll.pk]))
     assert "(times in Europe/Berlin)" in page.locator("#poll-over-time").inner_text()
+    context.close()
+
+
+def test_the_ballots_export_reads_in_a_spreadsheet_as_dates_words_and_a_column_per_choice(
+    browser, live_server, settings, tmp_path
+):
+    settings.TIME_ZONE = "Europe/Berlin"
+    poll = write_in_poll(max_answers=2)
+    ballot = write_in(poll, "a", "Linkerd", "Envoy")
+    article = make_article("Edge proxies compared", poll=poll)
+    Ballot.objects.filter(pk=ballot.pk).update(source=Ballot.Source.ARTICLE, article=article)
+    context, page = signed_in_editor_page(
+        browser, live_server, width=DESKTOP, accept_downloads=True
+    )
+    page.goto(live_server.url + reverse("admin:polls_poll_change", args=[poll.pk]))
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Every ballot").click()
+    path = tmp_path / "ballots.csv"
+    download.value.save_as(path)
+    header, row = csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig")))
+    cells = dict(zip(header, row, strict=True))
+    cast = ballot.cast_at.astimezone(ZoneInfo("Europe/Berlin"))
+    assert cells["Cast at (Europe/Berlin)"] == cast.strftime("%Y-%m-%d %H:%M:%S")
+    assert (cells["Envoy"], cells["NGINX"], cells["Other"]) == ("1", "0", "1")
+    assert (cells["Where"], cells["Article"]) == ("Article page", "Edge proxies compared")
+    assert (cells["Write-in"], cells["Write-in status"]) == ("Linkerd", "Pending")
     context.close()
