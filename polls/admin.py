@@ -187,6 +187,7 @@ class PollAdmin(admin.ModelAdmin):
             "results": poll.results(),
             "poll_state": poll.state(),
             "schedule": self.schedule_sentence(poll),
+            "poll_actions": self.poll_actions(request, poll),
             "time_zone": timezone.get_current_timezone_name(),
             "over_time": over_time,
             "hourly_chart": charts.bar_chart_svg(
@@ -205,6 +206,23 @@ class PollAdmin(admin.ModelAdmin):
                 write_in_status=Ballot.WriteInStatus.PENDING
             ).count(),
         }
+
+    # At the top of the poll's page: what an editor does to a poll (the exports sit with the
+    # results). Django's own action menu stays at the top of the form, far down the page.
+    TOP_ACTIONS = {
+        "close_now": lambda poll: poll.state() == "open",
+        "reopen": lambda poll: poll.state() == "closed",
+        "duplicate": lambda poll: True,
+    }
+
+    def poll_actions(self, request: HttpRequest, poll: Poll) -> list[tuple[str, str]]:
+        """The actions this editor may take on this poll now, as (name, label)."""
+        actions = self.get_actions(request, action_location=admin.ActionLocation.CHANGE_FORM)
+        return [
+            (name, actions[name].description)
+            for name, applies in self.TOP_ACTIONS.items()
+            if name in actions and applies(poll)
+        ]
 
     def schedule_sentence(self, poll: Poll, now: datetime | None = None) -> str:
         now = now or timezone.now()

@@ -118,3 +118,19 @@ def test_a_viewer_without_change_permission_gets_no_close_action():
     )
     poll.refresh_from_db()
     assert poll.state() == "open"
+
+
+def test_the_poll_s_actions_are_at_the_top_of_its_page_before_its_results():
+    open_poll, closed = make_poll(), make_poll(state="closed")
+    vote(open_poll, "Envoy", "reader")
+    page = editor_client().get(reverse("admin:polls_poll_change", args=[open_poll.pk]))
+    html = page.content.decode()
+    top = html[: html.index('id="poll-results"')]
+    assert (
+        '<button type="submit" class="button" name="CHANGE_FORM-action" value="close_now">' in top
+    )
+    assert 'value="duplicate">Duplicate this poll (without votes)</button>' in top
+    assert 'value="reopen"' not in top
+    html = editor_client().get(reverse("admin:polls_poll_change", args=[closed.pk])).content
+    top = html.decode()[: html.decode().index('id="poll-results"')]
+    assert 'value="reopen">Reopen this poll</button>' in top and 'value="close_now"' not in top

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from polls.models import Ballot, Poll, WriteInMove
-from tests.conftest import counts, make_article
+from tests.conftest import counts, make_article, make_poll
 from tests.test_editor_helpers import (  # noqa: F401 (a fixture)
     editors_group,
     signed_in_editor_page,
@@ -130,4 +130,29 @@ def test_the_ballots_export_reads_in_a_spreadsheet_as_dates_words_and_a_column_p
     assert (cells["Envoy"], cells["NGINX"], cells["Other"]) == ("1", "0", "1")
     assert (cells["Where"], cells["Article"]) == ("Article page", "Edge proxies compared")
     assert (cells["Write-in"], cells["Write-in status"]) == ("Linkerd", "Pending")
+    context.close()
+
+
+def in_first_screen(page, locator) -> bool:
+    box = locator.bounding_box()
+    return box is not None and box["y"] + box["height"] <= page.viewport_size["height"]
+
+
+@pytest.mark.parametrize("width", [DESKTOP, PHONE])
+def test_a_poll_s_actions_are_on_its_first_screen(browser, live_server, width):
+    poll = make_poll("Which proxy do you run at the edge?", ("Envoy", "NGINX", "HAProxy", "None"))
+    for n, text in enumerate(["Envoy", "NGINX", "Envoy", "None"]):
+        vote(poll, text, f"reader-{n}")
+    context, page = signed_in_editor_page(browser, live_server, width=width)
+    page.goto(live_server.url + reverse("admin:polls_poll_change", args=[poll.pk]))
+    close = page.get_by_role("button", name="Close this poll now")
+    assert in_first_screen(page, close)
+    assert in_first_screen(page, page.get_by_role("button", name="Duplicate this poll"))
+    close.click()
+    page.get_by_text(f"“{poll}” is closed.").wait_for()
+    assert Poll.objects.get(pk=poll.pk).state() == "closed"
+    assert in_first_screen(page, page.get_by_role("button", name="Reopen this poll"))
+    page.get_by_role("button", name="Duplicate this poll").click()
+    page.get_by_text("Created the draft").wait_for()
+    assert Poll.objects.count() == 2
     context.close()
