@@ -4,6 +4,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.defaultfilters import pluralize
 from django.template.loader import render_to_string
@@ -24,10 +25,21 @@ from polls.admin_forms import (
 )
 from polls.context_processors import site_origin
 from polls.forms import VoteForm
-from polls.models import Article, Ballot, Choice, Poll, Topic, WriteInMove
+from polls.models import Article, Ballot, Choice, Poll, PollResults, Topic, WriteInMove
 from polls.snippets import embed_snippets
 
 BOTH = [admin.ActionLocation.CHANGE_LIST, admin.ActionLocation.CHANGE_FORM]
+
+
+def figures(results: PollResults) -> str:
+    """A poll's totals as the widget gives them: "12 votes", or "5 voters, 8 answers" where
+    each reader may pick several answers."""
+    if results.voters is None:
+        return f"{results.total} vote{pluralize(results.total)}"
+    return (
+        f"{results.voters} voter{pluralize(results.voters)}, "
+        f"{results.total} answer{pluralize(results.total)}"
+    )
 
 
 def local_time(moment: datetime, format: str = "M j Y, H:i") -> str:
@@ -122,12 +134,17 @@ class PollAdmin(admin.ModelAdmin):
         return ", ".join(str(article) for article in poll.articles.all()) or "None"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        last_vote = Ballot.objects.filter(poll=OuterRef("pk")).order_by("-cast_at")
+        ballots = Ballot.objects.filter(poll=OuterRef("pk"))
+        last_vote = ballots.order_by("-cast_at").values("cast_at")[:1]
+        voters = ballots.values("poll").annotate(n=Count("pk")).values("n")
         return (
             super()
             .get_queryset(request)
             .with_total_votes()
-            .annotate(last_vote_at=Subquery(last_vote.values("cast_at")[:1]))
+            .annotate(
+                last_vote_at=Subquery(last_vote),
+                voters=Coalesce(Subquery(voters), 0),
+            )
         )
 
     @admin.display(description="State")
@@ -152,8 +169,10 @@ class PollAdmin(admin.ModelAdmin):
         return "; ".join(parts)
 
     @admin.display(description="Votes", ordering="total_votes")
-    def total_votes(self, poll: Poll) -> int:
-        return poll.total_votes
+    def total_votes(self, poll: Poll) -> int | str:
+        if not poll.allows_several_answers:
+            return poll.total_votes
+        return figures(PollResults(rows=[], total=poll.total_votes, voters=poll.voters))
 
     @admin.display(description="Last vote", ordering="last_vote_at", empty_value="No votes yet")
     def last_vote_at(self, poll: Poll) -> str | None:
@@ -183,18 +202,29 @@ class PollAdmin(admin.ModelAdmin):
     def report_context(self, request: HttpRequest, poll: Poll) -> dict:
         over_time = charts.votes_over_time(poll)
         days, day_unit = charts.readable_days(over_time.daily)
+        results = poll.results()
+        # Charts and sources count ballots: votes, or voters where a ballot has several answers.
+        unit = "voter" if poll.allows_several_answers else "vote"
         return {
-            "results": poll.results(),
+            "results": results,
+            "figures": figures(results),
+            "ballot_unit": unit,
             "poll_state": poll.state(),
             "schedule": self.schedule_sentence(poll),
             "poll_actions": self.poll_actions(request, poll),
             "time_zone": timezone.get_current_timezone_name(),
             "over_time": over_time,
             "hourly_chart": charts.bar_chart_svg(
-                over_time.hourly, by="hour", title="Votes per hour, first two days"
+                over_time.hourly,
+                by="hour",
+                title=f"{unit.capitalize()}s per hour, first two days",
+                unit=unit,
             ),
             "daily_chart": charts.bar_chart_svg(
-                days, by=day_unit, title=f"Votes per {day_unit}, after the first two days"
+                days,
+                by=day_unit,
+                title=f"{unit.capitalize()}s per {day_unit}, after the first two days",
+                unit=unit,
             ),
             "daily_unit": day_unit,
             "sources": charts.votes_by_source(poll),

@@ -11,7 +11,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from polls import voters
 from polls.models import Ballot, Poll, WriteInMove
+from polls.services import ballot_cast
 from tests.conftest import counts, make_article, make_poll
 from tests.test_editor_helpers import (  # noqa: F401 (a fixture)
     editors_group,
@@ -155,4 +157,32 @@ def test_a_poll_s_actions_are_on_its_first_screen(browser, live_server, width):
     page.get_by_role("button", name="Duplicate this poll").click()
     page.get_by_text("Created the draft").wait_for()
     assert Poll.objects.count() == 2
+    context.close()
+
+
+@pytest.mark.parametrize("width", [DESKTOP, PHONE])
+def test_a_poll_with_several_answers_shows_voters_and_answers_apart(browser, live_server, width):
+    poll = make_poll("Which tools do you use?", ("Envoy", "NGINX", "HAProxy", "Traefik"))
+    poll.max_answers = 3
+    poll.save()
+    picks = [("Envoy", "NGINX"), ("Envoy",), ("NGINX", "Traefik"), ("Envoy", "HAProxy"), ("Envoy",)]
+    for n, texts in enumerate(picks):
+        choices = [poll.choices.get(text=text) for text in texts]
+        ballot_cast(poll=poll, choices=choices, voter_hash=voters.voter_hash(f"reader-{n}"))
+    context, page = signed_in_editor_page(browser, live_server, width=width)
+    page.goto(live_server.url + reverse("admin:polls_poll_changelist"))
+    assert page.locator("td.field-total_votes").inner_text() == "5 voters, 8 answers"
+    page.goto(live_server.url + reverse("admin:polls_poll_change", args=[poll.pk]))
+    assert page.locator(".poll-report__figures").inner_text() == "5 voters, 8 answers"
+    envoy = page.locator(".admin-results__row", has_text="Envoy")
+    assert envoy.locator(".admin-results__figures").inner_text() == "80% 4 voters"
+    assert "share of the 5 voters" in page.locator("#poll-results").inner_text()
+    sources = page.locator("#poll-sources")
+    assert sources.get_by_role("columnheader", name="Voters").count() == 1
+    assert sources.locator("tbody td.numeric").first.inner_text() == "5"
+    assert (
+        page.locator("#poll-over-time svg")
+        .first.get_attribute("aria-label")
+        .startswith("Voters per hour, first two days: 5 voters in ")
+    )
     context.close()
