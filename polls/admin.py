@@ -26,7 +26,7 @@ from polls.admin_forms import (
 from polls.context_processors import site_origin
 from polls.forms import VoteForm
 from polls.models import Article, Ballot, Choice, Poll, PollResults, Topic, WriteInMove
-from polls.snippets import embed_snippets
+from polls.snippets import embed_snippets, opening_notice
 
 BOTH = [admin.ActionLocation.CHANGE_LIST, admin.ActionLocation.CHANGE_FORM]
 
@@ -230,6 +230,7 @@ class PollAdmin(admin.ModelAdmin):
             "sources": charts.votes_by_source(poll),
             "hidden_frames": charts.votes_from_hidden_frames(poll),
             "snippets": self.snippet_rows(request, poll),
+            "opening_notice": opening_notice(poll) if poll.state() == "scheduled" else "",
             "preview_form": self.preview_document(request, poll, with_form=True),
             "preview_results": self.preview_document(request, poll, with_form=False),
             "write_ins_pending": poll.ballots.filter(

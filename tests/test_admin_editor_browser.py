@@ -186,3 +186,29 @@ def test_a_poll_with_several_answers_shows_voters_and_answers_apart(browser, liv
         .startswith("Voters per hour, first two days: 5 voters in ")
     )
     context.close()
+
+
+@pytest.mark.parametrize("width", [DESKTOP, PHONE])
+def test_an_embed_sent_before_the_poll_opens_says_when_it_opens(
+    browser, live_server, host_site, settings, width
+):
+    settings.TIME_ZONE = "Europe/Berlin"
+    poll = make_poll("Four-day week for the newsroom?", ("Yes", "No"), state="scheduled")
+    context, page = signed_in_editor_page(browser, live_server, width=width)
+    page.goto(live_server.url + reverse("admin:polls_poll_change", args=[poll.pk]))
+    panel = page.locator("#poll-embed")
+    opens = poll.opens_at.astimezone(ZoneInfo("Europe/Berlin"))
+    assert "Not open yet." in panel.inner_text()
+    assert f"{opens:%H:%M} {opens.tzname()}" in panel.inner_text()
+    iframe = panel.locator("#snippet-iframe").input_value()
+    partner = context.new_page()
+    partner.goto(host_site.article("/2026/four-day-week", iframe))
+    widget = partner.frame_locator("iframe")
+    widget.get_by_text("This poll opens ").wait_for()
+    notice = widget.locator(".widget__notice").inner_text()
+    assert notice.endswith(f"at {opens:%H:%M} {opens.tzname()}.")
+    oembed = page.request.get(
+        live_server.url + "/oembed", params={"url": live_server.url + poll.get_absolute_url()}
+    )
+    assert oembed.status == 200 and oembed.json()["type"] == "rich"
+    context.close()
