@@ -10,7 +10,9 @@ from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
 from django.utils import timezone
+from django.utils.text import slugify
 
+from polls import editing
 from polls.models import Article, Ballot, Poll
 
 CONFIRM_FIELD = "confirm_change_after_voting"
@@ -68,13 +70,39 @@ class PollAdminForm(forms.ModelForm):
         for field in [self.fields.get("opens_at"), self.fields.get("closes_at")]:
             if field is not None:  # absent for someone who may only view the poll
                 field.help_text = f"{field.help_text} In {zone} time."
+        if "slug" in self.fields and self.is_draft:
+            slug = self.fields["slug"]
+            slug.help_text = (
+                "The poll's address. While the poll is a draft it follows the question; "
+                "it stays as it is once the poll is published."
+            )
+            # poll_admin.js keeps it in step as the question is typed (the add form's
+            # prepopulated field only fills an empty slug).
+            slug.widget.attrs["data-follows-question"] = ""
         if self.instance.pk:
             self.fields["articles"].initial = list(
                 self.instance.articles.values_list("pk", flat=True)
             )
 
+    @property
+    def is_draft(self) -> bool:
+        """A new poll, or one saved as a draft (whatever the form now says)."""
+        return self.instance.pk is None or self.initial.get("status") == Poll.Status.DRAFT
+
+    def slug_follows_question(self, cleaned: dict) -> bool:
+        """A draft's slug follows its retyped question (a duplicate's, say), made unique; a slug
+        the editor typed in this edit stays as typed."""
+        question, slug = cleaned.get("question"), cleaned.get("slug")
+        if not (self.is_draft and question and slug and "question" in self.changed_data):
+            return False
+        # The slug left alone, or as the admin's scripts fill it in from the question.
+        max_length = Poll._meta.get_field("slug").max_length
+        return "slug" not in self.changed_data or slug == slugify(question)[:max_length].strip("-")
+
     def clean(self) -> dict:
         cleaned = super().clean()
+        if self.slug_follows_question(cleaned):
+            cleaned["slug"] = editing.free_slug(cleaned["question"], excluding=self.instance)
         opens_at, closes_at = cleaned.get("opens_at"), cleaned.get("closes_at")
         if opens_at and closes_at and closes_at <= opens_at:
             self.add_error("closes_at", "The poll must close after it opens.")

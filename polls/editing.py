@@ -16,8 +16,6 @@ from django.utils.text import slugify
 from polls.forms import write_in_cleaned
 from polls.models import Ballot, BallotChoice, Choice, Poll, WriteInMove
 
-COPY_MARK = " (copy)"
-
 
 class EditRefused(Exception):
     """The change does not apply to this poll; the message says why, for the editor."""
@@ -43,13 +41,12 @@ def poll_reopen(*, poll: Poll, now: datetime | None = None) -> None:
 
 @transaction.atomic
 def poll_duplicate(*, poll: Poll) -> Poll:
-    """A new draft with the question marked as a copy, the same settings and choices, and no
-    votes."""
-    max_length = Poll._meta.get_field("question").max_length
+    """A new draft with the same question, settings and choices, and no votes. Nothing marks
+    it as a copy that readers could see: it is a draft, its history says where it came from,
+    and its slug follows its question until it is published (PollAdminForm)."""
     copy = Poll.objects.create(
-        # Told apart from the original in the poll list, in search and in the history.
-        question=f"{poll.question[: max_length - len(COPY_MARK)]}{COPY_MARK}",
-        slug=free_slug(f"{poll.slug}-copy"),
+        question=poll.question,
+        slug=free_slug(poll.question),
         status=Poll.Status.DRAFT,
         max_answers=poll.max_answers,
         shuffle_choices=poll.shuffle_choices,
@@ -69,11 +66,13 @@ def poll_duplicate(*, poll: Poll) -> Poll:
     return copy
 
 
-def free_slug(wanted: str) -> str:
+def free_slug(wanted: str, *, excluding: Poll | None = None) -> str:
+    """A slug made of `wanted` that no other poll has: "which-proxy", else "which-proxy-2"..."""
     max_length = Poll._meta.get_field("slug").max_length
-    base = slugify(wanted)[: max_length - 4].strip("-")
+    base = slugify(wanted)[: max_length - 4].strip("-") or "poll"
+    others = Poll.objects.exclude(pk=excluding.pk) if excluding and excluding.pk else Poll.objects
     slug, number = base, 2
-    while Poll.objects.filter(slug=slug).exists():
+    while others.filter(slug=slug).exists():
         slug, number = f"{base}-{number}", number + 1
     return slug
 

@@ -212,3 +212,26 @@ def test_an_embed_sent_before_the_poll_opens_says_when_it_opens(
     )
     assert oembed.status == 200 and oembed.json()["type"] == "rich"
     context.close()
+
+
+@pytest.mark.parametrize("width", [DESKTOP, PHONE])
+def test_a_duplicate_s_slug_follows_its_retyped_question(browser, live_server, width):
+    poll = make_poll("Which proxy do you run in 2026?", ("Envoy", "NGINX"), slug="proxy-2026")
+    vote(poll, "Envoy", "reader")
+    context, page = signed_in_editor_page(browser, live_server, width=width)
+    page.goto(live_server.url + reverse("admin:polls_poll_change", args=[poll.pk]))
+    page.get_by_role("button", name="Duplicate this poll").click()
+    page.get_by_text("Created the draft").wait_for()
+    assert page.get_by_label("Question:").input_value() == "Which proxy do you run in 2026?"
+    question = page.get_by_label("Question:")
+    question.fill("Which proxy do you run in 2027?")
+    assert page.get_by_label("Slug:").input_value() == "which-proxy-do-you-run-in-2027"
+    page.get_by_role("button", name="Save and continue editing").click()
+    page.get_by_text("was changed successfully").wait_for()
+    copy = Poll.objects.exclude(pk=poll.pk).get()
+    assert (copy.question, copy.slug, copy.status) == (
+        "Which proxy do you run in 2027?",
+        "which-proxy-do-you-run-in-2027",
+        Poll.Status.DRAFT,
+    )
+    context.close()
