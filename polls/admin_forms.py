@@ -134,6 +134,9 @@ class ChoiceInlineFormSet(BaseInlineFormSet):
     def add_fields(self, form: forms.Form, index: int | None) -> None:
         super().add_fields(form, index)
         form.fields["text"].error_messages["required"] = "Every choice needs a text."
+        # Named on their own: on a phone the rows are cards, without the table's header.
+        form.fields["stays_last"].widget.attrs["aria-label"] = "Always last"
+        form.fields["is_write_in"].widget.attrs["aria-label"] = "Write-in (“Other”)"
 
     def get_form_kwargs(self, index: int | None) -> dict:
         # New rows continue the numbering (1, 2, 3 on a new poll) instead of all starting at 0;

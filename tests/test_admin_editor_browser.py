@@ -235,3 +235,47 @@ def test_a_duplicate_s_slug_follows_its_retyped_question(browser, live_server, w
         Poll.Status.DRAFT,
     )
     context.close()
+
+
+SMALL_OR_OFF_SCREEN = """(selector) => [...document.querySelectorAll(selector)]
+    .filter((element) => element.offsetParent !== null)
+    .map((element) => [element.outerHTML.slice(0, 80), element.getBoundingClientRect()])
+    .filter(([, box]) => box.width < 24 || box.height < 24 || box.right > innerWidth)
+    .map(([html, box]) => `${html} ${Math.round(box.width)}x${Math.round(box.height)}`)"""
+TARGETS = "#content button, #content input[type=checkbox], #content .button, #content select"
+
+
+def off_screen(page, selector: str) -> list[str]:
+    return page.evaluate(
+        """(selector) => [...document.querySelectorAll(selector)]
+        .filter((element) => element.getBoundingClientRect().right > innerWidth)
+        .map((element) => element.outerHTML.slice(0, 80))""",
+        selector,
+    )
+
+
+def test_the_poll_s_admin_pages_work_on_a_phone(browser, live_server):
+    poll = write_in_poll()
+    for n in range(3):
+        write_in(poll, f"reader-{n}", f"Linkerd, as a sidecar, number {n}")
+    vote(poll, "Envoy", "reader-9")
+    context, page = signed_in_editor_page(browser, live_server, width=PHONE)
+    page.goto(live_server.url + reverse("admin:polls_poll_changelist"))
+    for column in ("total_votes", "last_vote_at", "schedule"):
+        cell = page.locator(f"#result_list td.field-{column}")
+        assert cell.is_visible() and off_screen(page, f"#result_list td.field-{column}") == []
+    assert page.locator("#result_list td.field-total_votes").inner_text() == "4"
+    assert page.evaluate(SMALL_OR_OFF_SCREEN, TARGETS) == []
+
+    page.goto(live_server.url + reverse("admin:polls_poll_change", args=[poll.pk]))
+    assert off_screen(page, "#choices-group td, #choices-group input") == []
+    assert page.locator("#choices-group td.field-votes").first.is_visible()
+    write_in_boxes = page.locator("#choices-group").get_by_role("checkbox", name="Write-in")
+    assert write_in_boxes.first.is_visible() and write_in_boxes.nth(2).is_checked()
+    assert page.evaluate(SMALL_OR_OFF_SCREEN, TARGETS) == []
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE
+
+    page.goto(live_server.url + reverse("admin:polls_poll_write_ins", args=[poll.pk]))
+    assert page.evaluate(SMALL_OR_OFF_SCREEN, TARGETS) == []
+    assert off_screen(page, ".write-ins__table td") == []
+    context.close()
