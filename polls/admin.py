@@ -53,10 +53,13 @@ class ChoiceInline(admin.TabularInline):
     formset = ChoiceInlineFormSet
     fields = ["position", "text", "stays_last", "is_write_in", "votes"]
     readonly_fields = ["votes"]
-    extra = 1
     min_num = 2
     ordering = ["position", "id"]
     classes = ["choice-inline"]
+
+    def get_extra(self, request: HttpRequest, obj: Poll | None = None, **kwargs) -> int:
+        # A new poll starts with four rows (the common case), a saved one with one empty row.
+        return 2 if obj is None else 1
 
     def get_formset(self, request: HttpRequest, obj: Poll | None = None, **kwargs):
         formset = super().get_formset(request, obj, **kwargs)
@@ -184,6 +187,14 @@ class PollAdmin(admin.ModelAdmin):
         if poll.closes_at is None:
             return f"{opens} → until closed"
         return f"{opens} → {local_time(poll.closes_at)}"
+
+    # "Save" stays on the poll's page, where its results, embed codes and preview are; the
+    # list is one click away in the breadcrumbs.
+    def response_post_save_add(self, request: HttpRequest, obj: Poll) -> HttpResponse:
+        return HttpResponseRedirect(reverse("admin:polls_poll_change", args=[obj.pk]))
+
+    def response_post_save_change(self, request: HttpRequest, obj: Poll) -> HttpResponse:
+        return HttpResponseRedirect(reverse("admin:polls_poll_change", args=[obj.pk]))
 
     def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
         super().save_related(request, form, formsets, change)

@@ -149,7 +149,6 @@ class ChoiceInlineFormSet(BaseInlineFormSet):
         return kwargs
 
     def clean(self) -> None:
-        super().clean()
         # The rows that will be choices once saved: not the untouched empty rows, not the deleted.
         kept = [
             form
@@ -157,13 +156,12 @@ class ChoiceInlineFormSet(BaseInlineFormSet):
             if (form.has_changed() or form.instance.pk) and not self._should_delete_form(form)
         ]
         if any(form.errors for form in kept):
-            return
-        errors = []
-
+            return super().clean()
         texts = [form.cleaned_data.get("text", "") for form in kept]
-        if len([t for t in texts if t.strip()]) < 2:
-            errors.append("A poll needs at least two choices.")
+        # Before Django's own check of the unique texts, which says only "Please correct the
+        # duplicate data for text" for the same text twice.
         seen: dict[str, str] = {}
+        errors = []
         for text in texts:
             if normalised(text) in seen:
                 errors.append(
@@ -171,6 +169,11 @@ class ChoiceInlineFormSet(BaseInlineFormSet):
                     "every choice must be different."
                 )
             seen.setdefault(normalised(text), text)
+        if errors:
+            raise ValidationError(errors)
+        super().clean()
+        if len([t for t in texts if t.strip()]) < 2:
+            errors.append("A poll needs at least two choices.")
 
         if ballot_count(self.instance):
             renamed = [f for f in kept if f.instance.pk and "text" in f.changed_data]
