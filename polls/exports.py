@@ -15,6 +15,7 @@ import csv
 import hashlib
 import hmac
 import secrets
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -38,16 +39,22 @@ SPREADSHEET_TIME = "%Y-%m-%d %H:%M:%S"
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-# Spreadsheets skip these before the formula sign: " =1+1" and "\u00a0=1+1" run too.
-INVISIBLE_LEAD = "\u200b\u200c\u200d\u2060\ufeff"
-
-
 def spreadsheet_safe(value: object) -> object:
-    if isinstance(value, str):
-        lead_stripped = value.lstrip().lstrip(INVISIBLE_LEAD).lstrip()
-        if value.startswith(FORMULA_STARTS) or lead_stripped.startswith(FORMULA_STARTS):
-            return "'" + value
+    if isinstance(value, str) and (
+        value.startswith(FORMULA_STARTS) or first_seen(value) in FORMULA_STARTS
+    ):
+        return "'" + value
     return value
+
+
+def first_seen(text: str) -> str:
+    """The first character a spreadsheet looks at: spreadsheets skip spaces and invisible format
+    characters (Unicode category Cf: zero-width spaces, U+2062, tag characters...) before the
+    formula sign, so " =1+1" and "\u2062=1+1" run too. "" for none."""
+    return next(
+        (c for c in text if not c.isspace() and unicodedata.category(c) != "Cf"),
+        "",
+    )
 
 
 def results_rows(polls: Iterable[Poll]) -> Iterator[list]:

@@ -194,7 +194,23 @@ def test_cells_that_a_spreadsheet_would_run_as_formulas_are_defused():
 
 
 @pytest.mark.parametrize(
-    "lead", ["  ", "\u00a0", "\t ", "\u2003", "\u200b", " \ufeff\u00a0"], ids=repr
+    "lead",
+    [
+        "  ",
+        "\u00a0",
+        "\t ",
+        "\u2003",
+        "\u200b",
+        " \ufeff\u00a0",
+        # Every invisible format character (Unicode Cf) is skipped too, not a list of some.
+        "\u2062",
+        " \u2062 ",
+        "\U000e0041\U000e007f",
+        "\u00ad",
+        "\u180e",
+        "\u2064\u206f",
+    ],
+    ids=repr,
 )
 @pytest.mark.parametrize("sign", ["=", "+", "-", "@"])
 def test_formulas_behind_spaces_or_invisible_characters_are_defused_too(lead, sign):
@@ -202,6 +218,15 @@ def test_formulas_behind_spaces_or_invisible_characters_are_defused_too(lead, si
     results = rows(export("admin:polls_poll_results_csv", poll))
     assert results[1][0] == f"'{lead}{sign}1+1"
     assert [row[2] for row in results[1:]] == [f"'{lead}{sign}A1", "Plain"]
+
+
+def test_a_write_in_behind_an_invisible_operator_is_defused_in_the_ballots_csv():
+    poll = write_in_poll()
+    ballot = write_in(poll, "a", "Linkerd")
+    Ballot.objects.filter(pk=ballot.pk).update(write_in='\u2062=HYPERLINK("https://evil.example")')
+    header, row = rows(export("admin:polls_poll_ballots_csv", poll))
+    cell = dict(zip(header, row, strict=True))["Write-in"]
+    assert cell == '\'\u2062=HYPERLINK("https://evil.example")'
 
 
 def test_an_unknown_poll_is_a_404():
