@@ -27,10 +27,6 @@ def answers(max_answers: int) -> str:
     return "one answer" if max_answers == 1 else f"up to {max_answers} answers"
 
 
-def normalised(text: str) -> str:
-    return " ".join(text.split()).casefold()
-
-
 class PollAdminForm(forms.ModelForm):
     articles = forms.ModelMultipleChoiceField(
         queryset=Article.objects.all(),
@@ -163,12 +159,13 @@ class ChoiceInlineFormSet(BaseInlineFormSet):
         seen: dict[str, str] = {}
         errors = []
         for text in texts:
-            if normalised(text) in seen:
+            key = editing.same_choice_text(text)
+            if key in seen:
                 errors.append(
-                    f"“{text}” is there twice (as “{seen[normalised(text)]}” too): "
+                    f"“{text}” is there twice (as “{seen[key]}” too): "
                     "every choice must be different."
                 )
-            seen.setdefault(normalised(text), text)
+            seen.setdefault(key, text)
         if errors:
             raise ValidationError(errors)
         super().clean()

@@ -3,6 +3,7 @@ moderate its write-ins."""
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -96,8 +97,11 @@ def write_ins_decide(*, poll: Poll, ballot_ids: Iterable[int], status: str) -> i
 
 
 def same_choice_text(text: str) -> str:
-    """A choice's text as two choices are compared: "Envoy" and " envoy " are one choice."""
-    return " ".join(text.split()).casefold()
+    """A choice's text as two choices are compared, by what a reader sees: "Envoy", " envoy ",
+    a fullwidth "\uff25nvoy" and "En\u200bvoy" are one choice. Compatibility forms folded (NFKC),
+    case folded, invisible format characters (Unicode Cf) dropped, spaces collapsed."""
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
+    return " ".join("".join(c for c in folded if unicodedata.category(c) != "Cf").split())
 
 
 @dataclass(frozen=True)

@@ -209,3 +209,12 @@ def test_the_write_ins_pages_have_the_admin_s_breadcrumb_band():
     url = reverse("admin:polls_poll_write_ins", args=[poll.pk])
     html = editor_client().get(url).content.decode()
     assert '<ol class="breadcrumbs">' in html and '<li aria-current="page">Write-ins</li>' in html
+
+
+@pytest.mark.parametrize(
+    "twin", ["\uff2cinkerd", "LINKERD", "Link\u200berd", "\u2062linkerd"], ids=ascii
+)
+def test_choices_that_look_alike_are_refused_as_the_same(twin):
+    response = add(**{"choices-2-text": twin})
+    assert refused(response, f"“{twin}” is there twice (as “Linkerd” too)")
+    assert not Poll.objects.exists()

@@ -235,3 +235,26 @@ def test_readers_write_in_while_an_editor_merges_and_counts_stay_exact():
     assert Ballot.objects.count() == 80 == sum(c.votes for c in Choice.objects.filter(poll=poll))
     assert counts_equal_ballots(poll)
     assert WriteInMove.objects.get().votes_moved == 20
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "\uff25nvoy",
+        "\uff25\uff2e\uff36\uff2f\uff39",
+        "En\u200bvoy",
+        "\u2062Envoy",
+        "Envoy\U000e0041",
+        "ENVOY\u00ad",
+    ],
+    ids=ascii,
+)
+def test_a_near_duplicate_merges_into_the_choice_it_looks_like(typed):
+    poll = write_in_poll()
+    ballot = write_in(poll, "a", typed)
+    move = editing.write_ins_merge(
+        poll=poll, ballot_ids=[ballot.pk], text=typed, editor=make_editor()
+    )
+    assert move.to_choice.text == "Envoy"
+    assert [c.text for c in poll.choices.all()] == ["Envoy", "NGINX", "Other"]
+    assert counts(poll) == {"Envoy": 1, "NGINX": 0, "Other": 0}
