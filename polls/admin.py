@@ -268,6 +268,10 @@ class PollAdmin(admin.ModelAdmin):
 
     def schedule_sentence(self, poll: Poll, now: datetime | None = None) -> str:
         now = now or timezone.now()
+        if poll.status == Poll.Status.DRAFT:
+            if poll.opens_at <= now:
+                return "A draft: readers see it once you publish it."
+            return f"A draft: once published, it opens {local_time(poll.opens_at)}."
         opens = f"{'Opens' if poll.opens_at > now else 'Opened'} {local_time(poll.opens_at)}"
         if poll.closes_at is None:
             return f"{opens}, open until closed."

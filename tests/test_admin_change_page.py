@@ -230,3 +230,12 @@ def test_a_poll_with_one_answer_speaks_of_votes():
     assert '<strong class="poll-report__figures">1 vote</strong>' in page
     assert "Where votes came from" in page and "Votes over time" in page
     assert "Each percentage is the share" not in page
+
+
+def test_a_draft_s_page_says_it_is_a_draft_not_that_it_opened():
+    draft = make_poll(state="draft")
+    page = change_page(draft)
+    assert "A draft: readers see it once you publish it." in page and "Opened " not in page
+    draft.max_answers = 2
+    draft.save()
+    assert "Each percentage is the share of the" not in change_page(draft)  # no voters yet

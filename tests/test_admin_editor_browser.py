@@ -11,12 +11,13 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from polls import voters
+from polls import editing, voters
 from polls.models import Ballot, Poll, WriteInMove
 from polls.services import ballot_cast
 from tests.conftest import counts, make_article, make_poll
 from tests.test_editor_helpers import (  # noqa: F401 (a fixture)
     editors_group,
+    make_editor,
     signed_in_editor_page,
     vote,
 )
@@ -256,10 +257,11 @@ def off_screen(page, selector: str) -> list[str]:
 
 def test_the_poll_s_admin_pages_work_on_a_phone(browser, live_server):
     poll = write_in_poll()
-    for n in range(3):
-        write_in(poll, f"reader-{n}", f"Linkerd, as a sidecar, number {n}")
+    ballots = [write_in(poll, f"reader-{n}", f"Linkerd, as a sidecar, {n}") for n in range(3)]
     vote(poll, "Envoy", "reader-9")
-    context, page = signed_in_editor_page(browser, live_server, width=PHONE)
+    editor = make_editor()
+    editing.write_ins_merge(poll=poll, ballot_ids=[ballots[0].pk], text="Linkerd", editor=editor)
+    context, page = signed_in_editor_page(browser, live_server, width=PHONE, user=editor)
     page.goto(live_server.url + reverse("admin:polls_poll_changelist"))
     for column in ("total_votes", "last_vote_at", "schedule"):
         cell = page.locator(f"#result_list td.field-{column}")
@@ -270,12 +272,15 @@ def test_the_poll_s_admin_pages_work_on_a_phone(browser, live_server):
     page.goto(live_server.url + reverse("admin:polls_poll_change", args=[poll.pk]))
     assert off_screen(page, "#choices-group td, #choices-group input") == []
     assert page.locator("#choices-group td.field-votes").first.is_visible()
-    write_in_boxes = page.locator("#choices-group").get_by_role("checkbox", name="Write-in")
-    assert write_in_boxes.first.is_visible() and write_in_boxes.nth(2).is_checked()
+    other = page.locator("#choices-group tr", has=page.locator('input[value="Other"]'))
+    write_in_box = other.get_by_role("checkbox", name="Write-in")
+    assert write_in_box.is_visible() and write_in_box.is_checked()
     assert page.evaluate(SMALL_OR_OFF_SCREEN, TARGETS) == []
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE
 
     page.goto(live_server.url + reverse("admin:polls_poll_write_ins", args=[poll.pk]))
     assert page.evaluate(SMALL_OR_OFF_SCREEN, TARGETS) == []
-    assert off_screen(page, ".write-ins__table td") == []
+    assert off_screen(page, ".write-ins__table td") == []  # the write-ins and the moves
+    assert page.locator(".write-ins__table").nth(1).get_by_text("Linkerd").is_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE
     context.close()

@@ -92,13 +92,16 @@ def editors_group(transactional_db) -> None:
     )
 
 
-def signed_in_editor_page(browser, live_server, *, width: int = 1366, **context_options):
-    """A browser page signed in to the admin as a poll editor, `width` CSS pixels wide."""
-    make_editor()
+def signed_in_editor_page(
+    browser, live_server, *, width: int = 1366, user: User | None = None, **context_options
+):
+    """A browser page signed in to the admin as a poll editor (`user`, or a new one), `width`
+    CSS pixels wide."""
+    user = user or make_editor()
     context = browser.new_context(viewport={"width": width, "height": 900}, **context_options)
     page = context.new_page()
     page.goto(live_server.url + reverse("admin:index"))
-    page.get_by_label("Username").fill("editor")
+    page.get_by_label("Username").fill(user.username)
     page.get_by_label("Password").fill(EDITOR_PASSWORD)
     page.get_by_role("button", name="Log in").click()
     page.get_by_role("heading", name="Polls and articles").wait_for()
