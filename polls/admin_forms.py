@@ -9,7 +9,10 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
+from django.utils import timezone
+from django.utils.text import slugify
 
+from polls import editing
 from polls.models import Article, Ballot, Poll
 
 CONFIRM_FIELD = "confirm_change_after_voting"
@@ -22,10 +25,6 @@ def ballot_count(poll: Poll) -> int:
 def answers(max_answers: int) -> str:
     """A poll's answer mode, as the poll list and the form's messages say it."""
     return "one answer" if max_answers == 1 else f"up to {max_answers} answers"
-
-
-def normalised(text: str) -> str:
-    return " ".join(text.split()).casefold()
 
 
 class PollAdminForm(forms.ModelForm):
@@ -62,13 +61,44 @@ class PollAdminForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        # The admin shows and takes times in the site's zone: say which, beside the fields.
+        zone = timezone.get_current_timezone_name()
+        for field in [self.fields.get("opens_at"), self.fields.get("closes_at")]:
+            if field is not None:  # absent for someone who may only view the poll
+                field.help_text = f"{field.help_text} In {zone} time."
+        if "slug" in self.fields and self.is_draft:
+            slug = self.fields["slug"]
+            slug.help_text = (
+                "The poll's address. While the poll is a draft it follows the question; "
+                "it stays as it is once the poll is published."
+            )
+            # poll_admin.js keeps it in step as the question is typed (the add form's
+            # prepopulated field only fills an empty slug).
+            slug.widget.attrs["data-follows-question"] = ""
         if self.instance.pk:
             self.fields["articles"].initial = list(
                 self.instance.articles.values_list("pk", flat=True)
             )
 
+    @property
+    def is_draft(self) -> bool:
+        """A new poll, or one saved as a draft (whatever the form now says)."""
+        return self.instance.pk is None or self.initial.get("status") == Poll.Status.DRAFT
+
+    def slug_follows_question(self, cleaned: dict) -> bool:
+        """A draft's slug follows its retyped question (a duplicate's, say), made unique; a slug
+        the editor typed in this edit stays as typed."""
+        question, slug = cleaned.get("question"), cleaned.get("slug")
+        if not (self.is_draft and question and slug and "question" in self.changed_data):
+            return False
+        # The slug left alone, or as the admin's scripts fill it in from the question.
+        max_length = Poll._meta.get_field("slug").max_length
+        return "slug" not in self.changed_data or slug == slugify(question)[:max_length].strip("-")
+
     def clean(self) -> dict:
         cleaned = super().clean()
+        if self.slug_follows_question(cleaned):
+            cleaned["slug"] = editing.free_slug(cleaned["question"], excluding=self.instance)
         opens_at, closes_at = cleaned.get("opens_at"), cleaned.get("closes_at")
         if opens_at and closes_at and closes_at <= opens_at:
             self.add_error("closes_at", "The poll must close after it opens.")
@@ -100,6 +130,9 @@ class ChoiceInlineFormSet(BaseInlineFormSet):
     def add_fields(self, form: forms.Form, index: int | None) -> None:
         super().add_fields(form, index)
         form.fields["text"].error_messages["required"] = "Every choice needs a text."
+        # Named on their own: on a phone the rows are cards, without the table's header.
+        form.fields["stays_last"].widget.attrs["aria-label"] = "Always last"
+        form.fields["is_write_in"].widget.attrs["aria-label"] = "Write-in (“Other”)"
 
     def get_form_kwargs(self, index: int | None) -> dict:
         # New rows continue the numbering (1, 2, 3 on a new poll) instead of all starting at 0;
@@ -112,7 +145,6 @@ class ChoiceInlineFormSet(BaseInlineFormSet):
         return kwargs
 
     def clean(self) -> None:
-        super().clean()
         # The rows that will be choices once saved: not the untouched empty rows, not the deleted.
         kept = [
             form
@@ -120,20 +152,25 @@ class ChoiceInlineFormSet(BaseInlineFormSet):
             if (form.has_changed() or form.instance.pk) and not self._should_delete_form(form)
         ]
         if any(form.errors for form in kept):
-            return
-        errors = []
-
+            return super().clean()
         texts = [form.cleaned_data.get("text", "") for form in kept]
-        if len([t for t in texts if t.strip()]) < 2:
-            errors.append("A poll needs at least two choices.")
+        # Before Django's own check of the unique texts, which says only "Please correct the
+        # duplicate data for text" for the same text twice.
         seen: dict[str, str] = {}
+        errors = []
         for text in texts:
-            if normalised(text) in seen:
+            key = editing.same_choice_text(text)
+            if key in seen:
                 errors.append(
-                    f"“{text}” is there twice (as “{seen[normalised(text)]}” too): "
+                    f"“{text}” is there twice (as “{seen[key]}” too): "
                     "every choice must be different."
                 )
-            seen.setdefault(normalised(text), text)
+            seen.setdefault(key, text)
+        if errors:
+            raise ValidationError(errors)
+        super().clean()
+        if len([t for t in texts if t.strip()]) < 2:
+            errors.append("A poll needs at least two choices.")
 
         if ballot_count(self.instance):
             renamed = [f for f in kept if f.instance.pk and "text" in f.changed_data]

@@ -154,8 +154,9 @@ FEWEST_SLOTS = 12
 LABEL_WIDTH = 100
 
 
-def bar_chart_svg(buckets: list[Bucket], *, by: str, title: str) -> SafeString:
-    """A bar per bucket; `by` is "hour", "day" or "week" and decides the labels."""
+def bar_chart_svg(buckets: list[Bucket], *, by: str, title: str, unit: str = "vote") -> SafeString:
+    """A bar per bucket; `by` is "hour", "day" or "week" and decides the labels. `unit` names
+    what a bucket counts: "vote", or "voter" where a ballot holds several answers."""
     plot_width, plot_height = WIDTH - LEFT, HEIGHT - BOTTOM - TOP
     top_votes = max((b.votes for b in buckets), default=0)
     scale_max = max(top_votes, 1)
@@ -165,11 +166,13 @@ def bar_chart_svg(buckets: list[Bucket], *, by: str, title: str) -> SafeString:
 
     def when(bucket: Bucket) -> str:
         local = timezone.localtime(bucket.start)
+        # The zone too: a bar's tooltip is read on its own.
         if by == "hour":
-            return f"{date_format(local, 'M j Y, H:i')} to {timezone.localtime(bucket.end):%H:%M}"
+            end = date_format(timezone.localtime(bucket.end), "H:i T")
+            return f"{date_format(local, 'M j Y, H:i')} to {end}"
         if by == "week":
-            return f"Week of {date_format(local, 'D, M j Y')}"
-        return date_format(local, "D, M j Y")
+            return f"Week of {date_format(local, 'D, M j Y')} ({local.tzinfo})"
+        return f"{date_format(local, 'D, M j Y')} ({local.tzinfo})"
 
     def label(index: int, bucket: Bucket) -> str:
         # The year on every day's label, and on the first of the hours' (two days, one year).
@@ -182,7 +185,7 @@ def bar_chart_svg(buckets: list[Bucket], *, by: str, title: str) -> SafeString:
     bars = format_html_join(
         "",
         '<rect class="votes-chart__bar" x="{}" y="{}" width="{}" height="{}">'
-        "<title>{}: {} vote{}</title></rect>",
+        "<title>{}: {} {}{}</title></rect>",
         (
             (
                 f"{LEFT + i * slot + slot * 0.1:.2f}",
@@ -191,6 +194,7 @@ def bar_chart_svg(buckets: list[Bucket], *, by: str, title: str) -> SafeString:
                 f"{plot_height * b.votes / scale_max:.2f}",
                 when(b),
                 b.votes,
+                unit,
                 "" if b.votes == 1 else "s",
             )
             for i, b in enumerate(buckets)
@@ -238,11 +242,12 @@ def bar_chart_svg(buckets: list[Bucket], *, by: str, title: str) -> SafeString:
         )
     return format_html(
         '<svg class="votes-chart" viewBox="0 0 {} {}" role="img" '
-        'aria-label="{}: {} vote{} in {} {}{}">{}{}{}</svg>',
+        'aria-label="{}: {} {}{} in {} {}{}">{}{}{}</svg>',
         WIDTH,
         HEIGHT,
         title,
         total,
+        unit,
         "" if total == 1 else "s",
         len(buckets),
         by,

@@ -3,7 +3,9 @@ moderate its write-ins."""
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -14,8 +16,6 @@ from django.utils.text import slugify
 
 from polls.forms import write_in_cleaned
 from polls.models import Ballot, BallotChoice, Choice, Poll, WriteInMove
-
-COPY_MARK = " (copy)"
 
 
 class EditRefused(Exception):
@@ -42,13 +42,12 @@ def poll_reopen(*, poll: Poll, now: datetime | None = None) -> None:
 
 @transaction.atomic
 def poll_duplicate(*, poll: Poll) -> Poll:
-    """A new draft with the question marked as a copy, the same settings and choices, and no
-    votes."""
-    max_length = Poll._meta.get_field("question").max_length
+    """A new draft with the same question, settings and choices, and no votes. Nothing marks
+    it as a copy that readers could see: it is a draft, its history says where it came from,
+    and its slug follows its question until it is published (PollAdminForm)."""
     copy = Poll.objects.create(
-        # Told apart from the original in the poll list, in search and in the history.
-        question=f"{poll.question[: max_length - len(COPY_MARK)]}{COPY_MARK}",
-        slug=free_slug(f"{poll.slug}-copy"),
+        question=poll.question,
+        slug=free_slug(poll.question),
         status=Poll.Status.DRAFT,
         max_answers=poll.max_answers,
         shuffle_choices=poll.shuffle_choices,
@@ -68,11 +67,13 @@ def poll_duplicate(*, poll: Poll) -> Poll:
     return copy
 
 
-def free_slug(wanted: str) -> str:
+def free_slug(wanted: str, *, excluding: Poll | None = None) -> str:
+    """A slug made of `wanted` that no other poll has: "which-proxy", else "which-proxy-2"..."""
     max_length = Poll._meta.get_field("slug").max_length
-    base = slugify(wanted)[: max_length - 4].strip("-")
+    base = slugify(wanted)[: max_length - 4].strip("-") or "poll"
+    others = Poll.objects.exclude(pk=excluding.pk) if excluding and excluding.pk else Poll.objects
     slug, number = base, 2
-    while Poll.objects.filter(slug=slug).exists():
+    while others.filter(slug=slug).exists():
         slug, number = f"{base}-{number}", number + 1
     return slug
 
@@ -95,43 +96,90 @@ def write_ins_decide(*, poll: Poll, ballot_ids: Iterable[int], status: str) -> i
     ).update(write_in_status=status)
 
 
+def same_choice_text(text: str) -> str:
+    """A choice's text as two choices are compared, by what a reader sees: "Envoy", " envoy ",
+    a fullwidth "\uff25nvoy" and "En\u200bvoy" are one choice. Compatibility forms folded (NFKC),
+    case folded, invisible format characters (Unicode Cf) dropped, spaces collapsed."""
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
+    return " ".join("".join(c for c in folded if unicodedata.category(c) != "Cf").split())
+
+
+@dataclass(frozen=True)
+class MergePlan:
+    """What merging these write-ins would do, for the editor to confirm first."""
+
+    text: str
+    into: Choice | None  # an existing choice, or None for a new one
+    ballots: int
+    write_in_choice: Choice
+
+
+def write_ins_merge_plan(*, poll: Poll, ballot_ids: Iterable[int], text: str) -> MergePlan:
+    """Check a merge without making it: the choice it goes into, and how many ballots move."""
+    text = write_in_cleaned(text)
+    max_length = Choice._meta.get_field("text").max_length
+    if not text:
+        raise EditRefused("Type the choice to merge the selected write-ins into.")
+    if len(text) > max_length:
+        raise EditRefused(f"A choice has at most {max_length} characters.")
+    choices = list(poll.choices.all())
+    other = next((choice for choice in choices if choice.is_write_in), None)
+    if other is None:
+        raise EditRefused(f"“{poll}” has no write-in choice.")
+    into = next((c for c in choices if same_choice_text(c.text) == same_choice_text(text)), None)
+    if into is not None and into.pk == other.pk:
+        raise EditRefused(
+            f"“{other.text}” is where the write-ins are counted now: merge them into another "
+            "choice."
+        )
+    ballots = Ballot.objects.filter(
+        poll=poll, pk__in=list(ballot_ids), write_in_status__in=MODERATED
+    ).count()
+    if not ballots:
+        raise EditRefused("None of these write-ins can be merged: they may have been merged.")
+    return MergePlan(text=text, into=into, ballots=ballots, write_in_choice=other)
+
+
 @transaction.atomic
 def write_ins_merge(
     *, poll: Poll, ballot_ids: Iterable[int], text: str, editor: AbstractBaseUser
 ) -> WriteInMove:
-    """Make a new choice of these write-ins: their votes move from the poll's write-in choice
-    ("Other") to it, exactly, and a WriteInMove records who moved which ballots, and when.
+    """Move these write-ins' votes from the poll's write-in choice ("Other") to the choice
+    named `text`: an existing one (compared as same_choice_text does), or a new one made just
+    before "Other". The counts move exactly, and a WriteInMove records who moved which
+    ballots, and when.
 
     One transaction. The ballots are locked, so two editors merging the same write-ins at once
     move them once; the counters move by the rows actually moved, in SQL (votes = votes - n),
     so votes cast meanwhile are kept. The write-in choice's row is locked with FOR NO KEY
     UPDATE, which new ballots pointing at it do not wait for.
     """
-    text = write_in_cleaned(text)
-    max_length = Choice._meta.get_field("text").max_length
-    if not text:
-        raise EditRefused("Give the new choice a text.")
-    if len(text) > max_length:
-        raise EditRefused(f"A choice has at most {max_length} characters.")
-    other = poll.choices.select_for_update(no_key=True).filter(is_write_in=True).first()
-    if other is None:
-        raise EditRefused(f"“{poll}” has no write-in choice.")
-    if any(text.casefold() == " ".join(c.text.split()).casefold() for c in poll.choices.all()):
-        raise EditRefused(f"“{poll}” already has a choice “{text}”.")
+    ballot_ids = list(ballot_ids)
+    poll.choices.select_for_update(no_key=True).filter(is_write_in=True).first()
+    plan = write_ins_merge_plan(poll=poll, ballot_ids=ballot_ids, text=text)
+    other = plan.write_in_choice
     moving = list(
         Ballot.objects.select_for_update()
-        .filter(poll=poll, pk__in=list(ballot_ids), write_in_status__in=MODERATED)
+        .filter(poll=poll, pk__in=ballot_ids, write_in_status__in=MODERATED)
         .order_by("pk")
         .values_list("pk", flat=True)
     )
     if not moving:
         raise EditRefused("None of these write-ins can be merged: they may have been merged.")
-    # The new choice takes "Other"'s place, which moves one down with what follows it.
-    poll.choices.filter(position__gte=other.position).update(position=F("position") + 1)
-    choice = Choice.objects.create(poll=poll, text=text, position=other.position)
+    choice = plan.into
+    if choice is None:
+        # The new choice takes "Other"'s place, which moves one down with what follows it.
+        poll.choices.filter(position__gte=other.position).update(position=F("position") + 1)
+        choice = Choice.objects.create(poll=poll, text=plan.text, position=other.position)
     moved = Ballot.objects.filter(pk__in=moving, choice=other).update(choice=choice)
+    # With several answers, a reader may have picked the choice as well as writing it in:
+    # their "Other" goes, and the choice keeps the one vote it had from them.
+    picked_both = BallotChoice.objects.filter(ballot_id__in=moving, choice=choice)
+    dropped, _ = BallotChoice.objects.filter(
+        ballot_id__in=picked_both.values("ballot_id"), choice=other
+    ).delete()
     moved += BallotChoice.objects.filter(ballot_id__in=moving, choice=other).update(choice=choice)
-    Choice.objects.filter(pk=other.pk).update(votes=F("votes") - moved)
+    Choice.objects.filter(pk=other.pk).update(votes=F("votes") - moved - dropped)
     Choice.objects.filter(pk=choice.pk).update(votes=F("votes") + moved)
     Ballot.objects.filter(pk__in=moving).update(write_in_status=Ballot.WriteInStatus.MERGED)
     move = WriteInMove.objects.create(

@@ -40,7 +40,7 @@ from polls.forms import EmbedVoteForm
 from polls.models import Ballot, Poll, PollResults
 from polls.rate_limit import client_address
 from polls.services import VoteOutcome, ballot_for, vote_take
-from polls.snippets import oembed_html, oembed_size
+from polls.snippets import oembed_html, oembed_size, opening_notice
 from polls.vote_tokens import (
     is_cross_site_post,
     vote_token_issue,
@@ -129,6 +129,8 @@ def widget(request: HttpRequest, slug: str) -> HttpResponse:
     try:
         poll = poll_cache.shared_poll_or_404(slug)
     except Http404:
+        if scheduled := Poll.objects.scheduled().filter(slug=slug).first():
+            return widget_message(opening_notice(scheduled), status=200)
         return widget_message(poll_unavailable_message(), status=404)
     results = poll.results()
     etag = results_etag(poll, results)
@@ -535,7 +537,9 @@ def poll_from_url(request: HttpRequest, url: str) -> Poll:
         raise OEmbedError(404, "That URL is not a poll on this site.") from None
     if match.url_name not in ("detail", "results", "embed") or match.namespace != "polls":
         raise OEmbedError(404, "That URL is not a poll on this site.")
-    poll = Poll.objects.visible().filter(slug=match.kwargs["slug"]).first()
+    # A scheduled poll too: a partner embeds it ahead, and its widget says when it opens.
+    slug = match.kwargs["slug"]
+    poll = (Poll.objects.visible() | Poll.objects.scheduled()).filter(slug=slug).first()
     if poll is None:
         raise OEmbedError(404, "That URL is not a poll on this site.")
     return poll

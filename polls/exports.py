@@ -15,9 +15,11 @@ import csv
 import hashlib
 import hmac
 import secrets
+import unicodedata
 from collections.abc import Iterable, Iterator
-from datetime import UTC
+from dataclasses import dataclass
 
+from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import OuterRef, QuerySet, StringAgg, Subquery, TextField, Value
 from django.db.models.functions import Coalesce
 from django.http import StreamingHttpResponse
@@ -25,36 +27,34 @@ from django.utils import timezone
 
 from polls.models import Ballot, BallotChoice, Poll
 
+# Written for spreadsheet users: headers and cells in words, not codes; times as a spreadsheet
+# reads a date and time (2026-12-06 08:54:41) in the newsroom's zone, which the header names.
 # With several answers per reader, percent is the share of the poll's voters (one ballot each).
-RESULTS_HEADER = ["poll", "question", "position", "choice", "votes", "percent", "voters"]
-BALLOTS_HEADER = [
-    "poll",
-    "cast_at_utc",
-    "choice",
-    "source",
-    "article",
-    "host_origin",
-    "host_path",
-    "voter",
-    "frame_visibility",
-    "write_in",
-    "write_in_status",
-]
+RESULTS_HEADER = ["Poll", "Position", "Choice", "Votes", "Percent", "Voters"]
+SPREADSHEET_TIME = "%Y-%m-%d %H:%M:%S"
+
+
 # Spreadsheet programs run a cell that starts with one of these as a formula; texts come from
 # editors and (host pages) from other sites, so they are defused with a leading apostrophe.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-# Spreadsheets skip these before the formula sign: " =1+1" and "\u00a0=1+1" run too.
-INVISIBLE_LEAD = "\u200b\u200c\u200d\u2060\ufeff"
-
-
 def spreadsheet_safe(value: object) -> object:
-    if isinstance(value, str):
-        lead_stripped = value.lstrip().lstrip(INVISIBLE_LEAD).lstrip()
-        if value.startswith(FORMULA_STARTS) or lead_stripped.startswith(FORMULA_STARTS):
-            return "'" + value
+    if isinstance(value, str) and (
+        value.startswith(FORMULA_STARTS) or first_seen(value) in FORMULA_STARTS
+    ):
+        return "'" + value
     return value
+
+
+def first_seen(text: str) -> str:
+    """The first character a spreadsheet looks at: spreadsheets skip spaces and invisible format
+    characters (Unicode category Cf: zero-width spaces, U+2062, tag characters...) before the
+    formula sign, so " =1+1" and "\u2062=1+1" run too. "" for none."""
+    return next(
+        (c for c in text if not c.isspace() and unicodedata.category(c) != "Cf"),
+        "",
+    )
 
 
 def results_rows(polls: Iterable[Poll]) -> Iterator[list]:
@@ -64,7 +64,6 @@ def results_rows(polls: Iterable[Poll]) -> Iterator[list]:
         voters = results.total if results.voters is None else results.voters
         for row in results.rows:
             yield [
-                poll.slug,
                 poll.question,
                 row.choice.position,
                 row.choice.text,
@@ -74,25 +73,67 @@ def results_rows(polls: Iterable[Poll]) -> Iterator[list]:
             ]
 
 
-def ballot_rows(polls: QuerySet[Poll], voter_key: bytes) -> Iterator[list]:
-    yield BALLOTS_HEADER
+@dataclass(frozen=True)
+class ChoiceColumn:
+    """A choice of a poll with several answers: its column says 1 if a ballot picked it."""
+
+    poll_id: int
+    choice_id: int
+    header: str
+
+
+def choice_columns(polls: list[Poll]) -> list[ChoiceColumn]:
+    several = [poll for poll in polls if poll.allows_several_answers]
+    return [
+        ChoiceColumn(
+            poll.pk,
+            choice.pk,
+            choice.text if len(polls) == 1 else f"{poll.question}: {choice.text}",
+        )
+        for poll in several
+        for choice in poll.choices.all()
+    ]
+
+
+def ballot_rows(polls: list[Poll], voter_key: bytes) -> Iterator[list]:
+    zone = timezone.get_current_timezone()
+    columns = choice_columns(polls)
+    yield [
+        "Poll",
+        f"Cast at ({zone})",
+        "Answer",
+        *(column.header for column in columns),
+        "Where",
+        "Article",
+        "Host site",
+        "Host page",
+        "Voter",
+        "Widget visibility",
+        "Write-in",
+        "Write-in status",
+    ]
     # The answers of a ballot in a poll with several: "Envoy; NGINX", in the poll's order.
-    picks = (
-        BallotChoice.objects.filter(ballot=OuterRef("pk"))
-        .values("ballot")
+    picks = BallotChoice.objects.filter(ballot=OuterRef("pk"))
+    answers = (
+        picks.values("ballot")
         .annotate(texts=StringAgg("choice__text", Value("; "), order_by="choice__position"))
         .values("texts")
     )
     ballots = (
-        Ballot.objects.filter(poll__in=polls)
-        .annotate(answers=Coalesce("choice__text", Subquery(picks), output_field=TextField()))
-        .order_by("poll__slug", "cast_at", "id")
+        Ballot.objects.filter(poll__in=[poll.pk for poll in polls])
+        .annotate(
+            answers=Coalesce("choice__text", Subquery(answers), output_field=TextField()),
+            picked=ArraySubquery(picks.values("choice_id")),
+        )
+        .order_by("poll__question", "poll_id", "cast_at", "id")
         .values_list(
-            "poll__slug",
+            "poll_id",
+            "poll__question",
             "cast_at",
             "answers",
+            "picked",
             "source",
-            "article__slug",
+            "article__title",
             "host_origin",
             "host_path",
             "voter_hash",
@@ -101,19 +142,30 @@ def ballot_rows(polls: QuerySet[Poll], voter_key: bytes) -> Iterator[list]:
             "write_in_status",
         )
     )
+    words = {
+        "source": dict(Ballot.Source.choices),
+        "frame_visibility": dict(Ballot.FrameVisibility.choices),
+        "write_in_status": dict(Ballot.WriteInStatus.choices),
+    }
     for row in ballots.iterator(chunk_size=2000):
-        # The rest: frame_visibility, write_in and write_in_status, as stored.
-        slug, cast_at, choice, source, article, origin, path, voter_hash, *rest = row
+        (poll_id, question, cast_at, answer, picked, source, article, origin, path, voter_hash,
+         visibility, write_in, write_in_status) = row  # fmt: skip
         yield [
-            slug,
-            cast_at.astimezone(UTC).isoformat(timespec="seconds"),
-            choice,
-            source,
+            question,
+            timezone.localtime(cast_at, zone).strftime(SPREADSHEET_TIME),
+            answer,
+            *(
+                (int(column.choice_id in picked) if column.poll_id == poll_id else "")
+                for column in columns
+            ),
+            words["source"].get(source, source),
             article or "",
             origin,
             path,
             export_voter_id(voter_hash, voter_key),
-            *rest,  # a reader's write-in among them: defused like every cell (spreadsheet_safe)
+            words["frame_visibility"].get(visibility, visibility),
+            write_in,  # a reader's text: defused like every cell (spreadsheet_safe)
+            words["write_in_status"].get(write_in_status, write_in_status),
         ]
 
 
@@ -160,5 +212,6 @@ def results_csv_response(polls: QuerySet[Poll]) -> StreamingHttpResponse:
 
 
 def ballots_csv_response(polls: QuerySet[Poll]) -> StreamingHttpResponse:
-    filename = export_filename(polls.only("slug"), "ballots")
+    polls = list(polls.prefetch_related("choices").order_by("question", "id"))
+    filename = export_filename(polls, "ballots")
     return csv_response(ballot_rows(polls, new_voter_key()), filename)

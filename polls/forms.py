@@ -18,15 +18,23 @@ BIDI_CONTROLS = dict.fromkeys(
 )
 
 
+# Format characters that carry meaning: they join emoji (a ZWJ sequence) and spell words in
+# Persian or Hindi. Every other format character (Unicode Cf) is invisible noise in an answer.
+JOINERS = "\u200c\u200d"
+
+
 def write_in_cleaned(text: str) -> str:
-    """A reader's answer as it is stored: NFC, on one line, without direction or control
-    characters (C0, DEL, C1; line breaks and tabs become spaces), spaces collapsed. Markup is
-    kept as typed: it is only ever shown escaped."""
+    """A reader's answer as it is stored: NFC, on one line, without direction, control or
+    invisible format characters (C0, DEL, C1, and Cf such as U+2062 or the tag characters
+    U+E0000-E007F, but the joiners; line breaks and tabs become spaces), spaces collapsed.
+    Markup is kept as typed: it is only ever shown escaped."""
     text = unicodedata.normalize("NFC", text).translate(BIDI_CONTROLS)
     kept = (
         " " if character.isspace() else character
         for character in text
-        if character.isspace() or unicodedata.category(character) != "Cc"
+        if character.isspace()
+        or character in JOINERS
+        or unicodedata.category(character) not in ("Cc", "Cf")
     )
     return " ".join("".join(kept).split())
 

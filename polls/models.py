@@ -53,6 +53,11 @@ class PollQuerySet(models.QuerySet):
         now = now or timezone.now()
         return self.filter(status=Poll.Status.PUBLISHED, opens_at__lte=now)
 
+    def scheduled(self, now: datetime | None = None) -> PollQuerySet:
+        """Published polls that open later: other sites may embed them already."""
+        now = now or timezone.now()
+        return self.filter(status=Poll.Status.PUBLISHED, opens_at__gt=now)
+
     def open(self, now: datetime | None = None) -> PollQuerySet:
         now = now or timezone.now()
         return self.visible(now).filter(Q(closes_at__isnull=True) | Q(closes_at__gt=now))

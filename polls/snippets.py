@@ -8,9 +8,12 @@ declared, the widget compacts itself to fit (widget.js).
 """
 
 import math
+from datetime import datetime
 from urllib.parse import urlencode
 
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
@@ -27,6 +30,21 @@ MIN_WIDTH, MIN_HEIGHT = 280, 200
 SANS_EM, SERIF_EM = 0.52, 0.55
 # The integrity line under the results, with room for its longest translation.
 INTEGRITY_CHARACTERS = 150
+
+
+def opening_notice(poll: Poll, now: datetime | None = None) -> str:
+    """What a scheduled poll's widget says until the poll opens, in the site's time zone, named:
+    "This poll opens tomorrow at 07:00 CET." """
+    now = timezone.localtime(now or timezone.now())
+    opens = timezone.localtime(poll.opens_at)
+    clock = date_format(opens, "H:i T")
+    days = (opens.date() - now.date()).days
+    if days == 0:
+        return _("This poll opens today at %(time)s.") % {"time": clock}
+    if days == 1:
+        return _("This poll opens tomorrow at %(time)s.") % {"time": clock}
+    day = date_format(opens, "l, F j, Y")
+    return _("This poll opens on %(day)s at %(time)s.") % {"day": day, "time": clock}
 
 
 def text_lines(text: str, width: float, font_px: float, em: float) -> int:

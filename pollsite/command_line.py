@@ -10,6 +10,7 @@ LOCAL_DEFAULTS = {
     "ALLOWED_HOSTS": "127.0.0.1,localhost",
     "SECURE_COOKIES": "0",
     "SECURE_SSL_REDIRECT": "0",
+    "TIME_ZONE": "Europe/Berlin",
 }
 
 

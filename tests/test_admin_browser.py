@@ -1,7 +1,6 @@
 """An editor runs a poll end to end in a real Chromium; screenshots of the editor's pages."""
 
 import csv
-import importlib
 import io
 import random
 import re
@@ -9,47 +8,25 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
 from django.utils import timezone
 
 from polls.models import Ballot, Poll
 from polls.snippets import SNIPPET_SIZING_WIDTH, widget_height
 from tests.conftest import make_article, make_poll
-from tests.test_editor_helpers import EDITOR_PASSWORD, make_editor, vote
+from tests.test_editor_helpers import (  # noqa: F401 (a fixture)
+    editors_group,
+    signed_in_editor_page,
+    vote,
+)
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("editors_group"),
+]
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
-
-
-@pytest.fixture(autouse=True)
-def editors_group(transactional_db) -> None:
-    """The "Poll editors" group, as its data migration makes it.
-
-    The live server needs committed data, and the flush after each transactional test empties
-    every table, the migration's group included (serialized_rollback does not help here: its
-    snapshot hangs off a database connection that Playwright's event loop does not see).
-    """
-    migration = importlib.import_module("polls.migrations.0006_poll_editors_group")
-    group, _ = Group.objects.get_or_create(name=migration.GROUP_NAME)
-    group.permissions.set(
-        Permission.objects.filter(
-            content_type__app_label="polls", codename__in=migration.PERMISSIONS
-        )
-    )
-
-
-def signed_in_editor_page(browser, live_server, **context_options):
-    make_editor()
-    context = browser.new_context(viewport={"width": 1366, "height": 900}, **context_options)
-    page = context.new_page()
-    page.goto(live_server.url + reverse("admin:index"))
-    page.get_by_label("Username").fill("editor")
-    page.get_by_label("Password").fill(EDITOR_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.get_by_role("heading", name="Polls and articles").wait_for()
-    return context, page
 
 
 def test_an_editor_creates_publishes_embeds_and_reads_a_poll(browser, live_server, tmp_path):
@@ -118,8 +95,8 @@ def test_an_editor_creates_publishes_embeds_and_reads_a_poll(browser, live_serve
     table = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
     ballot = Ballot.objects.get()
     assert len(table) == 2
-    assert table[1][:4] == [poll.slug, table[1][1], "HAProxy", "poll_page"]
-    assert table[1][1].startswith(ballot.cast_at.strftime("%Y-%m-%dT%H:%M"))
+    assert table[1][:4] == [poll.question, table[1][1], "HAProxy", "Poll page"]
+    assert table[1][1].startswith(timezone.localtime(ballot.cast_at).strftime("%Y-%m-%d %H:%M"))
     context.close()
 
 

@@ -7,7 +7,9 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from polls import voters
 from polls.models import Ballot, Poll
+from polls.services import ballot_cast
 from polls.snippets import SNIPPET_SIZING_WIDTH, widget_height
 from tests.conftest import make_article, make_poll
 from tests.test_editor_helpers import editor_client, vote
@@ -200,3 +202,40 @@ def test_it_names_the_sites_whose_widget_was_hidden_when_readers_voted():
     table = page[page.index('class="poll-sources poll-hidden-frames"') :]
     rows = re.findall(r'<tr><td>([^<]+)</td><td class="numeric">(\d+)</td></tr>', table)
     assert rows[0] == ("https://prizes.example", "2")
+
+
+def test_a_poll_with_several_answers_counts_voters_and_answers_apart_everywhere():
+    poll = make_poll(choices=("Envoy", "NGINX", "HAProxy"))
+    poll.max_answers = 2
+    poll.save()
+    picks = [("Envoy", "NGINX"), ("Envoy", "HAProxy"), ("Envoy",)]
+    for n, texts in enumerate(picks):
+        choices = [poll.choices.get(text=text) for text in texts]
+        ballot_cast(poll=poll, choices=choices, voter_hash=voters.voter_hash(f"reader-{n}"))
+    page = change_page(poll)
+    assert '<strong class="poll-report__figures">3 voters, 5 answers</strong>' in page
+    assert "Each percentage is the share of the 3 voters who picked that answer" in page
+    envoy = re.search(r'Envoy</span>.*?admin-results__count">([^<]+)<', page, re.S).group(1)
+    assert envoy == "3 voters"
+    assert "Where voters came from" in page and "Voters over time" in page
+    assert 'aria-label="Voters per hour, first two days: 3 voters in ' in page
+    listing = editor_client().get(reverse("admin:polls_poll_changelist")).content.decode()
+    assert '<td class="field-total_votes">3 voters, 5 answers</td>' in listing
+
+
+def test_a_poll_with_one_answer_speaks_of_votes():
+    poll = make_poll()
+    vote(poll, "Envoy", "reader-1")
+    page = change_page(poll)
+    assert '<strong class="poll-report__figures">1 vote</strong>' in page
+    assert "Where votes came from" in page and "Votes over time" in page
+    assert "Each percentage is the share" not in page
+
+
+def test_a_draft_s_page_says_it_is_a_draft_not_that_it_opened():
+    draft = make_poll(state="draft")
+    page = change_page(draft)
+    assert "A draft: readers see it once you publish it." in page and "Opened " not in page
+    draft.max_answers = 2
+    draft.save()
+    assert "Each percentage is the share of the" not in change_page(draft)  # no voters yet

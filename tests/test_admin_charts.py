@@ -112,7 +112,7 @@ def test_the_svg_has_a_bar_per_bucket_scaled_to_the_busiest():
     assert svg.count('class="votes-chart__bar"') == 3
     heights = [float(h) for h in re.findall(r'height="([\d.]+)"><title>', svg)]
     assert heights[0] == 2 * heights[2] and heights[1] == 0
-    assert "<title>Mar 1 2024, 09:30 to 10:30: 4 votes</title>" in svg
+    assert "<title>Mar 1 2024, 09:30 to 10:30 UTC: 4 votes</title>" in svg
 
 
 def test_axis_labels_carry_the_year():

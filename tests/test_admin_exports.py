@@ -2,14 +2,25 @@
 
 import csv
 import io
+import re
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.http import StreamingHttpResponse
 from django.urls import reverse
 
+from polls import voters
 from polls.models import Ballot, Poll
+from polls.services import ballot_cast
 from tests.conftest import make_article, make_poll
 from tests.test_editor_helpers import editor_client, vote
+from tests.test_write_ins import write_in, write_in_poll
+
+
+def poll_with_several(poll: Poll, voter: str, *texts: str) -> Ballot:
+    choices = [poll.choices.get(text=text) for text in texts]
+    return ballot_cast(poll=poll, choices=choices, voter_hash=voters.voter_hash(voter))
+
 
 pytestmark = pytest.mark.django_db
 
@@ -51,42 +62,98 @@ def test_the_results_csv_has_one_row_per_choice(voted_poll):
     response = export("admin:polls_poll_results_csv", voted_poll)
     assert 'filename="poll-which-proxy-results-' in response["Content-Disposition"]
     assert rows(response) == [
-        ["poll", "question", "position", "choice", "votes", "percent", "voters"],
-        ["which-proxy", "Which proxy?", "1", "Envoy", "2", "67", "3"],
-        ["which-proxy", "Which proxy?", "2", "NGINX", "1", "33", "3"],
-        ["which-proxy", "Which proxy?", "3", "HAProxy", "0", "0", "3"],
+        ["Poll", "Position", "Choice", "Votes", "Percent", "Voters"],
+        ["Which proxy?", "1", "Envoy", "2", "67", "3"],
+        ["Which proxy?", "2", "NGINX", "1", "33", "3"],
+        ["Which proxy?", "3", "HAProxy", "0", "0", "3"],
     ]
 
 
-def test_the_ballots_csv_matches_the_ballots_row_by_row(voted_poll):
+def test_the_ballots_csv_matches_the_ballots_row_by_row(voted_poll, settings):
+    settings.TIME_ZONE = "Europe/Berlin"
     table = rows(export("admin:polls_poll_ballots_csv", voted_poll))
     assert table[0] == [
-        "poll",
-        "cast_at_utc",
-        "choice",
-        "source",
-        "article",
-        "host_origin",
-        "host_path",
-        "voter",
-        "frame_visibility",
-        "write_in",
-        "write_in_status",
+        "Poll",
+        "Cast at (Europe/Berlin)",
+        "Answer",
+        "Where",
+        "Article",
+        "Host site",
+        "Host page",
+        "Voter",
+        "Widget visibility",
+        "Write-in",
+        "Write-in status",
     ]
     ballots = list(Ballot.objects.filter(poll=voted_poll).order_by("cast_at", "id"))
     assert len(table) == 1 + len(ballots) == 4
     for row, ballot in zip(table[1:], ballots, strict=True):
         assert row[:7] == [
-            "which-proxy",
-            ballot.cast_at.astimezone(tz=None)
-            .astimezone(ballot.cast_at.tzinfo)
-            .isoformat(timespec="seconds"),
+            "Which proxy?",
+            ballot.cast_at.astimezone(ZoneInfo("Europe/Berlin")).strftime("%Y-%m-%d %H:%M:%S"),
             ballot.choice.text,
-            ballot.source,
-            ballot.article.slug if ballot.article else "",
+            ballot.get_source_display(),
+            ballot.article.title if ballot.article else "",
             ballot.host_origin,
             ballot.host_path,
         ]
+    assert [row[3] for row in table[1:]] == ["Poll page", "Article page", "Embedded widget"]
+    assert table[2][4] == "Edge proxies"
+
+
+def test_a_spreadsheet_reads_the_times_as_dates_and_the_codes_as_words():
+    poll = write_in_poll(max_answers=2)
+    ballot = write_in(poll, "a", "Linkerd", "Envoy")
+    Ballot.objects.filter(pk=ballot.pk).update(frame_visibility="confirmed")
+    table = rows(export("admin:polls_poll_ballots_csv", poll))
+    header, row = table
+    cast = dict(zip(header, row, strict=True))["Cast at (UTC)"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", cast)
+    assert {name: value for name, value in zip(header, row, strict=True)} | {
+        "Cast at (UTC)": "",
+        "Voter": "",
+    } == {
+        "Poll": poll.question,
+        "Cast at (UTC)": "",
+        "Answer": "Envoy; Other",
+        "Envoy": "1",
+        "NGINX": "0",
+        "Other": "1",
+        "Where": "Poll page",
+        "Article": "",
+        "Host site": "",
+        "Host page": "",
+        "Voter": "",
+        "Widget visibility": "Confirmed after the widget was hidden or covered",
+        "Write-in": "Linkerd",
+        "Write-in status": "Pending",
+    }
+
+
+def test_several_polls_with_several_answers_each_get_their_choice_columns():
+    first = write_in_poll(max_answers=2)
+    second = make_poll("Which mesh?", choices=("Istio", "Linkerd"), slug="mesh")
+    second.max_answers = 2
+    second.save()
+    write_in(first, "a", "Linkerd", "NGINX")
+    poll_with_several(second, "b", "Istio", "Linkerd")
+    table = rows(action("export_ballots_csv", first, second))
+    header = table[0]
+    # Polls in the order of their questions: "Which mesh?" first.
+    assert header[3:10] == [
+        "Which mesh?: Istio",
+        "Which mesh?: Linkerd",
+        f"{first.question}: Envoy",
+        f"{first.question}: NGINX",
+        f"{first.question}: Other",
+        "Where",
+        "Article",
+    ]
+    by_poll = {row[0]: row[3:8] for row in table[1:]}
+    assert by_poll == {
+        "Which mesh?": ["1", "1", "", "", ""],
+        first.question: ["", "", "0", "1", "1"],
+    }
 
 
 def test_the_voter_column_is_a_fresh_hash_never_the_stored_one(voted_poll):
@@ -98,7 +165,7 @@ def test_the_voter_column_is_a_fresh_hash_never_the_stored_one(voted_poll):
     assert all(len(v) == 20 for v in voters)
     # reader-a voted in both polls: one id within the file; other readers: other ids.
     by_poll_and_choice = {(row[0], row[2]): row[7] for row in first[1:]}
-    assert by_poll_and_choice[("other", "Yes")] in voters[:3]
+    assert by_poll_and_choice[("Other?", "Yes")] in voters[1:]
     assert len(set(voters)) == 3
     second = rows(action("export_ballots_csv", voted_poll))
     assert not {row[7] for row in second[1:]} & set(voters)
@@ -109,7 +176,7 @@ def test_the_export_actions_cover_the_selected_polls_only(voted_poll):
     vote(other, "No", "reader-z")
     make_poll("Not selected?", slug="not-selected")
     table = rows(action("export_results_csv", voted_poll, other))
-    assert {row[0] for row in table[1:]} == {"which-proxy", "other"}
+    assert {row[0] for row in table[1:]} == {"Which proxy?", "Other?"}
     assert len(table) == 1 + 3 + 2
     table = rows(action("export_ballots_csv", other))
     assert [row[2] for row in table[1:]] == ["No"]
@@ -120,21 +187,46 @@ def test_cells_that_a_spreadsheet_would_run_as_formulas_are_defused():
     vote(poll, "+1", "reader")
     Ballot.objects.update(host_path='=HYPERLINK("http://evil.example")')
     results = rows(export("admin:polls_poll_results_csv", poll))
-    assert results[1][1] == "'=cmd|' /C calc'!A0"
-    assert [row[3] for row in results[1:]] == ["'+1", "'@SUM(A1)"]
+    assert results[1][0] == "'=cmd|' /C calc'!A0"
+    assert [row[2] for row in results[1:]] == ["'+1", "'@SUM(A1)"]
     ballots = rows(export("admin:polls_poll_ballots_csv", poll))
     assert ballots[1][6] == '\'=HYPERLINK("http://evil.example")'
 
 
 @pytest.mark.parametrize(
-    "lead", ["  ", "\u00a0", "\t ", "\u2003", "\u200b", " \ufeff\u00a0"], ids=repr
+    "lead",
+    [
+        "  ",
+        "\u00a0",
+        "\t ",
+        "\u2003",
+        "\u200b",
+        " \ufeff\u00a0",
+        # Every invisible format character (Unicode Cf) is skipped too, not a list of some.
+        "\u2062",
+        " \u2062 ",
+        "\U000e0041\U000e007f",
+        "\u00ad",
+        "\u180e",
+        "\u2064\u206f",
+    ],
+    ids=repr,
 )
 @pytest.mark.parametrize("sign", ["=", "+", "-", "@"])
 def test_formulas_behind_spaces_or_invisible_characters_are_defused_too(lead, sign):
     poll = make_poll(f"{lead}{sign}1+1", choices=(f"{lead}{sign}A1", "Plain"), slug="lead")
     results = rows(export("admin:polls_poll_results_csv", poll))
-    assert results[1][1] == f"'{lead}{sign}1+1"
-    assert [row[3] for row in results[1:]] == [f"'{lead}{sign}A1", "Plain"]
+    assert results[1][0] == f"'{lead}{sign}1+1"
+    assert [row[2] for row in results[1:]] == [f"'{lead}{sign}A1", "Plain"]
+
+
+def test_a_write_in_behind_an_invisible_operator_is_defused_in_the_ballots_csv():
+    poll = write_in_poll()
+    ballot = write_in(poll, "a", "Linkerd")
+    Ballot.objects.filter(pk=ballot.pk).update(write_in='\u2062=HYPERLINK("https://evil.example")')
+    header, row = rows(export("admin:polls_poll_ballots_csv", poll))
+    cell = dict(zip(header, row, strict=True))["Write-in"]
+    assert cell == '\'\u2062=HYPERLINK("https://evil.example")'
 
 
 def test_an_unknown_poll_is_a_404():
@@ -155,4 +247,7 @@ def test_votes_from_sandboxed_hosts_keep_their_own_source_in_the_csv():
     vote(poll, "Yes", "reader-a", source=Ballot.Source.EMBED)
     vote(poll, "No", "reader-b", source=Ballot.Source.EMBED_SANDBOXED)
     table = rows(export("admin:polls_poll_ballots_csv", poll))
-    assert sorted(row[2:4] for row in table[1:]) == [["No", "embed_sandboxed"], ["Yes", "embed"]]
+    assert sorted(row[2:4] for row in table[1:]) == [
+        ["No", "Embedded widget, sandboxed host"],
+        ["Yes", "Embedded widget"],
+    ]

@@ -167,7 +167,7 @@ def test_vote_counts_cannot_be_set_from_the_form():
 def test_the_add_form_numbers_new_choices_and_gives_the_question_several_lines():
     page = editor_client().get(reverse("admin:polls_poll_add")).content.decode()
     positions = re.findall(r'type="number" name="choices-(\d+)-position" value="(\d+)"', page)
-    assert positions == [("0", "1"), ("1", "2"), ("2", "3")]
+    assert positions == [("0", "1"), ("1", "2"), ("2", "3"), ("3", "4")]
     assert re.search(r'<textarea name="question" cols="60" rows="3"', page)
 
 
@@ -176,3 +176,45 @@ def test_new_choices_of_an_existing_poll_come_after_the_others():
     page = editor_client().get(reverse("admin:polls_poll_change", args=[poll.pk]))
     positions = re.findall(r'name="choices-(\d+)-position" value="(\d+)"', page.content.decode())
     assert positions == [("0", "1"), ("1", "2"), ("2", "3")]
+
+
+def test_a_new_poll_starts_with_four_choice_rows_and_a_saved_one_with_one_empty_row():
+    html = editor_client().get(reverse("admin:polls_poll_add")).content.decode()
+    assert 'name="choices-TOTAL_FORMS" value="4"' in html
+    assert 'id="id_choices-3-text"' in html and 'id="id_choices-4-text"' not in html
+    poll = make_poll(choices=("Envoy", "NGINX", "HAProxy"))
+    page = editor_client().get(reverse("admin:polls_poll_change", args=[poll.pk]))
+    assert 'name="choices-TOTAL_FORMS" value="4"' in page.content.decode()
+
+
+def test_saving_stays_on_the_poll_s_page():
+    response = add(_save="Save")
+    poll = Poll.objects.get(slug="which-service-mesh")
+    assert response.status_code == 302
+    assert response["Location"] == reverse("admin:polls_poll_change", args=[poll.pk])
+    response = change(poll, question="Which service mesh, then?", _save="Save")
+    assert response["Location"] == reverse("admin:polls_poll_change", args=[poll.pk])
+
+
+def test_the_same_choice_twice_is_refused_in_words():
+    response = add(**{"choices-2-text": "Linkerd"})
+    assert refused(response, "“Linkerd” is there twice (as “Linkerd” too)")
+    assert "Please correct the duplicate data" not in response.content.decode()
+    assert not Poll.objects.exists()
+
+
+def test_the_write_ins_pages_have_the_admin_s_breadcrumb_band():
+    poll = make_poll(choices=("Envoy", "NGINX"))
+    Choice.objects.create(poll=poll, text="Other", position=3, is_write_in=True, stays_last=True)
+    url = reverse("admin:polls_poll_write_ins", args=[poll.pk])
+    html = editor_client().get(url).content.decode()
+    assert '<ol class="breadcrumbs">' in html and '<li aria-current="page">Write-ins</li>' in html
+
+
+@pytest.mark.parametrize(
+    "twin", ["\uff2cinkerd", "LINKERD", "Link\u200berd", "\u2062linkerd"], ids=ascii
+)
+def test_choices_that_look_alike_are_refused_as_the_same(twin):
+    response = add(**{"choices-2-text": twin})
+    assert refused(response, f"“{twin}” is there twice (as “Linkerd” too)")
+    assert not Poll.objects.exists()

@@ -1,10 +1,15 @@
 """`manage.py create_editor` (and `make editor`): an editor account from the terminal."""
 
+import os
+import subprocess
+
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
+
+from tests.helpers import ROOT, manage
 
 pytestmark = pytest.mark.django_db
 
@@ -66,3 +71,31 @@ def test_it_adds_an_existing_account_to_the_editors(monkeypatch, capsys):
     assert "Updated kim" in capsys.readouterr().out
     assert kim.is_staff and kim.groups.filter(name="Poll editors").exists()
     assert kim.check_password(PASSWORD)
+
+
+def test_with_data_dir_set_manage_py_finds_the_key_make_made_there(tmp_path):
+    """`make editor` and `manage.py create_editor` agree on where the secret key is, with a
+    DATA_DIR of the operator's (the command asked for SECRET_KEY where make did not)."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in ("SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "DEBUG")
+    }
+    env["DATA_DIR"] = str(tmp_path)
+    # -o: the virtual environment counts as set up, whatever its age.
+    made = subprocess.run(
+        ["make", "-s", "-o", ".venv/.installed", f"{tmp_path}/secret_key"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert made.returncode == 0, made.stderr
+    key = (tmp_path / "secret_key").read_text().strip()
+    show = "from django.conf import settings; print(settings.SECRET_KEY)"
+    result = manage(
+        "shell", "-c", show, **{"DATA_DIR": str(tmp_path), "DATABASE_URL": "postgres://x@db/x"}
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == key

@@ -1,7 +1,11 @@
 """Helpers for the editors' admin tests (kept out of conftest.py, which belongs to the readers)."""
 
-from django.contrib.auth.models import Group, User
+import importlib
+
+import pytest
+from django.contrib.auth.models import Group, Permission, User
 from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from polls import voters
@@ -68,3 +72,37 @@ def change_form_data(poll: Poll, **overrides) -> dict:
             data[f"choices-{index}-stays_last"] = "on"
     data.update(overrides)
     return data
+
+
+@pytest.fixture
+def editors_group(transactional_db) -> None:
+    """The "Poll editors" group, as its data migrations make it, for browser tests.
+
+    The live server needs committed data, and the flush after each transactional test empties
+    every table, the migration's group included (serialized_rollback does not help here: its
+    snapshot hangs off a database connection that Playwright's event loop does not see).
+    """
+    migration = importlib.import_module("polls.migrations.0006_poll_editors_group")
+    group, _ = Group.objects.get_or_create(name=migration.GROUP_NAME)
+    group.permissions.set(
+        Permission.objects.filter(
+            content_type__app_label="polls",
+            codename__in=[*migration.PERMISSIONS, "moderate_write_ins"],  # and 0018's
+        )
+    )
+
+
+def signed_in_editor_page(
+    browser, live_server, *, width: int = 1366, user: User | None = None, **context_options
+):
+    """A browser page signed in to the admin as a poll editor (`user`, or a new one), `width`
+    CSS pixels wide."""
+    user = user or make_editor()
+    context = browser.new_context(viewport={"width": width, "height": 900}, **context_options)
+    page = context.new_page()
+    page.goto(live_server.url + reverse("admin:index"))
+    page.get_by_label("Username").fill(user.username)
+    page.get_by_label("Password").fill(EDITOR_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("heading", name="Polls and articles").wait_for()
+    return context, page

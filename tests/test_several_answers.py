@@ -140,8 +140,13 @@ def test_the_ballots_csv_lists_every_answer_of_a_ballot():
     cast(poll, "reader", "HAProxy", "Envoy")
     table = rows(export("admin:polls_poll_ballots_csv", poll))
     assert table[1][2] == "Envoy; HAProxy"
+    assert dict(zip(table[0][3:6], table[1][3:6], strict=True)) == {
+        "Envoy": "1",
+        "NGINX": "0",
+        "HAProxy": "1",
+    }
     results = rows(export("admin:polls_poll_results_csv", poll))
-    assert results[1][4:] == ["1", "100", "1"]
+    assert results[1][3:] == ["1", "100", "1"]
 
 
 def test_the_answer_mode_cannot_change_once_readers_voted_unless_confirmed():

@@ -14,7 +14,7 @@ from polls import editing, voters
 from polls.models import Ballot, BallotChoice, Choice, WriteInMove
 from polls.services import ballot_cast
 from tests.conftest import counts
-from tests.test_editor_helpers import editor_client, make_editor
+from tests.test_editor_helpers import editor_client, make_editor, vote
 from tests.test_write_ins import write_in, write_in_poll
 
 pytestmark = pytest.mark.django_db
@@ -70,7 +70,12 @@ def test_merging_moves_the_votes_exactly_and_records_the_move():
     client = editor_client()
     response = client.post(
         moderation_url(poll),
-        {"action": "merge", "ballot": [b.pk for b in ballots], "choice_text": "Linkerd"},
+        {
+            "action": "merge",
+            "ballot": [b.pk for b in ballots],
+            "choice_text": "Linkerd",
+            "confirmed": "yes",
+        },
     )
     assert response.status_code == 303
     assert counts(poll) == {"Envoy": 0, "NGINX": 0, "Linkerd": 2, "Other": 1}
@@ -97,13 +102,70 @@ def test_merging_twice_moves_nothing_the_second_time():
     assert counts(poll) == {"Envoy": 0, "NGINX": 0, "Linkerd": 1, "Other": 0}
 
 
-def test_merging_into_an_existing_choice_text_is_refused():
+def test_a_merge_is_shown_for_confirmation_first_and_changes_nothing_until_confirmed():
     poll = write_in_poll()
-    ballot = write_in(poll, "a", "envoy")
-    with pytest.raises(editing.EditRefused, match="already has a choice"):
-        editing.write_ins_merge(
-            poll=poll, ballot_ids=[ballot.pk], text=" ENVOY ", editor=make_editor()
-        )
+    ballots = [write_in(poll, "a", "linkerd"), write_in(poll, "b", "Linkerd 2")]
+    client = editor_client()
+    form = {"action": "merge", "ballot": [b.pk for b in ballots], "choice_text": " Linkerd "}
+    page = client.post(moderation_url(poll), form)
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert (
+        "2 ballots will move from “Other” (2 votes now) to a new choice “Linkerd”, placed just "
+        "before “Other”." in html
+    )
+    assert 'name="confirmed" value="yes"' in html and "Linkerd 2" in html
+    assert counts(poll) == {"Envoy": 0, "NGINX": 0, "Other": 2}
+    assert not WriteInMove.objects.exists()
+    assert client.post(moderation_url(poll), {**form, "confirmed": "yes"}).status_code == 303
+    assert counts(poll) == {"Envoy": 0, "NGINX": 0, "Linkerd": 2, "Other": 0}
+
+
+def test_write_ins_merge_into_an_existing_choice():
+    poll = write_in_poll()
+    ballots = [write_in(poll, "a", "envoy"), write_in(poll, "b", "Envoy proxy")]
+    vote(poll, "Envoy", "c")
+    client = editor_client()
+    form = {"action": "merge", "ballot": [b.pk for b in ballots], "choice_text": " ENVOY "}
+    html = client.post(moderation_url(poll), form).content.decode()
+    assert "2 ballots will move from “Other” (2 votes now) to the existing choice “Envoy” " in html
+    response = client.post(moderation_url(poll), {**form, "confirmed": "yes"}, follow=True)
+    assert "2 write-ins merged into “Envoy”: 2 votes moved there from “Other”." in (
+        response.content.decode()
+    )
+    assert counts(poll) == {"Envoy": 3, "NGINX": 0, "Other": 0}
+    assert [c.text for c in poll.choices.all()] == ["Envoy", "NGINX", "Other"]
+    move = WriteInMove.objects.get()
+    assert (move.to_choice.text, move.votes_moved, set(move.ballots.all())) == (
+        "Envoy",
+        2,
+        set(ballots),
+    )
+    assert counts_equal_ballots(poll)
+
+
+def test_a_reader_who_picked_the_choice_and_wrote_it_in_keeps_one_vote_for_it():
+    poll = write_in_poll(max_answers=2)
+    both = write_in(poll, "a", "Envoy!", "Envoy")
+    only = write_in(poll, "b", "envoy", "NGINX")
+    editing.write_ins_merge(
+        poll=poll, ballot_ids=[both.pk, only.pk], text="Envoy", editor=make_editor()
+    )
+    assert counts(poll) == {"Envoy": 2, "NGINX": 1, "Other": 0}
+    assert Ballot.objects.get(pk=both.pk).answer_text == "Envoy"
+    assert Ballot.objects.get(pk=only.pk).answer_text == "Envoy, NGINX"
+    assert counts_equal_ballots(poll)
+
+
+def test_merging_into_the_write_in_choice_itself_is_refused_in_words():
+    poll = write_in_poll()
+    ballot = write_in(poll, "a", "other")
+    response = editor_client().post(
+        moderation_url(poll),
+        {"action": "merge", "ballot": [ballot.pk], "choice_text": "other"},
+        follow=True,
+    )
+    assert "“Other” is where the write-ins are counted now" in response.content.decode()
     assert counts(poll)["Other"] == 1 and not WriteInMove.objects.exists()
 
 
@@ -173,3 +235,26 @@ def test_readers_write_in_while_an_editor_merges_and_counts_stay_exact():
     assert Ballot.objects.count() == 80 == sum(c.votes for c in Choice.objects.filter(poll=poll))
     assert counts_equal_ballots(poll)
     assert WriteInMove.objects.get().votes_moved == 20
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "\uff25nvoy",
+        "\uff25\uff2e\uff36\uff2f\uff39",
+        "En\u200bvoy",
+        "\u2062Envoy",
+        "Envoy\U000e0041",
+        "ENVOY\u00ad",
+    ],
+    ids=ascii,
+)
+def test_a_near_duplicate_merges_into_the_choice_it_looks_like(typed):
+    poll = write_in_poll()
+    ballot = write_in(poll, "a", typed)
+    move = editing.write_ins_merge(
+        poll=poll, ballot_ids=[ballot.pk], text=typed, editor=make_editor()
+    )
+    assert move.to_choice.text == "Envoy"
+    assert [c.text for c in poll.choices.all()] == ["Envoy", "NGINX", "Other"]
+    assert counts(poll) == {"Envoy": 1, "NGINX": 0, "Other": 0}

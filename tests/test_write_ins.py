@@ -3,12 +3,14 @@ as a vote for that choice, is stored with the ballot, and is never shown publicl
 
 import json
 import re
+import unicodedata
 
 import pytest
 from django.test import Client
 from django.urls import reverse
 
 from polls import voters
+from polls.forms import write_in_cleaned
 from polls.models import Ballot, Choice, Poll
 from polls.services import VoteRefused, ballot_cast
 from tests.conftest import counts, make_poll, snapshot
@@ -200,4 +202,19 @@ def test_a_german_reader_gets_the_box_and_its_errors_in_german():
     )
     assert "Ihre eigene Antwort darf höchstens 100 Zeichen lang sein; sie hat 101." in (
         response.content.decode()
+    )
+
+
+def test_invisible_format_characters_are_stripped_from_a_write_in_but_the_joiners():
+    assert write_in_cleaned("\u2062=HYPERLINK(1)") == "=HYPERLINK(1)"
+    assert write_in_cleaned("Link\U000e0041\U000e007ferd\u2064\u00ad\ufeff\u180e") == "Linkerd"
+    assert write_in_cleaned("\u200b Linkerd \u2060") == "Linkerd"
+    # A ZWJ emoji sequence and a Persian word spelled with a ZWNJ keep their joiners.
+    assert write_in_cleaned("\U0001f469\u200d\U0001f4bb") == "\U0001f469\u200d\U0001f4bb"
+    assert write_in_cleaned("\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645") == (
+        "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"
+    )
+    assert all(
+        unicodedata.category(c) != "Cf" or c in "\u200c\u200d"
+        for c in write_in_cleaned("".join(map(chr, range(0x2000, 0x2070))) + "\U000e0001")
     )

@@ -99,3 +99,16 @@ document.addEventListener("formset:added", (event) => {
     .map((input) => Number(input.value) || 0);
   position.value = Math.max(0, ...others) + 1;
 });
+
+// A draft's slug follows its question as it is typed, until the editor types a slug of their
+// own (the form does the same on save, and makes the slug unique).
+document.addEventListener("DOMContentLoaded", () => {
+  const slug = document.querySelector("input[data-follows-question]");
+  const question = document.getElementById("id_question");
+  if (!slug || !question || typeof URLify !== "function") return;
+  let typed = false;
+  slug.addEventListener("input", () => { typed = true; });
+  question.addEventListener("input", () => {
+    if (!typed) slug.value = URLify(question.value, slug.maxLength > 0 ? slug.maxLength : 120, false);
+  });
+});
