@@ -1,7 +1,8 @@
 from datetime import datetime
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.contrib.admin import helpers
+from django.core.exceptions import BadRequest, PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
@@ -94,8 +95,19 @@ class PollStateFilter(admin.SimpleListFilter):
         return queryset
 
 
+class RowsByIdAdmin(admin.ModelAdmin):
+    """An action on rows named by something other than an id (a forged or garbled form) is a
+    400: Django would put the text into a query on the integer key, and answer 500."""
+
+    def response_action(self, request: HttpRequest, queryset: QuerySet, **kwargs):
+        selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
+        if not all(value.isascii() and value.isdecimal() for value in selected):
+            raise BadRequest("The selection names no row.")
+        return super().response_action(request, queryset, **kwargs)
+
+
 @admin.register(Poll)
-class PollAdmin(admin.ModelAdmin):
+class PollAdmin(RowsByIdAdmin):
     form = PollAdminForm
     list_display = ["question", "state", "mode", "total_votes", "last_vote_at", "schedule"]
     list_filter = [PollStateFilter, "status", "results_shown", "opens_at"]
@@ -549,7 +561,7 @@ class PollAdmin(admin.ModelAdmin):
 
 
 @admin.register(Article)
-class ArticleAdmin(admin.ModelAdmin):
+class ArticleAdmin(RowsByIdAdmin):
     list_display = ["title", "author", "published_on", "poll"]
     list_filter = ["topics", "published_on"]
     search_fields = ["title", "summary", "author"]
@@ -579,14 +591,14 @@ class ArticleAdmin(admin.ModelAdmin):
 
 
 @admin.register(Topic)
-class TopicAdmin(admin.ModelAdmin):
+class TopicAdmin(RowsByIdAdmin):
     list_display = ["name", "slug"]
     search_fields = ["name"]
     prepopulated_fields = {"slug": ["name"]}
 
 
 @admin.register(Ballot)
-class BallotAdmin(admin.ModelAdmin):
+class BallotAdmin(RowsByIdAdmin):
     """The audit trail: readable, never edited or deleted from the admin."""
 
     list_display = ["cast_at_local", "poll", "answer_text", "source", "article", "host_origin"]
@@ -630,7 +642,7 @@ class BallotAdmin(admin.ModelAdmin):
 
 
 @admin.register(WriteInMove)
-class WriteInMoveAdmin(admin.ModelAdmin):
+class WriteInMoveAdmin(RowsByIdAdmin):
     """The audit trail of merged write-ins: readable, never edited or deleted from the admin."""
 
     list_display = [

@@ -159,3 +159,17 @@ def test_the_poll_s_actions_are_at_the_top_of_its_page_before_its_results():
     html = editor_client().get(reverse("admin:polls_poll_change", args=[closed.pk])).content
     top = html.decode()[: html.decode().index('id="poll-results"')]
     assert 'value="reopen">Reopen this poll</button>' in top and 'value="close_now"' not in top
+
+
+@pytest.mark.parametrize("selected", ["abc", "1\x00", "", "١"])
+def test_an_action_on_a_selection_that_names_no_row_is_a_400(selected):
+    """An editor's forged or garbled form (or a browser add-on's): a clear 400, nothing
+    changed, not the 500 of a primary key that is not a number."""
+    poll = make_poll()
+    response = editor_client().post(
+        reverse("admin:polls_poll_changelist"),
+        {"action": "close_now", "_selected_action": [str(poll.pk), selected]},
+    )
+    assert response.status_code == 400
+    poll.refresh_from_db()
+    assert poll.state() == "open"
