@@ -161,7 +161,7 @@ def test_the_poll_s_actions_are_at_the_top_of_its_page_before_its_results():
     assert 'value="reopen">Reopen this poll</button>' in top and 'value="close_now"' not in top
 
 
-@pytest.mark.parametrize("selected", ["abc", "1\x00", "", "١"])
+@pytest.mark.parametrize("selected", ["abc", "1\x00", "", "\u0661"])
 def test_an_action_on_a_selection_that_names_no_row_is_a_400(selected):
     """An editor's forged or garbled form (or a browser add-on's): a clear 400, nothing
     changed, not the 500 of a primary key that is not a number."""
