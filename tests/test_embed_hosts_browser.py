@@ -42,6 +42,8 @@ from tests.conftest import counts, make_poll
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots" / "hosts"
+# What a real WordPress and phones showed: the classic embed, the frame without JavaScript.
+PHONE_SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "embed-hosts"
 QUESTION = (
     "How has the recent turmoil within the OpenAI offices changed your plans to use GPT in a "
     "business process or product in 2024?"
@@ -187,7 +189,9 @@ def test_oembed_heights_fit_the_widget_at_the_width_they_were_asked_for(
     for width in (320, 375, 500, 600):
         answer = oembed(live_server, poll, maxwidth=str(width))
         frame_html = re.search(r"<iframe.*?</iframe>", answer["html"]).group(0)
-        page.goto(host_site.article(f"/sized-{width}.html", frame_html))
+        # The frame fills its column: a column of the width asked for.
+        column = f'<div style="width:{answer["width"]}px">{frame_html}</div>'
+        page.goto(host_site.article(f"/sized-{width}.html", column))
         frame = widget_frame(page)
         frame.get_by_role("group", name=QUESTION).wait_for()
         assert fits(frame), width
@@ -332,4 +336,35 @@ def test_a_vote_on_a_visible_widget_is_recorded_as_seen(browser, live_server, ho
     frame.get_by_role("button", name="Vote").click()
     frame.get_by_text("Thank you, your vote was counted.").wait_for()
     assert Ballot.objects.get().frame_visibility == Ballot.FrameVisibility.VISIBLE
+    page.context.close()
+
+
+@pytest.mark.parametrize("width", [320, 375, 414])
+def test_the_wordpress_classic_embed_fits_a_phone_without_a_border(
+    browser, live_server, host_site, width
+):
+    """WordPress strips the frame's style (max-width, border): the frame's own attributes must
+    keep it inside a phone's column and without the browser's inset border."""
+    PHONE_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    poll = make_poll(QUESTION, CHOICES)
+    url = wordpress_host(host_site, live_server, poll)
+    page = browser.new_context(viewport={"width": width, "height": 800}).new_page()
+    page.goto(url)
+    frame = widget_frame(page)
+    frame.get_by_role("group", name=QUESTION).wait_for()
+    iframe = page.locator("iframe.wp-embedded-content")
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    box = iframe.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= width
+    borders = iframe.evaluate(
+        "(f) => ['Top', 'Right', 'Bottom', 'Left'].map((side) =>"
+        " getComputedStyle(f)['border' + side + 'Width'])"
+    )
+    assert borders == ["0px"] * 4
+    assert fits(frame)
+    for choice in CHOICES:  # none cut at the frame's right edge
+        label = frame.locator(".widget__choice", has_text=choice)
+        right = label.evaluate("(e) => e.getBoundingClientRect().right")
+        assert right <= box["width"]
+    page.screenshot(path=PHONE_SCREENSHOTS / f"wordpress-classic-{width}.png", full_page=True)
     page.context.close()
