@@ -53,13 +53,16 @@ def widget_height(poll: Poll, width: int) -> int:
         form += 110  # the write-in box under "Other": its label, field and hint
     # A result: its text beside the figures ("100% 1,234 votes"), then the bar.
     results = sum(text_lines(text, content - 130, 16, SANS_EM) * 23.2 + 28 for text in texts)
-    results += 51  # the thank-you notice above
     results += (
         12
         + 31 * (2 if poll.allows_several_answers else 1)
         + text_lines("x" * INTEGRITY_CHARACTERS, content, 13, SANS_EM) * 19
         + 27
     )
+    if poll.shows_results_before_voting:
+        # Until the reader votes, the results stand under the form, 16 px below it.
+        form += 16 + results
+    results += 51  # the thank-you notice above, after a vote
     tallest = max(form, results) + question + frame + 16
     return math.ceil(tallest * 1.04)
 

@@ -17,12 +17,14 @@ inside the frame, a reload shows "Your vote", and a second vote from another tab
 """
 
 import re
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from django.utils import timezone
 
-from polls.models import Ballot
+from polls.models import Ballot, Poll
 from polls.services import ballot_cast
 from polls.snippets import iframe_snippet, loader_snippet
 from tests.cms_hosts import (
@@ -368,3 +370,56 @@ def test_the_wordpress_classic_embed_fits_a_phone_without_a_border(
         assert right <= box["width"]
     page.screenshot(path=PHONE_SCREENSHOTS / f"wordpress-classic-{width}.png", full_page=True)
     page.context.close()
+
+
+def poll_in_state(state: str) -> Poll:
+    """The seeded poll's texts in each state a frame without JavaScript can show."""
+    poll = make_poll(QUESTION, CHOICES)
+    if state == "results-always":
+        poll.results_shown = Poll.ResultsShown.ALWAYS
+        poll.save()
+    for number, choice in enumerate(poll.choices.all()):
+        for reader in range(number + 1):
+            ballot_cast(poll=poll, choice=choice, voter_hash=f"reader-{number}-{reader}")
+    return poll
+
+
+def leave_state(poll: Poll, state: str) -> None:
+    """What happens to a poll after its snippet was pasted: it closes, or is taken down."""
+    if state == "closed":
+        poll.closes_at = timezone.now() - timedelta(minutes=1)
+        poll.save()
+    elif state == "unavailable":
+        poll.status = Poll.Status.DRAFT
+        poll.save()
+
+
+NO_SCRIPT_STATES = ("form", "results-always", "closed", "unavailable")
+
+
+@pytest.mark.parametrize("width", [320, 375, 414])
+def test_without_javascript_the_plain_iframe_shows_each_state_whole_on_a_phone(
+    browser, live_server, host_site, width
+):
+    """The frame keeps the height the snippet declared; without script nothing compacts the
+    widget, so its own CSS must fit every state into that height on a phone."""
+    PHONE_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(
+        viewport={"width": width, "height": 1400}, java_script_enabled=False
+    )
+    page = context.new_page()
+    for state in NO_SCRIPT_STATES:
+        poll = poll_in_state(state)
+        snippet = iframe_snippet(live_server.url, poll)
+        leave_state(poll, state)
+        column = width - 32  # the article's padding
+        page.goto(host_site.article(f"/no-script-{state}.html", snippet, column=column))
+        frame = widget_frame(page)
+        assert frame.frame_element().bounding_box()["width"] == pytest.approx(column, abs=1)
+        assert fits(frame), f"{state} at {width} px: cut off or scrolling inside its frame"
+        last = ".widget__notice" if state == "unavailable" else ".widget__actions"
+        if state in ("results-always", "closed"):
+            last = ".widget__footer"
+        assert in_view(frame, last), f"{state} at {width} px: {last} out of view"
+        page.screenshot(path=PHONE_SCREENSHOTS / f"no-script-{state}-{width}.png", full_page=True)
+    context.close()
