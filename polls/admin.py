@@ -486,9 +486,9 @@ class BallotAdmin(admin.ModelAdmin):
         "source",
         "article",
         "host_origin",
-        "host_path",
+        "host_page",
     ]
-    readonly_fields = ["answer_text"]
+    readonly_fields = ["answer_text", "host_page"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).prefetch_related("picks__choice")
@@ -496,6 +496,13 @@ class BallotAdmin(admin.ModelAdmin):
     @admin.display(description="Answer")
     def answer_text(self, ballot: Ballot) -> str:
         return ballot.answer_text
+
+    @admin.display(description="Host page")
+    def host_page(self, ballot: Ballot) -> str:
+        # A frame given only the host's origin (a referrer cut across sites) records no path.
+        if ballot.host_origin and not ballot.host_path:
+            return "page unknown (the host sent only its address)"
+        return ballot.host_path
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

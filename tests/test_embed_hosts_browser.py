@@ -423,3 +423,56 @@ def test_without_javascript_the_plain_iframe_shows_each_state_whole_on_a_phone(
         assert in_view(frame, last), f"{state} at {width} px: {last} out of view"
         page.screenshot(path=PHONE_SCREENSHOTS / f"no-script-{state}-{width}.png", full_page=True)
     context.close()
+
+
+def test_a_referrer_cut_to_the_host_origin_is_stored_as_page_unknown(
+    browser, live_server, host_site, admin_client
+):
+    """The plain iframe knows its host only from the referrer, which browsers cut to the
+    origin across sites: its "/" is no page the reader was seen on."""
+    poll = make_poll("Which page?", ("Yes", "No"))
+    page = browser.new_context().new_page()
+    page.goto(plain_iframe_host(host_site, live_server, poll))
+    frame = widget_frame(page)
+    assert frame.evaluate("document.referrer") == host_site.url + "/"
+    frame.get_by_label("Yes").check()
+    frame.get_by_role("button", name="Vote").click()
+    frame.get_by_text("Thank you, your vote was counted.").wait_for()
+    ballot = Ballot.objects.get()
+    assert (ballot.host_origin, ballot.host_path) == (host_site.url, "")
+    page.context.close()
+    change_page = admin_client.get(f"/admin/polls/ballot/{ballot.pk}/change/")
+    assert "page unknown (the host sent only its address)" in change_page.content.decode()
+
+
+def test_the_widget_tells_a_refusal_from_a_network_failure(browser, live_server, host_site):
+    poll = make_poll("Refused?", ("Yes", "No"))
+    page = browser.new_context().new_page()
+    page.goto(plain_iframe_host(host_site, live_server, poll))
+    frame = widget_frame(page)
+    frame.get_by_label("Yes").check()
+    answers = {
+        "refused in JSON": lambda route: route.fulfill(
+            status=403, json={"ok": False, "message": "Votes cannot be cast from this page."}
+        ),
+        "refused by a proxy": lambda route: route.fulfill(
+            status=413, content_type="text/html", body="<h1>Request Entity Too Large</h1>"
+        ),
+        "no answer": lambda route: route.abort(),
+    }
+    shown = {}
+    for case, answer in answers.items():
+        page.context.route("**/embed/vote/", answer)
+        frame.get_by_role("button", name="Vote").click()
+        notice = frame.locator("[data-notice]")
+        notice.wait_for()
+        frame.locator("[data-vote]:not([disabled])").wait_for()
+        shown[case] = notice.inner_text()
+        page.context.unroute("**/embed/vote/")
+    assert shown == {
+        "refused in JSON": "Votes cannot be cast from this page.",
+        "refused by a proxy": "The poll did not accept this vote (error 413). Nothing was counted.",
+        "no answer": "The poll could not be reached. Please try again.",
+    }
+    assert Ballot.objects.count() == 0
+    page.context.close()
