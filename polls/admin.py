@@ -616,9 +616,9 @@ class BallotAdmin(RowsByIdAdmin):
         "source",
         "article",
         "host_origin",
-        "host_path",
+        "host_page",
     ]
-    readonly_fields = ["answer_text", "cast_at_local"]
+    readonly_fields = ["answer_text", "cast_at_local", "host_page"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).prefetch_related("picks__choice")
@@ -630,6 +630,13 @@ class BallotAdmin(RowsByIdAdmin):
     @admin.display(description="Answer")
     def answer_text(self, ballot: Ballot) -> str:
         return ballot.answer_text
+
+    @admin.display(description="Host page")
+    def host_page(self, ballot: Ballot) -> str:
+        # A frame given only the host's origin (a referrer cut across sites) records no path.
+        if ballot.host_origin and not ballot.host_path:
+            return "page unknown (the host sent only its address)"
+        return ballot.host_path
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

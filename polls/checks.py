@@ -14,3 +14,18 @@ def site_url_is_set(app_configs, **kwargs) -> list[Warning]:
             id="polls.W001",
         )
     ]
+
+
+@register(deploy=True)
+def site_url_is_https(app_configs, **kwargs) -> list[Warning]:
+    if not settings.SITE_URL.startswith("http://"):
+        return []
+    return [
+        Warning(
+            "SITE_URL is http://: embedded polls do not work over plain HTTP. Browsers send no "
+            "Sec-Fetch-* headers and keep no Secure, partitioned cookie there, so readers are "
+            "not remembered and WordPress's sandboxed frame cannot vote.",
+            hint="Serve the poll site on HTTPS and set SITE_URL to its https:// origin.",
+            id="polls.W002",
+        )
+    ]

@@ -569,7 +569,7 @@ def oembed(request: HttpRequest) -> JsonResponse:
             "cache_age": 3600,
             "width": width,
             "height": height,
-            "html": oembed_html(site, poll, width=width, height=height),
+            "html": oembed_html(site, poll, height=height),
         }
     )
     response["Access-Control-Allow-Origin"] = "*"

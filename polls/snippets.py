@@ -71,13 +71,16 @@ def widget_height(poll: Poll, width: int) -> int:
         form += 110  # the write-in box under "Other": its label, field and hint
     # A result: its text beside the figures ("100% 1,234 votes"), then the bar.
     results = sum(text_lines(text, content - 130, 16, SANS_EM) * 23.2 + 28 for text in texts)
-    results += 51  # the thank-you notice above
     results += (
         12
         + 31 * (2 if poll.allows_several_answers else 1)
         + text_lines("x" * INTEGRITY_CHARACTERS, content, 13, SANS_EM) * 19
         + 27
     )
+    if poll.shows_results_before_voting:
+        # Until the reader votes, the results stand under the form, 16 px below it.
+        form += 16 + results
+    results += 51  # the thank-you notice above, after a vote
     tallest = max(form, results) + question + frame + 16
     return math.ceil(tallest * 1.04)
 
@@ -95,36 +98,42 @@ def frame_title(poll: Poll) -> str:
     return _("Reader poll: %(question)s") % {"question": poll.question}
 
 
-def iframe_snippet(
-    site: str, poll: Poll, *, width: int | str = "100%", height: int | None = None
-) -> SafeString:
+def iframe_snippet(site: str, poll: Poll, *, height: int | None = None) -> SafeString:
     """The plain iframe, for CMSs that strip scripts; it works with JavaScript off too."""
     if height is None:
         height = widget_height(poll, SNIPPET_SIZING_WIDTH)
     return format_html(
-        '<iframe src="{}" title="{}" width="{}" height="{}" loading="lazy" '
+        '<iframe src="{}" title="{}" width="100%" height="{}" loading="lazy" '
         'style="border:0;max-width:100%"></iframe>',
         site + reverse("polls:embed", args=[poll.slug]),
         frame_title(poll),
-        width,
         height,
     )
 
 
-def oembed_html(site: str, poll: Poll, *, width: int, height: int) -> SafeString:
+def oembed_html(site: str, poll: Poll, *, height: int) -> SafeString:
     """oEmbed's html: a link to the poll, the iframe, and the loader.
 
     The link in a <blockquote> comes first: WordPress keeps it, shows it until the widget has
     spoken, and loads its resizing script only when it is there. Hosts that paste the html as
     it is (Ghost) run the loader, which hides the link and sizes the frame; hosts that strip
     scripts still have a frame of the declared height.
+
+    The frame is as wide as the host's column, never a fixed width: WordPress strips the style
+    attribute (wp_filter_oembed_result keeps only src, width, height, title, frameborder,
+    marginwidth, marginheight and scrolling), so a max-width there would not keep a fixed
+    width from overflowing a phone. For the same reason frameborder="0" is what takes the
+    browser's inset border off there.
     """
     return format_html(
         '<blockquote class="pollsite-fallback"><a href="{}">{}</a></blockquote>'
-        '{}<script src="{}" async></script>',
+        '<iframe src="{}" title="{}" width="100%" height="{}" frameborder="0" loading="lazy" '
+        'style="border:0;max-width:100%"></iframe><script src="{}" async></script>',
         site + poll.get_absolute_url(),
         poll.question,
-        iframe_snippet(site, poll, width=width, height=height),
+        site + reverse("polls:embed", args=[poll.slug]),
+        frame_title(poll),
+        height,
         site + reverse("embed_js"),
     )
 

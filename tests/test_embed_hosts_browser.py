@@ -17,12 +17,14 @@ inside the frame, a reload shows "Your vote", and a second vote from another tab
 """
 
 import re
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from django.utils import timezone
 
-from polls.models import Ballot
+from polls.models import Ballot, Poll
 from polls.services import ballot_cast
 from polls.snippets import iframe_snippet, loader_snippet
 from tests.cms_hosts import (
@@ -42,6 +44,8 @@ from tests.conftest import counts, make_poll
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots" / "hosts"
+# What a real WordPress and phones showed: the classic embed, the frame without JavaScript.
+PHONE_SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "embed-hosts"
 QUESTION = (
     "How has the recent turmoil within the OpenAI offices changed your plans to use GPT in a "
     "business process or product in 2024?"
@@ -187,7 +191,9 @@ def test_oembed_heights_fit_the_widget_at_the_width_they_were_asked_for(
     for width in (320, 375, 500, 600):
         answer = oembed(live_server, poll, maxwidth=str(width))
         frame_html = re.search(r"<iframe.*?</iframe>", answer["html"]).group(0)
-        page.goto(host_site.article(f"/sized-{width}.html", frame_html))
+        # The frame fills its column: a column of the width asked for.
+        column = f'<div style="width:{answer["width"]}px">{frame_html}</div>'
+        page.goto(host_site.article(f"/sized-{width}.html", column))
         frame = widget_frame(page)
         frame.get_by_role("group", name=QUESTION).wait_for()
         assert fits(frame), width
@@ -332,4 +338,141 @@ def test_a_vote_on_a_visible_widget_is_recorded_as_seen(browser, live_server, ho
     frame.get_by_role("button", name="Vote").click()
     frame.get_by_text("Thank you, your vote was counted.").wait_for()
     assert Ballot.objects.get().frame_visibility == Ballot.FrameVisibility.VISIBLE
+    page.context.close()
+
+
+@pytest.mark.parametrize("width", [320, 375, 414])
+def test_the_wordpress_classic_embed_fits_a_phone_without_a_border(
+    browser, live_server, host_site, width
+):
+    """WordPress strips the frame's style (max-width, border): the frame's own attributes must
+    keep it inside a phone's column and without the browser's inset border."""
+    PHONE_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    poll = make_poll(QUESTION, CHOICES)
+    url = wordpress_host(host_site, live_server, poll)
+    page = browser.new_context(viewport={"width": width, "height": 800}).new_page()
+    page.goto(url)
+    frame = widget_frame(page)
+    frame.get_by_role("group", name=QUESTION).wait_for()
+    iframe = page.locator("iframe.wp-embedded-content")
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    box = iframe.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= width
+    borders = iframe.evaluate(
+        "(f) => ['Top', 'Right', 'Bottom', 'Left'].map((side) =>"
+        " getComputedStyle(f)['border' + side + 'Width'])"
+    )
+    assert borders == ["0px"] * 4
+    assert fits(frame)
+    for choice in CHOICES:  # none cut at the frame's right edge
+        label = frame.locator(".widget__choice", has_text=choice)
+        right = label.evaluate("(e) => e.getBoundingClientRect().right")
+        assert right <= box["width"]
+    page.screenshot(path=PHONE_SCREENSHOTS / f"wordpress-classic-{width}.png", full_page=True)
+    page.context.close()
+
+
+def poll_in_state(state: str) -> Poll:
+    """The seeded poll's texts in each state a frame without JavaScript can show."""
+    poll = make_poll(QUESTION, CHOICES)
+    if state == "results-always":
+        poll.results_shown = Poll.ResultsShown.ALWAYS
+        poll.save()
+    for number, choice in enumerate(poll.choices.all()):
+        for reader in range(number + 1):
+            ballot_cast(poll=poll, choice=choice, voter_hash=f"reader-{number}-{reader}")
+    return poll
+
+
+def leave_state(poll: Poll, state: str) -> None:
+    """What happens to a poll after its snippet was pasted: it closes, or is taken down."""
+    if state == "closed":
+        poll.closes_at = timezone.now() - timedelta(minutes=1)
+        poll.save()
+    elif state == "unavailable":
+        poll.status = Poll.Status.DRAFT
+        poll.save()
+
+
+NO_SCRIPT_STATES = ("form", "results-always", "closed", "unavailable")
+
+
+@pytest.mark.parametrize("width", [320, 375, 414])
+def test_without_javascript_the_plain_iframe_shows_each_state_whole_on_a_phone(
+    browser, live_server, host_site, width
+):
+    """The frame keeps the height the snippet declared; without script nothing compacts the
+    widget, so its own CSS must fit every state into that height on a phone."""
+    PHONE_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(
+        viewport={"width": width, "height": 1400}, java_script_enabled=False
+    )
+    page = context.new_page()
+    for state in NO_SCRIPT_STATES:
+        poll = poll_in_state(state)
+        snippet = iframe_snippet(live_server.url, poll)
+        leave_state(poll, state)
+        column = width - 32  # the article's padding
+        page.goto(host_site.article(f"/no-script-{state}.html", snippet, column=column))
+        frame = widget_frame(page)
+        assert frame.frame_element().bounding_box()["width"] == pytest.approx(column, abs=1)
+        assert fits(frame), f"{state} at {width} px: cut off or scrolling inside its frame"
+        last = ".widget__notice" if state == "unavailable" else ".widget__actions"
+        if state in ("results-always", "closed"):
+            last = ".widget__footer"
+        assert in_view(frame, last), f"{state} at {width} px: {last} out of view"
+        page.screenshot(path=PHONE_SCREENSHOTS / f"no-script-{state}-{width}.png", full_page=True)
+    context.close()
+
+
+def test_a_referrer_cut_to_the_host_origin_is_stored_as_page_unknown(
+    browser, live_server, host_site, admin_client
+):
+    """The plain iframe knows its host only from the referrer, which browsers cut to the
+    origin across sites: its "/" is no page the reader was seen on."""
+    poll = make_poll("Which page?", ("Yes", "No"))
+    page = browser.new_context().new_page()
+    page.goto(plain_iframe_host(host_site, live_server, poll))
+    frame = widget_frame(page)
+    assert frame.evaluate("document.referrer") == host_site.url + "/"
+    frame.get_by_label("Yes").check()
+    frame.get_by_role("button", name="Vote").click()
+    frame.get_by_text("Thank you, your vote was counted.").wait_for()
+    ballot = Ballot.objects.get()
+    assert (ballot.host_origin, ballot.host_path) == (host_site.url, "")
+    page.context.close()
+    change_page = admin_client.get(f"/admin/polls/ballot/{ballot.pk}/change/")
+    assert "page unknown (the host sent only its address)" in change_page.content.decode()
+
+
+def test_the_widget_tells_a_refusal_from_a_network_failure(browser, live_server, host_site):
+    poll = make_poll("Refused?", ("Yes", "No"))
+    page = browser.new_context().new_page()
+    page.goto(plain_iframe_host(host_site, live_server, poll))
+    frame = widget_frame(page)
+    frame.get_by_label("Yes").check()
+    answers = {
+        "refused in JSON": lambda route: route.fulfill(
+            status=403, json={"ok": False, "message": "Votes cannot be cast from this page."}
+        ),
+        "refused by a proxy": lambda route: route.fulfill(
+            status=413, content_type="text/html", body="<h1>Request Entity Too Large</h1>"
+        ),
+        "no answer": lambda route: route.abort(),
+    }
+    shown = {}
+    for case, answer in answers.items():
+        page.context.route("**/embed/vote/", answer)
+        frame.get_by_role("button", name="Vote").click()
+        notice = frame.locator("[data-notice]")
+        notice.wait_for()
+        frame.locator("[data-vote]:not([disabled])").wait_for()
+        shown[case] = notice.inner_text()
+        page.context.unroute("**/embed/vote/")
+    assert shown == {
+        "refused in JSON": "Votes cannot be cast from this page.",
+        "refused by a proxy": "The poll did not accept this vote (error 413). Nothing was counted.",
+        "no answer": "The poll could not be reached. Please try again.",
+    }
+    assert Ballot.objects.count() == 0
     page.context.close()

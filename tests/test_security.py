@@ -121,6 +121,13 @@ def test_the_deploy_check_asks_for_the_site_url():
     assert result.returncode != 0 and "polls.W001" in result.stdout + result.stderr
 
 
+def test_the_deploy_check_warns_that_embedding_needs_https():
+    insecure = manage("check", "--deploy", **{**PRODUCTION, "SITE_URL": "http://polls.example"})
+    assert "polls.W002" in insecure.stdout + insecure.stderr
+    secure = manage("check", "--deploy", **{**PRODUCTION, "SITE_URL": "https://polls.example"})
+    assert "polls.W002" not in secure.stdout + secure.stderr
+
+
 def test_a_site_url_that_is_not_an_origin_is_refused(tmp_path):
     result = manage("check", **{**PRODUCTION, "SITE_URL": "https://polls.example/path"})
     assert result.returncode != 0 and "SITE_URL must be an origin" in result.stderr

@@ -72,12 +72,16 @@
     return match ? decodeURIComponent(match[1]) : null;
   }
 
+  // The host page: its origin, and its path where it was seen ("" for a page unknown).
   function hostPage() {
     // embed.js passes the host page in the fragment; other frames only have the referrer.
     var match = /(?:^#|&)host=([^&#]*)/.exec(location.hash);
     try {
       var url = new URL(match ? decodeURIComponent(match[1]) : document.referrer);
-      return /^https?:$/.test(url.protocol) ? url : null;
+      if (!/^https?:$/.test(url.protocol)) return null;
+      // Browsers cut a cross-site referrer to its origin: its "/" is no page that was seen.
+      var cut = !match && url.pathname === "/" && !url.search;
+      return { origin: url.origin, path: cut ? "" : url.pathname };
     } catch (e) { return null; }
   }
 
@@ -180,10 +184,20 @@
     reportHeight();
   }
 
+  // A refusal is an answer: its JSON says why, or (a proxy's page, say) its status does. Only
+  // a request that got no answer at all is one that could not reach the poll; in a frame
+  // without a secure context (the poll site on plain HTTP) that is what every vote comes to.
   function postForm(url, body) {
     return fetch(url, {
       method: "POST", body: body, credentials: credentials, headers: { Accept: "application/json" }
-    }).then(function (r) { return r.json(); });
+    }).then(function (r) {
+      return r.json().catch(function () {
+        return { message: text(r.status < 500 ? "refused" : "unavailable", r.status) };
+      });
+    }, function (error) {
+      if (!window.isSecureContext) return { message: text("insecure") };
+      throw error;
+    });
   }
   var tokenUrl = root.getAttribute("data-token-url");
   function freshToken() {
@@ -252,7 +266,7 @@
     var host = hostPage();
     if (host) {
       form.elements.host_origin.value = host.origin;
-      form.elements.host_path.value = host.pathname;
+      form.elements.host_path.value = host.path;
     }
     // A sandboxed widget learns from the server whether its reader has voted.
     if (sandboxed) freshToken().then(function (body) {
