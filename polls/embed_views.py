@@ -10,11 +10,12 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from functools import wraps
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.staticfiles import finders
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.http import (
     Http404,
     HttpRequest,
@@ -31,6 +32,8 @@ from django.utils.http import parse_etags
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
+from django.views.decorators.clickjacking import xframe_options_exempt
+from django.views.decorators.csp import csp_override
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST, require_safe
 
@@ -48,34 +51,43 @@ from polls.vote_tokens import (
     with_fresh_vote_token,
 )
 
+# The policy of the pages that the allowed origins may frame: one dict, which Django's
+# csp_override holds for every frameable view (decorated once, not per request), kept current
+# when a test changes the settings it is made of.
+FRAMEABLE_POLICY: dict = {}
+
+
+@receiver(setting_changed)
+def frameable_policy_update(*, setting: str = "", **kwargs) -> None:
+    if setting in ("", "SECURE_CSP", "EMBED_ALLOWED_ORIGINS"):
+        FRAMEABLE_POLICY.clear()
+        FRAMEABLE_POLICY.update(settings.SECURE_CSP)
+        FRAMEABLE_POLICY["frame-ancestors"] = settings.EMBED_ALLOWED_ORIGINS
+
+
+frameable_policy_update()
+
 
 def frameable(view):
     """Let the allowed origins frame this view's pages; every other page refuses framing."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        return make_frameable(view(request, *args, **kwargs))
-
-    return wrapper
-
-
-def make_frameable(response: HttpResponse) -> HttpResponse:
-    response.xframe_options_exempt = True
-    response._csp_config = {
-        **settings.SECURE_CSP,
-        "frame-ancestors": settings.EMBED_ALLOWED_ORIGINS,
-    }
-    return response
+    return csp_override(FRAMEABLE_POLICY)(xframe_options_exempt(view))
 
 
 def widget_message(message: str, *, status: int) -> HttpResponse:
     """A widget that cannot show its poll (unknown, not published, the database down) says so
     in the widget's own style inside the publisher's article, not with the browser's error
-    box. Rendered without the database or a request."""
-    context = {"message": message, "SITE_NAME": settings.SITE_NAME}
-    response = HttpResponse(render_to_string("polls/embed_message.html", context), status=status)
-    response["Cache-Control"] = "no-store"
-    return make_frameable(response)
+    box. Rendered without the database or a request: the middleware answers with it too, from
+    outside any view, so the framing decorators wrap a page of its own here."""
+
+    @frameable
+    def message_page(_request: HttpRequest | None) -> HttpResponse:
+        context = {"message": message, "SITE_NAME": settings.SITE_NAME}
+        body = render_to_string("polls/embed_message.html", context)
+        response = HttpResponse(body, status=status)
+        response["Cache-Control"] = "no-store"
+        return response
+
+    return message_page(None)
 
 
 def poll_unavailable_message() -> str:

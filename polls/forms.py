@@ -1,6 +1,8 @@
 import unicodedata
 from urllib.parse import urlsplit
 
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Field, Layout
 from django import forms
 from django.conf import settings
 from django.core.validators import RegexValidator
@@ -42,7 +44,12 @@ def write_in_cleaned(text: str) -> str:
 class Shared:
     """A form field that no form changes once it is declared: every form uses the declared one
     instead of a deep copy of it (Django copies each field per form; on the vote's path that
-    copying was a tenth of a vote's own work)."""
+    copying was a tenth of a vote's own work).
+
+    A seam into Django's forms, as of Django 6.1: BaseForm.__init__ deep-copies base_fields
+    into each form, and a field is copied through its __deepcopy__. Safe while nothing changes
+    these fields per form (no per-form widget attrs, choices or messages: crispy's layout
+    names none of them with attributes); tests/test_vote_form.py checks both."""
 
     def __deepcopy__(self, memo: dict) -> "Shared":
         return self
@@ -183,16 +190,25 @@ class ChoiceForm(forms.Form):
         return [self.choices_by_id[pk] for pk in (picked if self.several else [picked])]
 
 
+# How crispy-forms lays out a reader's vote form, in our own template pack (templates/reader_forms/,
+# CRISPY_TEMPLATE_PACK): the answers as one group, with the "Other" box inside it, and the form's
+# hidden fields. One helper for every such form; nothing in it changes per form or per request.
+READER_FORM = FormHelper()
+READER_FORM.form_class = "vote-form"
+READER_FORM.layout = Layout(
+    Field("choice", css_class="form-check-input", template="reader_forms/choice_group.html"),
+    "article",
+)
+
+
 class VoteForm(ChoiceForm):
     """The vote form of our own pages."""
 
     # The article the poll was shown on, to record where the vote was cast.
     article = SharedSlugField(required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args, poll: Poll, choices: list[Choice], **kwargs) -> None:
-        super().__init__(*args, poll=poll, choices=choices, **kwargs)
-        # Rendered by includes/vote_form.html, shared by the poll page and the article page.
-        self.fields["choice"].widget.attrs["class"] = "form-check-input"
+    # Rendered by {% crispy form %} on the poll page and the article page.
+    helper = READER_FORM
 
     @property
     def action(self) -> str:

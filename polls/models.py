@@ -76,7 +76,7 @@ class PollQuerySet(models.QuerySet):
         """
         polls = self.raw(
             "SELECT p.*,"
-            " (SELECT coalesce(jsonb_agg(jsonb_build_object('id', c.id,"
+            " (SELECT coalesce(jsonb_agg(jsonb_build_object('id', c.id, 'poll_id', c.poll_id,"
             " 'text', c.text, 'position', c.position, 'votes', c.votes, 'stays_last', c.stays_last,"
             " 'is_write_in', c.is_write_in)"
             " ORDER BY c.position, c.id), '[]') FROM polls_choice c WHERE c.poll_id = p.id)"
@@ -97,10 +97,15 @@ class PollQuerySet(models.QuerySet):
                 now or timezone.now(),
             ],
         )
+        fields = [field.attname for field in Choice._meta.concrete_fields]
         for poll in polls:
             # Django leaves JSON decoding to JSONField, so a raw query's jsonb arrives as text.
             rows = json.loads(poll.choice_rows)
-            poll.cache_choices([Choice(poll=poll, **row) for row in rows])
+            poll.loaded_choices = [
+                Choice.from_db(polls.db, fields, [row[name] for name in fields]) for row in rows
+            ]
+            for choice in poll.loaded_choices:
+                choice.poll = poll
             poll.refusals = Refusals(poll.repeat_readers, poll.over_limit_networks)
             return poll
         return None
@@ -228,22 +233,21 @@ class Poll(models.Model):
     def shows_counts(self) -> bool:
         return not self.percentages_only
 
-    def cache_choices(self, choices: list[Choice]) -> None:
-        """Keep choices loaded with the poll where prefetch_related("choices") would:
-        self.choices.all() and self.results() then read them without a query."""
-        for choice in choices:
-            choice._state.adding = False
-            choice._state.db = self._state.db
-        cached = self.choices.all()
-        cached._result_cache = choices
-        cached._prefetch_done = True
-        self._prefetched_objects_cache = {"choices": cached}
+    # The choices read with the poll (visible_with_choices, the poll cache), so that readers of
+    # a kept poll send no query; None on a poll read without them.
+    loaded_choices: list[Choice] | None = None
+
+    def ordered_choices(self) -> list[Choice]:
+        """The choices in the editor's order: those loaded with the poll, or else read now."""
+        if self.loaded_choices is not None:
+            return list(self.loaded_choices)  # a kept poll's list is shared between threads
+        return list(self.choices.all())
 
     def form_choices(self) -> list[Choice]:
         """The choices in the order the vote form lists them: the editor's, with the "always
         last" ones at the end when the answers are shuffled. Each reader's shuffle is applied in
         their browser (static/js/vote.js, static/embed/widget.js), so the page stays shared."""
-        choices = list(self.choices.all())
+        choices = self.ordered_choices()
         if not self.shuffle_choices:
             return choices
         return [c for c in choices if not c.stays_last] + [c for c in choices if c.stays_last]
@@ -251,11 +255,11 @@ class Poll(models.Model):
     @property
     def write_in_choice(self) -> Choice | None:
         """The "Other" choice whose readers may write their own answer, if the poll has one."""
-        return next((choice for choice in self.choices.all() if choice.is_write_in), None)
+        return next((choice for choice in self.ordered_choices() if choice.is_write_in), None)
 
     def results(self) -> PollResults:
         voters = self.voter_total() if self.allows_several_answers else None
-        return PollResults.from_choices(list(self.choices.all()), voters=voters)
+        return PollResults.from_choices(self.ordered_choices(), voters=voters)
 
     @cached_property
     def refusals(self) -> Refusals:

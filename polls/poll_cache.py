@@ -81,13 +81,13 @@ class Entry:
     def counted(self) -> Entry:
         """This entry with its new counts, in a new Poll (readers may hold the old one),
         keeping only the pages that show no count."""
-        choices = [copy.copy(choice) for choice in self.poll.choices.all()]
+        choices = [copy.copy(choice) for choice in self.poll.ordered_choices()]
         for choice in choices:
             # Two threads' votes may be applied in either order; counts only grow with votes
             # (an edit that lowers one drops the poll instead).
             choice.votes = max(choice.votes, self.new_counts.get(choice.pk, 0))
         poll = copy.copy(self.poll)
-        poll.cache_choices(choices)
+        poll.loaded_choices = choices
         for choice in choices:
             choice.poll = poll
         return Entry(

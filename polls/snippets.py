@@ -60,7 +60,7 @@ def widget_height(poll: Poll, width: int) -> int:
     frame = 4 + 16 + 25  # accent border, top padding, kicker
     question_px = min(21, max(17, 0.045 * width))
     question = text_lines(poll.question, content, question_px, SERIF_EM) * question_px * 1.3 + 12
-    choices = list(poll.choices.all())
+    choices = poll.ordered_choices()
     texts = [choice.text for choice in choices]
     # A choice: 10 px padding and 1 px border around, a 20 px radio and a 10 px gap beside.
     form = sum(22 + text_lines(text, content - 56, 16, SANS_EM) * 23.2 + 8 for text in texts)

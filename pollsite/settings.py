@@ -108,7 +108,6 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "crispy_forms",
-    "crispy_bootstrap5",
     "axes",
     "polls",
 ]
@@ -269,8 +268,10 @@ STORAGES = {
 # Serve from the finders too, so tests and a fresh checkout work before collectstatic.
 WHITENOISE_USE_FINDERS = DEBUG
 
-CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
-CRISPY_TEMPLATE_PACK = "bootstrap5"
+# Reader-facing forms render through crispy-forms with our own accessible templates, the pack
+# in templates/reader_forms/ (see polls.forms.READER_FORM).
+CRISPY_ALLOWED_TEMPLATE_PACKS = ("reader_forms",)
+CRISPY_TEMPLATE_PACK = "reader_forms"
 
 ADMIN_URL = os.environ.get("ADMIN_URL", "admin/")
 

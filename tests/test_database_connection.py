@@ -6,6 +6,7 @@ transaction, as in production. Django's test client leaves out the check between
 cache is not listening here, so every request reads the poll from PostgreSQL.
 """
 
+import inspect
 import os
 import signal
 import time
@@ -56,6 +57,24 @@ def test_a_connection_used_a_moment_ago_whose_server_froze_is_left_within_a_seco
         os.kill(frozen, signal.SIGCONT)
     assert connection.connection.info.backend_pid != frozen
     assert waited < settings.DB_ANSWER_TIMEOUT
+
+
+def test_a_query_left_unanswered_ends_at_the_answer_timeout_and_closes_its_connection():
+    """The seam into psycopg (pollsite/postgresql/base.py): Connection.wait still takes the
+    timeout that the backend sets, and still raises the class it catches when that runs out."""
+    wait = inspect.signature(psycopg.Connection.wait).parameters
+    assert list(wait) == ["self", "gen", "interval", "timeout"]
+    connection.ensure_connection()
+    connection.answer_timeout = 0.2
+    asked = time.monotonic()
+    try:
+        unanswered = pytest.raises(OperationalError, match=r"did not answer within 0\.2 s")
+        with unanswered, connection.cursor() as cursor:
+            cursor.execute("SELECT pg_sleep(3)")
+        assert time.monotonic() - asked < 2
+        assert connection.connection.closed
+    finally:
+        connection.close()
 
 
 class AnswerLost:

@@ -13,9 +13,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from polls import rate_limit
-from polls.models import Ballot
+from polls.models import Ballot, Poll
+from polls.snippets import widget_height
 from polls.vote_tokens import vote_token_issue
-from tests.conftest import counts, make_article
+from tests.conftest import counts, make_article, make_poll
 
 pytestmark = pytest.mark.django_db
 
@@ -148,3 +149,13 @@ def test_each_vote_shows_its_own_counts_in_the_kept_page_around_them(poll):
     page = vote()
     assert "3 votes in total" in page and "Which proxy, again?" in page
     assert page.count("poll-result__mine") == 1 and "Thank you, your vote was counted." in page
+
+
+def test_a_poll_read_with_its_choices_needs_no_query_to_show_them(django_assert_num_queries):
+    poll = Poll.objects.visible_with_choices(make_poll(choices=("Envoy", "NGINX")).slug)
+    with django_assert_num_queries(0):
+        assert [choice.text for choice in poll.form_choices()] == ["Envoy", "NGINX"]
+        assert poll.write_in_choice is None
+        assert poll.results().total == 0
+        assert [row.choice.poll for row in poll.results().rows] == [poll, poll]
+        widget_height(poll, 400)

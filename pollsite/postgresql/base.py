@@ -55,14 +55,21 @@ class DatabaseWrapper(base.DatabaseWrapper):
             self.answer_timeout = settings.DB_ANSWER_TIMEOUT
 
 
+# The one seam into psycopg's internals, mirroring psycopg 3.3 (3.3.9 when written): every wait
+# for the server passes through Connection.wait(gen, interval, timeout), which raises
+# errors._WaitTimeout, an OperationalError meant to stay inside psycopg, when timeout runs out.
+# psycopg has no public limit on waiting for an answer (statement_timeout is the server's, and a
+# stopped server never applies it). tests/test_database_connection.py checks both names, and a
+# query cut short through them, so an upgrade that moves either fails there first.
+WAIT_TIMEOUT = psycopg.errors._WaitTimeout
+
+
 def bound_waits(connection: psycopg.Connection, seconds) -> None:
     """End every wait for the server on this connection after seconds() at most, and close it.
 
-    psycopg 3.3 waits in one place, Connection.wait(gen, interval, timeout), for queries,
-    fetches and commits alike, and leaves its timeout unset. This sets it. A wait cut short
-    leaves the connection in the middle of the protocol, so it is closed: the error reaches
-    Django as an OperationalError (a 503, see polls/middleware.py), and the next request
-    reconnects.
+    psycopg leaves Connection.wait's timeout unset; this sets it. A wait cut short leaves the
+    connection in the middle of the protocol, so it is closed: the error reaches Django as an
+    OperationalError (a 503, see polls/middleware.py), and the next request reconnects.
     """
     wait = connection.wait
 
@@ -70,7 +77,7 @@ def bound_waits(connection: psycopg.Connection, seconds) -> None:
         limit = timeout if timeout is not None else seconds()
         try:
             return wait(gen, interval, limit or None)
-        except psycopg.errors._WaitTimeout:  # psycopg's own, raised only for `timeout`
+        except WAIT_TIMEOUT:
             connection.close()
             raise psycopg.OperationalError(
                 f"PostgreSQL did not answer within {limit:g} s; connection closed"
