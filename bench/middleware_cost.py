@@ -14,6 +14,7 @@ Run bench/inprocess.py once beforehand: it creates the benchmark's database, whi
 """
 
 import argparse
+import gc
 import os
 import subprocess
 import sys
@@ -102,10 +103,15 @@ def measure(path: str, count: int) -> None:
         for _ in range(20):  # warm-up: caches, lazy imports
             b"".join(app(inprocess.wsgi_environ(path), start_response))
         environs = [inprocess.wsgi_environ(path) for _ in range(count)]
+        # No garbage collection inside a batch: a full collection of Django's heap costs as
+        # much as hundreds of requests, and would land in whichever batch it happened to.
+        gc.collect()
+        gc.disable()
         os.getppid()
         for environ in environs:
             b"".join(app(environ, start_response))
         os.getppid()
+        gc.enable()
         print(f"BATCH {label}", flush=True)
     settings.MIDDLEWARE = everything
     if refused := {status for status in statuses if not status.startswith(("200", "304"))}:
