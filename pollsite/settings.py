@@ -117,16 +117,18 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Cache-Control: private on every response a view does not declare shared.
     "polls.middleware.PrivateUnlessSharedMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Sessions and the signed-in user only in the admin: readers have neither.
+    "polls.middleware.AdminSessionMiddleware",
     # Readers get the page in the language their browser asks for (Accept-Language), if we have it.
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "polls.middleware.AdminAuthenticationMiddleware",
     "polls.middleware.DatabaseUnavailableMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    # Django's, with the policy built once per process.
+    "polls.middleware.ContentSecurityPolicyMiddleware",
     # A 400 for a body in a charset that is not text, or NUL in a query parameter, before any
     # view reads them; after the middleware above, so the 400 has every header of an answer.
     "polls.middleware.UnusableInputMiddleware",
