@@ -5,6 +5,8 @@ import re
 
 from django.conf import settings
 from django.contrib.auth.middleware import AuthenticationMiddleware
+from django.contrib.messages import middleware as messages_middleware
+from django.contrib.messages.storage import default_storage
 from django.contrib.sessions.middleware import SessionMiddleware
 from django.core.exceptions import BadRequest
 from django.core.signals import request_started
@@ -14,6 +16,7 @@ from django.middleware import csp
 from django.template.loader import render_to_string
 from django.utils.cache import patch_cache_control
 from django.utils.csp import CSP
+from django.utils.functional import SimpleLazyObject, empty
 from django.utils.http import parse_header_parameters
 from django.utils.translation import gettext
 
@@ -257,4 +260,18 @@ class ContentSecurityPolicyMiddleware(csp.ContentSecurityPolicyMiddleware):
         ):
             response.headers.setdefault(str(CSP.HEADER_ENFORCE), self.policy)
             return response
+        return super().process_response(request, response)
+
+
+class MessageMiddleware(messages_middleware.MessageMiddleware):
+    """Django's messages (the thank-you after a vote, the admin's notes), with their cookie
+    store set up only when a view or template first uses it: most requests carry no message
+    and add none, and the store's signer costs every request that sets it up."""
+
+    def process_request(self, request: HttpRequest) -> None:
+        request._messages = SimpleLazyObject(lambda: default_storage(request))
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        if getattr(request, "_messages", None) is None or request._messages._wrapped is empty:
+            return response  # never used: nothing read, nothing to store
         return super().process_response(request, response)

@@ -125,7 +125,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "polls.middleware.AdminAuthenticationMiddleware",
     "polls.middleware.DatabaseUnavailableMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    # Django's, with the message store set up only when something uses it.
+    "polls.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Django's, with the policy built once per process.
     "polls.middleware.ContentSecurityPolicyMiddleware",

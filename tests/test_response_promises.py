@@ -48,6 +48,7 @@ def send(kind: str, poll, client: Client, form: dict, headers: dict):
 def test_every_response_carries_the_security_headers(kind, poll):
     response = request(kind, poll)
     assert response.status_code == 200
+    assert all(type(name) is str for name, _ in response.items())  # as WSGI servers require
     policy = response["Content-Security-Policy"]
     assert "default-src 'self'" in policy
     if kind in ("widget", "vote answer"):  # framed by publishers: EMBED_ALLOWED_ORIGINS
