@@ -36,6 +36,11 @@ SEEDED_ARTICLE = "matt-klein-on-the-success-of-envoy-and-the-future-of-the-servi
 # Another port where two benchmarks share a machine (BENCH_PORT=8733 ...).
 PORT = int(os.environ.get("BENCH_PORT", "8732"))
 SITE = f"http://127.0.0.1:{PORT}"
+# The Django tutorial's polls app, served as its serve.sh serves it (4 sync gunicorn workers),
+# measured in the same rounds as pollsite: the floor a reader would compare us with.
+TUTORIAL = ROOT.parent / "shared" / "peers" / "tutorial"
+TUTORIAL_PORT = PORT + 1
+TUTORIAL_SITE = f"http://127.0.0.1:{TUTORIAL_PORT}"
 CONNECTIONS = 16
 WRK_THREADS = 1
 GTHREAD_THREADS = 4
@@ -56,6 +61,8 @@ TARGETS = {
     "article_page": 0.6,
 }
 HOT_VS_SPREAD_TARGET = 0.9
+# Ratios to the tutorial's /ping (a bare Django view), measured in the same rounds.
+TUTORIAL_TARGETS = {"ceiling": 0.6, "widget": 0.5, "widget_304": 0.5, "poll_page": 0.5}
 PGBENCH_SCRIPTS = (
     "hot_row",
     "spread_rows",
@@ -126,6 +133,11 @@ class Endpoint:
     # Votes from many addresses (a random X-Forwarded-For each), or all from one: a newsroom
     # behind one NAT, or a proxy that forwards no addresses.
     many_addresses: bool = False
+    tutorial: bool = False  # served by the tutorial's app, not by pollsite
+
+
+def base_url(endpoint: Endpoint) -> str:
+    return TUTORIAL_SITE if endpoint.tutorial else SITE
 
 
 @dataclass
@@ -147,10 +159,11 @@ class Config:
             p99_ms=statistics.median(f.p99_ms for f in runs),
         )
 
-    def ratio(self, name: str) -> float:
-        """Per round, the endpoint's rate over the ceiling's in that round; the median of those."""
+    def ratio(self, name: str, reference: str = "ceiling") -> float:
+        """Per round, the endpoint's rate over the reference's (the ceiling's) in that round; the
+        median of those."""
         return statistics.median(
-            f.rps / c.rps for f, c in zip(self.figures[name], self.figures["ceiling"], strict=True)
+            f.rps / c.rps for f, c in zip(self.figures[name], self.figures[reference], strict=True)
         )
 
 
@@ -180,6 +193,8 @@ def endpoints(slug: str) -> list[Endpoint]:
         # The pages with the vote form: the poll's own, and the article it runs on top of.
         Endpoint("poll_page", "poll page (form)", f"/polls/{slug}/"),
         Endpoint("article_page", "article page (form)", f"/articles/{SEEDED_ARTICLE}/"),
+        Endpoint("tutorial_ping", "tutorial: /ping", "/ping", tutorial=True),
+        Endpoint("tutorial_detail", "tutorial: detail page", "/1/", tutorial=True),
     ]
 
 
@@ -237,6 +252,41 @@ def start_server(config: Config) -> subprocess.Popen:
     sys.exit("the site did not start")
 
 
+def start_tutorial() -> subprocess.Popen:
+    """The tutorial's app on TUTORIAL_PORT, as its serve.sh starts it, with a database of its
+    own on the same PostgreSQL server as pollsite's."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = 'tutorial'")
+        if cursor.fetchone() is None:
+            cursor.execute("CREATE DATABASE tutorial")
+    database = {**settings.DATABASES["default"], "NAME": "tutorial"}
+    url = (
+        f"postgres://{quote(database['USER'] or '', safe='')}:"
+        f"{quote(database.get('PASSWORD') or '', safe='')}@"
+        f"{quote(database['HOST'] or '', safe='')}:{database['PORT'] or 5432}/tutorial"
+    )
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "PORT": str(TUTORIAL_PORT),
+        "VENV": str(ROOT / ".venv"),
+    }
+    for name in ("DJANGO_SETTINGS_MODULE", "DEBUG", "SECRET_KEY"):
+        env.pop(name, None)
+    server = subprocess.Popen(
+        [str(TUTORIAL / "serve.sh")], cwd=ROOT, env=env, stderr=subprocess.DEVNULL
+    )
+    for _ in range(150):
+        try:
+            urllib.request.urlopen(f"{TUTORIAL_SITE}/ping", timeout=1)
+            time.sleep(0.5)
+            return server
+        except OSError:
+            time.sleep(0.2)
+    server.terminate()
+    sys.exit("the tutorial's app did not start")
+
+
 def worker_cpu_ticks(server: subprocess.Popen) -> list[int]:
     """CPU time (user + system, in clock ticks) of each of the server's workers (Linux /proc)."""
     children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
@@ -252,7 +302,7 @@ def stop_server(server: subprocess.Popen) -> None:
     server.wait(timeout=30)
 
 
-def current_etag(path: str) -> str:
+def current_etag(path: str) -> str:  # pollsite's
     etag = urllib.request.urlopen(SITE + path).headers["ETag"]
     request = urllib.request.Request(SITE + path, headers={"If-None-Match": etag})
     try:
@@ -334,6 +384,7 @@ def wrk(
     tokens: Path | None = None,
     etag: str = "",
     many_addresses: bool = False,
+    site: str = SITE,
 ) -> dict:
     env = {**os.environ, "BENCH_THREADS": str(WRK_THREADS), "BENCH_ORIGIN": SITE}
     if tokens:
@@ -351,7 +402,7 @@ def wrk(
         "10s",
         "-s",
         str(BENCH / "wrk_report.lua"),
-        SITE + path,
+        site + path,
     ]
     output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
     line = next(line for line in output.splitlines() if line.startswith("BENCH "))
@@ -367,7 +418,12 @@ def measure(
     etag = current_etag(endpoint.path) if endpoint.conditional else ""
     before = worker_cpu_ticks(server)
     result = wrk(
-        endpoint.path, seconds, tokens=tokens, etag=etag, many_addresses=endpoint.many_addresses
+        endpoint.path,
+        seconds,
+        tokens=tokens,
+        etag=etag,
+        many_addresses=endpoint.many_addresses,
+        site=base_url(endpoint),
     )
     used = [after - start for after, start in zip(worker_cpu_ticks(server), before, strict=True)]
     if result["fallback"]:
@@ -382,25 +438,40 @@ def measure(
     )
 
 
-def run_config(poll: Poll, config: Config, args: argparse.Namespace) -> None:
+def run_config(
+    poll: Poll, config: Config, args: argparse.Namespace, *, tutorial: bool = False
+) -> None:
+    """Every endpoint in turn, round after round; with tutorial, the tutorial's in the same
+    rounds."""
     server = start_server(config)
+    servers = {False: server, True: start_tutorial() if tutorial else None}
     try:
-        measured = [e for e in endpoints(poll.slug) if e.name in args.only]
+        measured = [
+            e for e in endpoints(poll.slug) if e.name in args.only and (tutorial or not e.tutorial)
+        ]
         print(f"\n== {config.label} worker(s), {CONNECTIONS} connections ==", flush=True)
         for endpoint in measured:
-            measure(poll, server, endpoint, args.warmup, args.max_vote_rps)
+            measure(poll, servers[endpoint.tutorial], endpoint, args.warmup, args.max_vote_rps)
         for round_number in range(1, args.rounds + 1):
             for endpoint in measured:
-                figure = measure(poll, server, endpoint, args.seconds, args.max_vote_rps)
+                figure = measure(
+                    poll, servers[endpoint.tutorial], endpoint, args.seconds, args.max_vote_rps
+                )
                 config.figures.setdefault(endpoint.name, []).append(figure)
-                uneven = "  UNEVEN: a worker sat idle" if uneven_load(config, figure) else ""
+                uneven = (
+                    "  UNEVEN: a worker sat idle"
+                    if not endpoint.tutorial and uneven_load(config, figure)
+                    else ""
+                )
                 print(
                     f"  round {round_number} {endpoint.label:<28} {figure.rps:8.0f} req/s"
                     f"  p50 {figure.p50_ms:6.1f} ms  p99 {figure.p99_ms:6.1f} ms{uneven}",
                     flush=True,
                 )
     finally:
-        stop_server(server)
+        for running in servers.values():
+            if running:
+                stop_server(running)
 
 
 def uneven_load(config: Config, figure: Figure) -> bool:
@@ -542,7 +613,7 @@ def plot(configs: list[Config], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = [e for e in endpoints(SEEDED_SLUG)]
+    names = [e for e in endpoints(SEEDED_SLUG) if not e.tutorial]
     width = 0.8 / len(configs)
     figure, axes = plt.subplots(figsize=(11.5, 4.8), dpi=110)
     for index, config in enumerate(configs):
@@ -584,23 +655,29 @@ def figures_markdown(
         "",
         f"### Endpoints, {main.label} worker(s)",
         "",
-        "| endpoint | req/s | p50 ms | p99 ms | ratio to /healthz |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        "| endpoint | req/s | p50 ms | p99 ms | ratio to /healthz | ratio to tutorial's /ping |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for endpoint in endpoints(SEEDED_SLUG):
         figure = main.median(endpoint.name)
         lines.append(
             f"| {endpoint.label} | {figure.rps:,.0f} | {figure.p50_ms:.1f} | {figure.p99_ms:.1f}"
-            f" | {main.ratio(endpoint.name):.2f} |"
+            f" | {main.ratio(endpoint.name):.2f}"
+            f" | {main.ratio(endpoint.name, 'tutorial_ping'):.2f} |"
         )
     uneven = [
         (config, figure)
         for config in configs
-        for runs in config.figures.values()
+        for name, runs in config.figures.items()
         for figure in runs
-        if uneven_load(config, figure)
+        if not name.startswith("tutorial_") and uneven_load(config, figure)
     ]
-    rounds = sum(len(runs) for config in configs for runs in config.figures.values())
+    rounds = sum(
+        len(runs)
+        for config in configs
+        for name, runs in config.figures.items()
+        if not name.startswith("tutorial_")
+    )
     lines += [
         "",
         f"Rounds in which one worker sat idle (under a quarter of its even share of the CPU,"
@@ -619,7 +696,7 @@ def figures_markdown(
         "| endpoint | " + " | ".join(c.label for c in configs) + " |",
         "| --- | " + " | ".join("---:" for _ in configs) + " |",
     ]
-    for endpoint in endpoints(SEEDED_SLUG):
+    for endpoint in [e for e in endpoints(SEEDED_SLUG) if not e.tutorial]:
         cells = [
             f"{c.median(endpoint.name).rps:,.0f} ({c.ratio(endpoint.name):.2f})" for c in configs
         ]
@@ -687,6 +764,19 @@ def target_lines(main: Config) -> list[str]:
             f"  {'hot/spread' + suffix:<20} {ratio:.3f}"
             f" (target {HOT_VS_SPREAD_TARGET}: {verdict(ratio, HOT_VS_SPREAD_TARGET)})"
         )
+    lines += tutorial_target_lines(main)
+    return lines
+
+
+def tutorial_target_lines(config: Config) -> list[str]:
+    lines = []
+    for name, target in TUTORIAL_TARGETS.items():
+        if name in config.figures:
+            ratio = config.ratio(name, "tutorial_ping")
+            lines.append(
+                f"  {name + ' / tutorial ping':<28} {ratio:.3f}"
+                f" (target {target}: {verdict(ratio, target)})"
+            )
     return lines
 
 
@@ -750,7 +840,7 @@ def main() -> None:
     warmup, seconds, rounds = (1, 2, 1) if args.quick else (2, 4, 3)
     args.warmup, args.seconds, args.rounds = warmup, args.seconds or seconds, args.rounds or rounds
     names = [e.name for e in endpoints(SEEDED_SLUG)]
-    args.only = {"ceiling", *args.only.split(",")} if args.only else set(names)
+    args.only = {"ceiling", "tutorial_ping", *args.only.split(",")} if args.only else set(names)
     if unknown := args.only - set(names):
         parser.error(f"unknown endpoints: {', '.join(sorted(unknown))}; known: {', '.join(names)}")
     args.exact_votes = 300 if args.quick else 1000
@@ -764,13 +854,18 @@ def main() -> None:
     configs = [*chosen, Config(args.alternative, 2)]
     main_config = chosen[1]
     if args.endpoints_only:
-        run_config(poll, main_config, args)
+        run_config(poll, main_config, args, tutorial=True)
         for endpoint in endpoints(poll.slug):
             if endpoint.name in args.only:
-                print(f"  {endpoint.label:<28} ratio {main_config.ratio(endpoint.name):.2f}")
+                print(
+                    f"  {endpoint.label:<28} ratio {main_config.ratio(endpoint.name):.2f},"
+                    " to the tutorial's /ping"
+                    f" {main_config.ratio(endpoint.name, 'tutorial_ping'):.2f}"
+                )
+        print("\n".join(tutorial_target_lines(main_config)))
         return
     for config in configs:
-        run_config(poll, config, args)
+        run_config(poll, config, args, tutorial=config is main_config)
 
     print("\n== exact-count runs ==", flush=True)
     vote_rps = main_config.median("vote_spread").rps

@@ -3,12 +3,20 @@ import functools
 import logging
 import re
 
+from django.conf import settings
+from django.contrib.auth.middleware import AuthenticationMiddleware
+from django.contrib.messages import middleware as messages_middleware
+from django.contrib.messages.storage import default_storage
+from django.contrib.sessions.middleware import SessionMiddleware
 from django.core.exceptions import BadRequest
 from django.core.signals import request_started
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
+from django.middleware import csp
 from django.template.loader import render_to_string
 from django.utils.cache import patch_cache_control
+from django.utils.csp import CSP
+from django.utils.functional import SimpleLazyObject, empty
 from django.utils.http import parse_header_parameters
 from django.utils.translation import gettext
 
@@ -204,3 +212,66 @@ class PrivateUnlessSharedMiddleware:
         if not response.has_header("Cache-Control"):
             patch_cache_control(response, private=True)
         return response
+
+
+def in_admin(request: HttpRequest) -> bool:
+    return request.path_info.startswith(ADMIN_PATH)
+
+
+ADMIN_PATH = "/" + settings.ADMIN_URL
+
+
+class AdminSessionMiddleware(SessionMiddleware):
+    """Django's sessions, for the admin alone: readers have no session (their vote, their
+    thank-you and their CSRF token are cookies of their own), so their requests skip it."""
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not in_admin(request):
+            return self.get_response(request)
+        return super().__call__(request)
+
+
+class AdminAuthenticationMiddleware(AuthenticationMiddleware):
+    """Django's signed-in user, for the admin alone: no reader's page reads request.user (the
+    templates' "user" is then the anonymous one)."""
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not in_admin(request):
+            return self.get_response(request)
+        return super().__call__(request)
+
+
+class ContentSecurityPolicyMiddleware(csp.ContentSecurityPolicyMiddleware):
+    """Django's, with the policy built once per process for the responses nearly all of ours
+    are: the setting's policy, and no nonce used. Any other (a view's own policy, a nonce a
+    template used) is built per response by Django's code, as before."""
+
+    def __init__(self, get_response) -> None:
+        super().__init__(get_response)
+        self.policy = csp.build_policy(settings.SECURE_CSP) if settings.SECURE_CSP else ""
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        if (
+            self.policy
+            and not settings.SECURE_CSP_REPORT_ONLY
+            and not hasattr(response, "_csp_config")
+            and not hasattr(response, "_csp_ro_config")
+            and not csp.get_nonce(request)
+        ):
+            response.headers.setdefault(str(CSP.HEADER_ENFORCE), self.policy)
+            return response
+        return super().process_response(request, response)
+
+
+class MessageMiddleware(messages_middleware.MessageMiddleware):
+    """Django's messages (the thank-you after a vote, the admin's notes), with their cookie
+    store set up only when a view or template first uses it: most requests carry no message
+    and add none, and the store's signer costs every request that sets it up."""
+
+    def process_request(self, request: HttpRequest) -> None:
+        request._messages = SimpleLazyObject(lambda: default_storage(request))
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        if getattr(request, "_messages", None) is None or request._messages._wrapped is empty:
+            return response  # never used: nothing read, nothing to store
+        return super().process_response(request, response)

@@ -4,12 +4,15 @@ Axes counts failed sign-ins per username and client network, like the vote rate 
 neither the client's address nor the form it posted (README, "Sign-in throttling").
 """
 
+import functools
 import ipaddress
 
+from axes.helpers import get_lockout_response
 from axes.models import AccessAttempt
+from django.conf import settings
 from django.db.models.signals import pre_save
 from django.dispatch import receiver
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 
 from polls.rate_limit import address_hash, client_address
 
@@ -38,3 +41,21 @@ def access_attempt_forget_the_form(instance: AccessAttempt, **kwargs) -> None:
     attacker adds. The throttle needs neither, and axes has no setting to leave them out."""
     instance.get_data = ""
     instance.post_data = ""
+
+
+def lockout_page(view):
+    """The sign-in view, with axes's lockout page (429) for a locked-out sign-in.
+
+    What axes's middleware does, on the one view where anyone signs in instead of on every
+    request: the throttle itself is axes's authentication backend, which refuses a locked-out
+    pair wherever authenticate() is called, and marks the request for this page."""
+
+    @functools.wraps(view)
+    def sign_in(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        if settings.AXES_ENABLED and getattr(request, "axes_locked_out", False):
+            credentials = getattr(request, "axes_credentials", None)
+            response = get_lockout_response(request, response, credentials)
+        return response
+
+    return sign_in

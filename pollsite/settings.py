@@ -117,21 +117,22 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Cache-Control: private on every response a view does not declare shared.
     "polls.middleware.PrivateUnlessSharedMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Sessions and the signed-in user only in the admin: readers have neither.
+    "polls.middleware.AdminSessionMiddleware",
     # Readers get the page in the language their browser asks for (Accept-Language), if we have it.
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "polls.middleware.AdminAuthenticationMiddleware",
     "polls.middleware.DatabaseUnavailableMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    # Django's, with the message store set up only when something uses it.
+    "polls.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    # Django's, with the policy built once per process.
+    "polls.middleware.ContentSecurityPolicyMiddleware",
     # A 400 for a body in a charset that is not text, or NUL in a query parameter, before any
     # view reads them; after the middleware above, so the 400 has every header of an answer.
     "polls.middleware.UnusableInputMiddleware",
-    # Last, as django-axes asks: it turns a locked-out login into a 429 page.
-    "axes.middleware.AxesMiddleware",
 ]
 
 # Admin logins are throttled by django-axes, its attempts stored in PostgreSQL: after
@@ -156,6 +157,9 @@ AXES_CLIENT_IP_CALLABLE = "polls.sign_in_throttle.sign_in_address"
 # A row per successful sign-in (who, when, from where) only if an operator asks for it.
 AXES_DISABLE_ACCESS_LOG = not envbool("AXES_ACCESS_LOG", False)
 AXES_ENABLE_ACCESS_FAILURE_LOG = False
+# Not axes's middleware, which every request would pass through: the admin's sign-in view alone
+# turns a locked-out sign-in into axes's 429 page (pollsite/urls.py). So axes.W002, which asks
+# for the middleware, is silenced below.
 
 ROOT_URLCONF = "pollsite.urls"
 WSGI_APPLICATION = "pollsite.wsgi.application"
@@ -320,6 +324,7 @@ SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", False)
 SILENCED_SYSTEM_CHECKS = [
     *([] if SECURE_HSTS_INCLUDE_SUBDOMAINS else ["security.W005"]),
     *([] if SECURE_HSTS_PRELOAD else ["security.W021"]),
+    "axes.W002",
 ]
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 CSRF_FAILURE_VIEW = "polls.views.csrf_failure"

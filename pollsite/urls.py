@@ -5,6 +5,7 @@ from django.views.generic import RedirectView
 
 from polls import embed_views, health
 from polls.admin_forms import SignInForm
+from polls.sign_in_throttle import lockout_page
 
 admin.site.site_header = f"{settings.SITE_NAME} polls"
 admin.site.site_title = f"{settings.SITE_NAME} polls"
@@ -12,6 +13,9 @@ admin.site.index_title = "Polls and articles"
 admin.site.login_form = SignInForm
 
 urlpatterns = [
+    # The admin's sign-in, ahead of the admin's own route to it: the only place anyone signs in,
+    # so the only view that needs django-axes's lockout page.
+    path(f"{settings.ADMIN_URL}login/", lockout_page(admin.site.login)),
     path(settings.ADMIN_URL, admin.site.urls),
     # Browsers and feed readers ask for /favicon.ico whatever the page says; the file is static.
     path("favicon.ico", RedirectView.as_view(url=f"{settings.STATIC_URL}favicon.ico")),
