@@ -2,6 +2,7 @@ import codecs
 import functools
 import logging
 import re
+from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib.auth.middleware import AuthenticationMiddleware
@@ -46,10 +47,7 @@ class DatabaseUnavailableMiddleware:
         logger.warning(
             "Database unavailable for %s %s: %s", request.method, request.path, exception
         )
-        # Imported here: the embed views need the app registry, which middleware must not.
-        from polls import embed_views
-
-        # Imported here too: services imports the models.
+        # Imported here: services imports the models, which middleware must not.
         from polls.services import VoteUnconfirmed
 
         unconfirmed = isinstance(exception, VoteUnconfirmed)
@@ -60,21 +58,36 @@ class DatabaseUnavailableMiddleware:
             )
         else:
             message = gettext("The poll is briefly unavailable. Please try again in a few seconds.")
-        if answers_in_json(request):
-            # "message" is what the widget shows its reader.
-            response = JsonResponse({"error": message, "message": message}, status=503)
-            embed_views.allow_sandboxed_widget(request, response)
-        elif WIDGET_PATH.search(request.path):
-            # Inside a publisher's article: a message in the widget's style, not a refusal to
-            # be framed.
-            response = embed_views.widget_message(message, status=503)
-        else:
-            response = HttpResponse(
+        response = error_answer(
+            request,
+            message,
+            503,
+            lambda: HttpResponse(
                 render_to_string("503.html", {"unconfirmed": unconfirmed}), status=503
-            )
+            ),
+        )
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
-        response["Cache-Control"] = "no-store"
         return response
+
+
+def error_answer(
+    request: HttpRequest, message: str, status: int, page: Callable[[], HttpResponse]
+) -> HttpResponse:
+    """An error in the form its caller reads, never kept: JSON for scripts (the widget's shows
+    "message"; the sandboxed widget gets the CORS it needs to read it), the widget's own message
+    inside a publisher's article rather than a refusal to be framed, else our page."""
+    # Imported here: the embed views need the app registry, which middleware must not.
+    from polls import embed_views
+
+    if answers_in_json(request):
+        response = JsonResponse({"ok": False, "error": message, "message": message}, status=status)
+        embed_views.allow_sandboxed_widget(request, response)
+    elif WIDGET_PATH.search(request.path):
+        response = embed_views.widget_message(message, status=status)
+    else:
+        response = page()
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 def answers_in_json(request: HttpRequest) -> bool:
@@ -178,19 +191,12 @@ def has_nul(parameters: QueryDict) -> bool:
 
 def refusal(request: HttpRequest) -> HttpResponse:
     # Imported here: the views need the app registry, which middleware must not.
-    from polls import embed_views, views
+    from polls import views
 
     message = gettext("We could not understand that request")
-    if answers_in_json(request):
-        # What the widget's vote answers to a bad vote: its script shows the message.
-        response = JsonResponse({"ok": False, "message": message}, status=400)
-        embed_views.allow_sandboxed_widget(request, response)
-    elif WIDGET_PATH.search(request.path):
-        response = embed_views.widget_message(message, status=400)
-    else:
-        response = views.bad_request(request, BadRequest(message))
-    response["Cache-Control"] = "no-store"
-    return response
+    return error_answer(
+        request, message, 400, lambda: views.bad_request(request, BadRequest(message))
+    )
 
 
 class PrivateUnlessSharedMiddleware:
