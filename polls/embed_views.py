@@ -274,7 +274,7 @@ class WidgetAnswer:
 
 
 def widget_vote_answer(
-    request: HttpRequest, poll: Poll, voter_id: str, *, from_cookie: bool
+    request: HttpRequest, poll: Poll, voter_hash: str, *, from_cookie: bool
 ) -> WidgetAnswer:
     """What the request says (the form, where it comes from, its token), taken by the one vote
     service; the answer is the outcome with the results the widget draws."""
@@ -282,7 +282,6 @@ def widget_vote_answer(
     sandboxed = is_sandboxed_fetch(request)
     form = EmbedVoteForm(request.POST, poll=poll, choices=[row.choice for row in results.rows])
     forbidden = nonce = None
-    voter_hash = voters.voter_hash(voter_id)
     if sandboxed and not settings.EMBED_SANDBOXED_VOTES:
         forbidden = _("Votes cannot be cast from this page. Nothing was counted.")
     elif not sandboxed and is_cross_site_post(request):
@@ -354,7 +353,8 @@ def widget_vote(request: HttpRequest, slug: str) -> HttpResponse:
         return vote_to_confirm(request, poll)
     cookie_voter = voters.embed_voter_id(request)
     voter_id = cookie_voter or voters.new_voter_id()
-    answer = widget_vote_answer(request, poll, voter_id, from_cookie=cookie_voter is not None)
+    voter_hash = voters.voter_hash(voter_id)
+    answer = widget_vote_answer(request, poll, voter_hash, from_cookie=cookie_voter is not None)
     if wants_json(request):
         response = JsonResponse(vote_payload(request, poll, answer), status=answer.status)
         allow_sandboxed_widget(request, response)
@@ -374,7 +374,7 @@ def widget_vote(request: HttpRequest, slug: str) -> HttpResponse:
     if answer.retry_after is not None:
         response["Retry-After"] = str(answer.retry_after)
     response["Cache-Control"] = "no-store"
-    if answer.status == 200 and answer.ballot.voter_hash == voters.voter_hash(voter_id):
+    if answer.status == 200 and answer.ballot.voter_hash == voter_hash:  # not the token's voter
         voters.remember_embed_voter(response, voter_id)
     return response
 

@@ -143,15 +143,15 @@ def vote(request: HttpRequest, slug: str) -> HttpResponse:
     forbidden = nonce = None
     cookie_voter = voters.voter_id_from(request)
     voter_id = cookie_voter or voters.new_voter_id()
-    voter_hash = voters.voter_hash(voter_id)
+    own_hash = voter_hash = voters.voter_hash(voter_id)
     if is_cross_site_post(request):
         forbidden = _("Votes can only be cast from our own pages. Nothing was counted.")
     elif valid:
         check = vote_token_nonce(
-            form.cleaned_data["token"], poll, cookie_voter_hash=cookie_voter and voter_hash
+            form.cleaned_data["token"], poll, cookie_voter_hash=cookie_voter and own_hash
         )
         nonce, forbidden = check.nonce, check.refusal
-        voter_hash = check.voter_hash or voter_hash
+        voter_hash = check.voter_hash or own_hash
     outcome = vote_take(
         poll=poll,
         voter_hash=voter_hash,
@@ -194,7 +194,7 @@ def vote(request: HttpRequest, slug: str) -> HttpResponse:
     else:
         response = redirect("polls:results", slug=poll.slug)
     response.status_code = 303
-    if voter_hash == voters.voter_hash(voter_id):  # not a voter only the token knew
+    if voter_hash == own_hash:  # not a voter only the token knew
         voters.remember_voter(response, voter_id)
     return response
 
