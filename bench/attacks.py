@@ -75,6 +75,22 @@ def vote(op, token, choice, headers=None):
     )[0]
 
 
+def wrong_password(forwarded_for):
+    """One failed admin sign-in, with the CSRF cookie and field of a fresh visit; the status."""
+    op, _ = opener()
+    html = call(op, "/admin/login/")[2]
+    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
+    body = urllib.parse.urlencode(
+        {"csrfmiddlewaretoken": csrf, "username": "admin", "password": "wrong", "next": "/admin/"}
+    ).encode()
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Referer": BASE + "/admin/login/",
+        "X-Forwarded-For": forwarded_for,
+    }
+    return call(op, "/admin/login/", body, headers)[0]
+
+
 def integrity(op):
     html = call(op, f"/polls/{SLUG}/results/")[2]
     m = re.search(r'poll-results__integrity">(.*?)</p>', html, re.S)
@@ -107,31 +123,7 @@ elif MODE == "forged":
         ] += 1
     print("80 votes, each with its own X-Forwarded-For:", dict(statuses))
     # Admin: 8 wrong passwords, each with its own X-Forwarded-For.
-    results = []
-    for n in range(8):
-        op, jar = opener()
-        html = call(op, "/admin/login/")[2]
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
-        body = urllib.parse.urlencode(
-            {
-                "csrfmiddlewaretoken": token,
-                "username": "admin",
-                "password": "wrong",
-                "next": "/admin/",
-            }
-        ).encode()
-        results.append(
-            call(
-                op,
-                "/admin/login/",
-                body,
-                {
-                    "Content-Type": "application/x-www-form-urlencoded",
-                    "Referer": BASE + "/admin/login/",
-                    "X-Forwarded-For": f"203.0.113.{n}",
-                },
-            )[0]
-        )
+    results = [wrong_password(f"203.0.113.{n}") for n in range(8)]
     print("8 wrong admin passwords:", results)
 elif MODE == "straddle":
     limit, seconds = map(int, sys.argv[3].split("/"))
@@ -225,20 +217,7 @@ elif MODE == "trust":
         network_votes(["7.7.7.7", "7.7.7.7:1234", "7.7.7.7:999", "::ffff:7.7.7.7"] * 3),
     )
     row("garbage X-Forwarded-For, 10 strings", network_votes([f"x{n}" for n in range(10)]))
-    wrong = []
-    for n in range(8):
-        op, jar = opener()
-        html = call(op, "/admin/login/")[2]
-        csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
-        body = urllib.parse.urlencode(
-            {"csrfmiddlewaretoken": csrf, "username": "admin", "password": "wrong"}
-        ).encode()
-        headers = {
-            "Content-Type": "application/x-www-form-urlencoded",
-            "Referer": BASE + "/admin/login/",
-            "X-Forwarded-For": f"2001:db8:7:7::{n + 1:x}",
-        }
-        wrong.append(call(op, "/admin/login/", body, headers)[0])
+    wrong = [wrong_password(f"2001:db8:7:7::{n + 1:x}") for n in range(8)]
     row("8 wrong passwords from 8 addresses of one /64", wrong)
     for charset in ("rot13", "zlib", "base64", "quopri", "no-such-charset"):
         statuses = []
