@@ -6,6 +6,7 @@ records every request the widget makes.
 
     .venv/bin/python bench/embed_weight.py            # uses the seeded poll
     .venv/bin/python bench/embed_weight.py --url http://127.0.0.1:8000 --slug SLUG
+    .venv/bin/python bench/embed_weight.py --look "?theme=broadsheet&scheme=dark"  # a theme
 """
 
 import argparse
@@ -84,6 +85,7 @@ def main() -> None:
     parser.add_argument("--url", help="a running site; default: start one with gunicorn")
     parser.add_argument("--slug", default=SEEDED_SLUG)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--look", default="", help="the widget's theme and scheme: ?theme=…")
     args = parser.parse_args()
 
     server = None
@@ -95,7 +97,7 @@ def main() -> None:
         host_page = serve_host_page(
             f'<!doctype html><title>Host</title><p>Article</p><div data-poll="{args.slug}"></div>'
         )
-        widget_url = f"{site}/polls/{args.slug}/embed/"
+        widget_url = f"{site}/polls/{args.slug}/embed/{args.look}"
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
                 executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"]

@@ -1,4 +1,5 @@
-"""CPU time per request in one process: /healthz, the widget and a widget vote, side by side.
+"""CPU time per request in one process: /healthz, the widget, the share card, the seen beacon
+and a widget vote.
 
 Not a test: figures for people, to compare two versions of the code on a machine whose speed
 drifts (bench/run.py measures the real thing, over HTTP). Requests go straight to Django's WSGI
@@ -36,11 +37,11 @@ sys.path.insert(0, str(ROOT / "bench"))
 import run  # noqa: E402  (bench/run.py: the same settings and database as the load benchmark)
 from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
 
-from polls import poll_cache  # noqa: E402
+from polls import poll_cache, poll_listener  # noqa: E402
 from polls.vote_tokens import vote_token_issue  # noqa: E402
 
 HOST = f"127.0.0.1:{run.PORT}"
-ENDPOINTS = ["/healthz", "widget", "widget vote", "no-JS vote"]
+ENDPOINTS = ["/healthz", "widget", "share card", "seen beacon", "widget vote", "no-JS vote"]
 
 
 def wsgi_environ(path: str, method: str = "GET", body: bytes = b"") -> dict:
@@ -74,10 +75,10 @@ def main() -> None:
     poll = run.prepare_database()
     run.store_ballots(poll, run.BALLOT_LEVELS[0])
     choice_ids = list(poll.choices.order_by("position", "id").values_list("pk", flat=True))
-    poll_cache.KEEPALIVE_SECONDS = 0.2  # so that the listener stops promptly at the end
+    poll_listener.KEEPALIVE_SECONDS = 0.2  # so that the listener stops promptly at the end
     if args.steady:
-        poll_cache.KEEPALIVE_SECONDS = poll_cache.ANNOUNCE_SECONDS = 3600
-    stop_listening = poll_cache.start_listening()
+        poll_listener.KEEPALIVE_SECONDS = poll_listener.ANNOUNCE_SECONDS = 3600
+    stop_listening = poll_listener.start_listening()
     while not poll_cache.polls.listening:
         time.sleep(0.05)
     app = WSGIHandler()
@@ -92,6 +93,12 @@ def main() -> None:
     def widget(_: int) -> dict:
         return wsgi_environ(f"/polls/{poll.slug}/embed/")
 
+    def share_card(_: int) -> dict:
+        return wsgi_environ(f"/polls/{poll.slug}/card.png")
+
+    def seen_beacon(_: int) -> dict:
+        return wsgi_environ(f"/polls/{poll.slug}/seen/", "POST", run.SEEN_BEACON.encode())
+
     def form_vote(index: int) -> dict:
         """The widget's form posted without JavaScript: the answer is the widget page."""
         token = quote(vote_token_issue(poll), safe="")
@@ -105,6 +112,8 @@ def main() -> None:
     endpoints = {
         "/healthz": healthz,
         "widget": widget,
+        "share card": share_card,
+        "seen beacon": seen_beacon,
         "widget vote": vote,
         "no-JS vote": form_vote,
     }
@@ -130,7 +139,7 @@ def main() -> None:
     # its thread ends with the process.
     while poll_cache.polls.listening and not args.steady:
         time.sleep(0.05)
-    refused = [status for status in statuses if not status.startswith("200")]
+    refused = [status for status in statuses if not status.startswith(("200", "204"))]
     if refused:
         sys.exit(f"requests failed: {sorted(set(refused))}")
     report(figures)

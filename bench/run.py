@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -23,6 +24,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -59,10 +61,15 @@ TARGETS = {
     "results_page": 0.6,
     "poll_page": 0.6,
     "article_page": 0.6,
+    "seen_beacon": 0.9,
+    "share_card": 0.8,
 }
 HOT_VS_SPREAD_TARGET = 0.9
 # Ratios to the tutorial's /ping (a bare Django view), measured in the same rounds.
 TUTORIAL_TARGETS = {"ceiling": 0.6, "widget": 0.5, "widget_304": 0.5, "poll_page": 0.5}
+# Each vote row over the tutorial's vote, measured in the same rounds.
+VOTE_ROWS = ("vote_spread", "vote_hot", "vote_spread_many", "vote_hot_many")
+TUTORIAL_VOTE_TARGET = 1.2
 PGBENCH_SCRIPTS = (
     "hot_row",
     "spread_rows",
@@ -71,6 +78,9 @@ PGBENCH_SCRIPTS = (
     "vote_statement",
     "vote_group8",
 )
+# The widget's beacon, as widget.js sends it from a host page.
+SEEN_BEACON = "source=embed&host_origin=https%3A%2F%2Fnews.example&host_path=%2F2026%2Fedge"
+SEEN_BEACONS_COUNTED = 10_000
 FIGURES_START = "<!-- figures: written by bench/run.py; edit the script, not this part -->"
 FIGURES_END = "<!-- end of figures -->"
 
@@ -84,8 +94,11 @@ os.environ.update(
         "ACCESS_LOG": "off",
         "LOG_LEVEL": "WARNING",
         "BIND": f"127.0.0.1:{PORT}",
-        # Raised for the run: every vote still goes through the limiter's query.
+        "SITE_URL": f"http://127.0.0.1:{PORT}",  # as `make run` sets it
+        # Raised for the run: every vote still goes through the limiter's query, every seen
+        # beacon through its per-network count.
         "VOTE_RATE_LIMIT": "1000000000/60",
+        "SEEN_PER_MINUTE": "1000000000",
         # wrk stands in for a reverse proxy: votes "from many" carry an X-Forwarded-For address
         # of their own (wrk_report.lua), votes "from one" none, so they all come from 127.0.0.1.
         "TRUSTED_PROXIES": "127.0.0.1/32",
@@ -99,7 +112,7 @@ sys.path.insert(0, str(ROOT))
 
 import django  # noqa: E402
 
-django.setup()  # this process holds the embedded PostgreSQL for the whole run
+django.setup()  # its first query starts the embedded PostgreSQL, held for the whole run
 
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
@@ -134,6 +147,8 @@ class Endpoint:
     # behind one NAT, or a proxy that forwards no addresses.
     many_addresses: bool = False
     tutorial: bool = False  # served by the tutorial's app, not by pollsite
+    tutorial_vote: bool = False  # the tutorial's vote form, posted with a fixed CSRF pair
+    beacon: str = ""  # a form body POSTed with every request (the seen beacon)
 
 
 def base_url(endpoint: Endpoint) -> str:
@@ -189,12 +204,19 @@ def endpoints(slug: str) -> list[Endpoint]:
             "hot",
             many_addresses=True,
         ),
+        # What every page view of the widget sends once the poll has been seen: counted in the
+        # worker's memory, written every few seconds (seen_beacon_writes measures that).
+        Endpoint("seen_beacon", "seen beacon", f"/polls/{slug}/seen/", beacon=SEEN_BEACON),
         Endpoint("results_page", "results page", f"/polls/{slug}/results/"),
         # The pages with the vote form: the poll's own, and the article it runs on top of.
         Endpoint("poll_page", "poll page (form)", f"/polls/{slug}/"),
         Endpoint("article_page", "article page (form)", f"/articles/{SEEDED_ARTICLE}/"),
+        # The og:image of the poll's pages, as social sites fetch it: once drawn, kept by ETag.
+        Endpoint("share_card", "share card (PNG)", f"/polls/{slug}/card.png"),
         Endpoint("tutorial_ping", "tutorial: /ping", "/ping", tutorial=True),
         Endpoint("tutorial_detail", "tutorial: detail page", "/1/", tutorial=True),
+        # One F() update and a redirect: no ballot, no repeat voter stopped, no rate limit.
+        Endpoint("tutorial_vote", "tutorial: vote", "/1/vote/", tutorial=True, tutorial_vote=True),
     ]
 
 
@@ -303,8 +325,11 @@ def stop_server(server: subprocess.Popen) -> None:
 
 
 def current_etag(path: str) -> str:  # pollsite's
-    etag = urllib.request.urlopen(SITE + path).headers["ETag"]
-    request = urllib.request.Request(SITE + path, headers={"If-None-Match": etag})
+    # Accept-Encoding as wrk_report.lua sends it: the ETag of the encoding the rounds get.
+    browser = {"Accept-Encoding": "gzip, deflate, br, zstd"}
+    etag = urllib.request.urlopen(urllib.request.Request(SITE + path, headers=browser))
+    etag = etag.headers["ETag"]
+    request = urllib.request.Request(SITE + path, headers={**browser, "If-None-Match": etag})
     try:
         urllib.request.urlopen(request)
     except urllib.error.HTTPError as answer:
@@ -385,8 +410,13 @@ def wrk(
     etag: str = "",
     many_addresses: bool = False,
     site: str = SITE,
+    form: dict[str, str] | None = None,
+    beacon: str = "",
 ) -> dict:
     env = {**os.environ, "BENCH_THREADS": str(WRK_THREADS), "BENCH_ORIGIN": SITE}
+    env.update(form or {})
+    if beacon:
+        env["BENCH_BEACON"] = beacon
     if tokens:
         env["BENCH_TOKENS"] = str(tokens)
     if many_addresses:
@@ -409,6 +439,21 @@ def wrk(
     return json.loads(line.removeprefix("BENCH "))
 
 
+def tutorial_vote_form() -> dict[str, str]:
+    """The tutorial's vote as its measure.sh sends it: the CSRF pair its detail page gives, and
+    its first choice."""
+    answer = urllib.request.urlopen(f"{TUTORIAL_SITE}/1/")
+    page = answer.read().decode()
+    cookie = answer.headers["Set-Cookie"].split(";", 1)[0]
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)[1]
+    choice = re.search(r'name="choice" id="choice1" value="(\d+)"', page)[1]
+    return {
+        "BENCH_BODY": f"csrfmiddlewaretoken={token}&choice={choice}",
+        "BENCH_COOKIE": cookie,
+        "BENCH_REFERER": f"{TUTORIAL_SITE}/",
+    }
+
+
 def measure(
     poll: Poll, server: subprocess.Popen, endpoint: Endpoint, seconds: float, max_rps: int
 ) -> Figure:
@@ -424,6 +469,8 @@ def measure(
         etag=etag,
         many_addresses=endpoint.many_addresses,
         site=base_url(endpoint),
+        form=tutorial_vote_form() if endpoint.tutorial_vote else None,
+        beacon=endpoint.beacon,
     )
     used = [after - start for after, start in zip(worker_cpu_ticks(server), before, strict=True)]
     if result["fallback"]:
@@ -526,6 +573,69 @@ def ballot_scaling(poll: Poll, config: Config, args: argparse.Namespace) -> dict
             flush=True,
         )
     return figures
+
+
+def seen_table_figures() -> tuple[int, int]:
+    """Rows PostgreSQL inserted or updated in the seen table (its statistics; an insert two
+    workers race for counts for both), and the seen counted in it."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_force_next_flush(), pg_stat_clear_snapshot()")
+        cursor.execute(
+            "SELECT n_tup_ins + n_tup_upd FROM pg_stat_user_tables"
+            " WHERE relname = 'polls_seencount'"
+        )
+        writes = cursor.fetchone()[0]
+        cursor.execute("SELECT coalesce(sum(seen), 0) FROM polls_seencount")
+        return writes, cursor.fetchone()[0]
+
+
+def seen_beacon_writes(poll: Poll, config: Config) -> dict:
+    """SEEN_BEACONS_COUNTED beacons from 16 connections at once, the site then stopped (its
+    workers flush on the way out): the database writes they cost, and the beacons counted.
+    Unbatched, that would be one write per beacon."""
+    server = start_server(config)
+    before, seen_before = seen_table_figures()
+    started = time.monotonic()
+    body = SEEN_BEACON.encode()
+
+    def send(_: int) -> int:
+        request = urllib.request.Request(
+            f"{SITE}/polls/{poll.slug}/seen/",
+            data=body,
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status
+
+    try:
+        with ThreadPoolExecutor(max_workers=CONNECTIONS) as pool:
+            statuses = list(pool.map(send, range(SEEN_BEACONS_COUNTED)))
+        seconds = time.monotonic() - started
+    finally:
+        stop_server(server)
+    # The stopped workers' connections report their statistics as they close.
+    for _ in range(50):
+        writes, seen = seen_table_figures()
+        if seen - seen_before == SEEN_BEACONS_COUNTED and writes > before:
+            break
+        time.sleep(0.2)
+    return {
+        "beacons": SEEN_BEACONS_COUNTED,
+        "answered_204": statuses.count(204),
+        "counted": seen - seen_before,
+        "writes": writes - before,
+        "seconds": round(seconds, 1),
+        "workers": config.workers,
+    }
+
+
+def seen_writes_line(run: dict) -> str:
+    return (
+        f"Seen beacons, batched: {run['beacons']:,} beacons ({run['answered_204']:,} answered"
+        f" 204, {run['counted']:,} counted) cost **{run['writes']:,} database row writes**"
+        f" with {run['workers']} workers, in {run['seconds']} s (one write per beacon"
+        f" unbatched)."
+    )
 
 
 def pgbench_hot_row(seconds: int) -> dict[str, float]:
@@ -637,6 +747,7 @@ def figures_markdown(
     exact: list[dict],
     ballots: dict[int, Figure],
     pgbench: dict[str, float],
+    seen_writes: dict,
     args: argparse.Namespace,
     plot_name: str,
 ) -> str:
@@ -665,6 +776,16 @@ def figures_markdown(
             f" | {main.ratio(endpoint.name):.2f}"
             f" | {main.ratio(endpoint.name, 'tutorial_ping'):.2f} |"
         )
+    lines += [
+        "",
+        "Votes over the tutorial's vote (one `F()` update and a redirect; no ballot, no repeat"
+        " voter stopped), per round in the same rounds, median:",
+        "",
+        "| vote row | ratio to the tutorial's vote |",
+        "| --- | ---: |",
+    ]
+    for name in VOTE_ROWS:
+        lines.append(f"| {name} | {main.ratio(name, 'tutorial_vote'):.2f} |")
     uneven = [
         (config, figure)
         for config in configs
@@ -683,6 +804,7 @@ def figures_markdown(
         f"Rounds in which one worker sat idle (under a quarter of its even share of the CPU,"
         f" so the generator's connections had gone to the others): {len(uneven)} of {rounds}.",
     ]
+    lines += ["", seen_writes_line(seen_writes)]
     lines.append("")
     for suffix, addresses in (("", "one address"), ("_many", "many addresses")):
         lines += [
@@ -777,6 +899,14 @@ def tutorial_target_lines(config: Config) -> list[str]:
                 f"  {name + ' / tutorial ping':<28} {ratio:.3f}"
                 f" (target {target}: {verdict(ratio, target)})"
             )
+    if "tutorial_vote" in config.figures:
+        for name in VOTE_ROWS:
+            if name in config.figures:
+                ratio = config.ratio(name, "tutorial_vote")
+                lines.append(
+                    f"  {name + ' / tutorial vote':<28} {ratio:.3f}"
+                    f" (target {TUTORIAL_VOTE_TARGET}: {verdict(ratio, TUTORIAL_VOTE_TARGET)})"
+                )
     return lines
 
 
@@ -840,7 +970,8 @@ def main() -> None:
     warmup, seconds, rounds = (1, 2, 1) if args.quick else (2, 4, 3)
     args.warmup, args.seconds, args.rounds = warmup, args.seconds or seconds, args.rounds or rounds
     names = [e.name for e in endpoints(SEEDED_SLUG)]
-    args.only = {"ceiling", "tutorial_ping", *args.only.split(",")} if args.only else set(names)
+    always = {"ceiling", "tutorial_ping", "tutorial_vote"}
+    args.only = {*always, *args.only.split(",")} if args.only else set(names)
     if unknown := args.only - set(names):
         parser.error(f"unknown endpoints: {', '.join(sorted(unknown))}; known: {', '.join(names)}")
     args.exact_votes = 300 if args.quick else 1000
@@ -863,6 +994,8 @@ def main() -> None:
                     f" {main_config.ratio(endpoint.name, 'tutorial_ping'):.2f}"
                 )
         print("\n".join(tutorial_target_lines(main_config)))
+        if "seen_beacon" in args.only:
+            print("  " + seen_writes_line(seen_beacon_writes(poll, main_config)))
         return
     for config in configs:
         run_config(poll, config, args, tutorial=config is main_config)
@@ -877,6 +1010,10 @@ def main() -> None:
     for run in exact:
         print(f"  {run}", flush=True)
 
+    print("\n== seen beacons, batched ==", flush=True)
+    seen_writes = seen_beacon_writes(poll, main_config)
+    print(f"  {seen_writes}", flush=True)
+
     print("\n== ballots already stored ==", flush=True)
     ballots = ballot_scaling(poll, main_config, args)
 
@@ -887,7 +1024,7 @@ def main() -> None:
     target.mkdir(exist_ok=True)
     plot(configs, target / "performance.png")
     markdown = figures_markdown(
-        configs, main_config, exact, ballots, pgbench, args, "performance.png"
+        configs, main_config, exact, ballots, pgbench, seen_writes, args, "performance.png"
     )
     report = target / "performance.md"
     write_report(markdown, report)

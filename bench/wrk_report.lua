@@ -1,6 +1,10 @@
 -- wrk script for bench/run.py: GET an endpoint, or POST widget votes from a token file.
 --
--- GET mode (BENCH_TOKENS unset): plain requests; BENCH_IF_NONE_MATCH adds a conditional header.
+-- GET mode (BENCH_TOKENS unset): requests as a browser's (Accept-Encoding); BENCH_IF_NONE_MATCH
+-- adds a conditional header.
+-- BENCH_BODY (or BENCH_BEACON, the seen beacon) makes each a POST of that form body, with
+-- BENCH_COOKIE and BENCH_REFERER where set (the tutorial's vote: a fixed CSRF cookie and token
+-- pair, which Django accepts however often it is sent).
 -- Vote mode (BENCH_TOKENS=<file>): each line of the file is one form body
 -- ("choice=<id>&token=<single-use token>"), sent once and never again; no cookies are sent, so
 -- each vote is a new voter. The lines are dealt out to the threads. When a thread has sent all of
@@ -17,6 +21,7 @@ local if_none_match = os.getenv("BENCH_IF_NONE_MATCH")
 local origin = os.getenv("BENCH_ORIGIN")
 local thread_count = tonumber(os.getenv("BENCH_THREADS") or "1")
 local many_addresses = os.getenv("BENCH_MANY_ADDRESSES") == "1"
+local fixed_body = os.getenv("BENCH_BODY") or os.getenv("BENCH_BEACON")
 
 local threads = {}
 local next_id = 0
@@ -39,8 +44,17 @@ local verifying = false
 function init(args)
   verifying = (id == 0)
   if tokens_file == nil then
+    -- As every browser asks: the widget is then sent gzipped, as readers get it.
+    wrk.headers["Accept-Encoding"] = "gzip, deflate, br, zstd"
     if if_none_match then
       wrk.headers["If-None-Match"] = if_none_match
+    end
+    if fixed_body then
+      wrk.method = "POST"
+      wrk.body = fixed_body
+      wrk.headers["Content-Type"] = "application/x-www-form-urlencoded;charset=UTF-8"
+      wrk.headers["Cookie"] = os.getenv("BENCH_COOKIE")
+      wrk.headers["Referer"] = os.getenv("BENCH_REFERER")
     end
     return
   end

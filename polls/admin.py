@@ -1,10 +1,11 @@
 from datetime import datetime
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import BadRequest, PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models import Count, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.defaultfilters import pluralize
@@ -12,22 +13,36 @@ from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.csp import CSP
 from django.utils.formats import date_format
 from django.utils.html import format_html
+from django.views.decorators.clickjacking import xframe_options_sameorigin
+from django.views.decorators.csp import csp_override
 
-from polls import charts, editing, exports
+from polls import charts, editing, engagement, exports
 from polls.admin_forms import (
     CONFIRM_FIELD,
     ChoiceInlineFormSet,
     PollAdminForm,
+    ThemeForm,
     answers,
     ballot_count,
     choice_form_keeping_voted_choices,
 )
 from polls.context_processors import site_origin
 from polls.forms import VoteForm
-from polls.models import Article, Ballot, Choice, Poll, PollResults, Topic, WriteInMove
-from polls.snippets import embed_snippets, opening_notice
+from polls.models import (
+    Article,
+    Ballot,
+    Choice,
+    Poll,
+    PollResults,
+    SeenCount,
+    Theme,
+    Topic,
+    WriteInMove,
+)
+from polls.snippets import embed_snippets, newsletter_block, opening_notice
 
 BOTH = [admin.ActionLocation.CHANGE_LIST, admin.ActionLocation.CHANGE_FORM]
 
@@ -106,10 +121,33 @@ class RowsByIdAdmin(admin.ModelAdmin):
         return super().response_action(request, queryset, **kwargs)
 
 
+# The newsletter block's preview: email needs inline styles, so its own document allows them
+# (and nothing else inline: no script at all), and only the poll's admin page may frame it.
+NEWSLETTER_PREVIEW_POLICY = {
+    **settings.SECURE_CSP,
+    "script-src": [CSP.NONE],
+    "style-src": [CSP.UNSAFE_INLINE],
+    "img-src": [CSP.SELF, "data:", *([settings.SITE_URL] if settings.SITE_URL else [])],
+    "frame-ancestors": [CSP.SELF],
+}
+
+
+def newsletter_preview_framed(view):
+    return csp_override(NEWSLETTER_PREVIEW_POLICY)(xframe_options_sameorigin(view))
+
+
 @admin.register(Poll)
 class PollAdmin(RowsByIdAdmin):
     form = PollAdminForm
-    list_display = ["question", "state", "mode", "total_votes", "last_vote_at", "schedule"]
+    list_display = [
+        "question",
+        "state",
+        "mode",
+        "total_votes",
+        "engagement_rate",
+        "last_vote_at",
+        "schedule",
+    ]
     list_filter = [PollStateFilter, "status", "results_shown", "opens_at"]
     search_fields = ["question", "slug", "choices__text"]
     prepopulated_fields = {"slug": ["question"]}
@@ -152,6 +190,12 @@ class PollAdmin(RowsByIdAdmin):
         ballots = Ballot.objects.filter(poll=OuterRef("pk"))
         last_vote = ballots.order_by("-cast_at").values("cast_at")[:1]
         voters = ballots.values("poll").annotate(n=Count("pk")).values("n")
+        seen = (
+            SeenCount.objects.filter(poll=OuterRef("pk"))
+            .values("poll")
+            .annotate(n=Sum("seen"))
+            .values("n")
+        )
         return (
             super()
             .get_queryset(request)
@@ -159,6 +203,7 @@ class PollAdmin(RowsByIdAdmin):
             .annotate(
                 last_vote_at=Subquery(last_vote),
                 voters=Coalesce(Subquery(voters), 0),
+                seen=Coalesce(Subquery(seen), 0),
             )
         )
 
@@ -188,6 +233,14 @@ class PollAdmin(RowsByIdAdmin):
         if not poll.allows_several_answers:
             return poll.total_votes
         return figures(PollResults(rows=[], total=poll.total_votes, voters=poll.voters))
+
+    @admin.display(description="Engagement", ordering="seen")
+    def engagement_rate(self, poll: Poll) -> str:
+        """Votes (voters) per reader who saw the poll, and how many saw it."""
+        if not poll.seen:
+            return "Not seen yet"
+        row = engagement.EngagementRow("", poll.seen, poll.voters)
+        return f"{row.rate_text} of {poll.seen:,} seen"
 
     @admin.display(description="Last vote", ordering="last_vote_at", empty_value="No votes yet")
     def last_vote_at(self, poll: Poll) -> str | None:
@@ -251,8 +304,15 @@ class PollAdmin(RowsByIdAdmin):
             ),
             "daily_unit": day_unit,
             "sources": charts.votes_by_source(poll),
+            "engagement": engagement.poll_engagement(poll),
+            "seen_chart": charts.seen_and_votes_svg(
+                over_time.hourly,
+                engagement.seen_per_hour(poll, [bucket.start for bucket in over_time.hourly]),
+                unit=unit,
+            ),
             "hidden_frames": charts.votes_from_hidden_frames(poll),
             "snippets": self.snippet_rows(request, poll),
+            "newsletter": self.newsletter_rows(request, poll),
             "opening_notice": opening_notice(poll) if poll.state() == "scheduled" else "",
             "preview_form": self.preview_document(request, poll, with_form=True),
             "preview_results": self.preview_document(request, poll, with_form=False),
@@ -298,6 +358,25 @@ class PollAdmin(RowsByIdAdmin):
             ("oembed_url", "Poll URL, for sites that embed from a link (oEmbed)", snippets["url"]),
         ]
 
+    def newsletter_rows(self, request: HttpRequest, poll: Poll) -> list[tuple[str, ...]]:
+        """The newsletter block's versions: (key, label, code, address of its preview)."""
+        site = site_origin(request)
+        preview = reverse("admin:polls_poll_newsletter_preview", args=[poll.pk])
+        return [
+            (
+                "newsletter-vote",
+                "Question and answers",
+                newsletter_block(site, poll, with_results=False),
+                preview,
+            ),
+            (
+                "newsletter-results",
+                "With the results so far (the share card)",
+                newsletter_block(site, poll, with_results=True),
+                preview + "?results=1",
+            ),
+        ]
+
     def preview_document(self, request: HttpRequest, poll: Poll, *, with_form: bool) -> str:
         """The reader's widget as a standalone HTML page, shown in a sandboxed iframe (srcdoc):
         the site's own CSS cannot clash with the admin's, and the sandbox allows no form
@@ -321,6 +400,11 @@ class PollAdmin(RowsByIdAdmin):
                 name="polls_poll_preview",
             ),
             path(
+                "<path:object_id>/newsletter/",
+                wrap(newsletter_preview_framed(self.newsletter_preview)),
+                name="polls_poll_newsletter_preview",
+            ),
+            path(
                 "<path:object_id>/write-ins/",
                 wrap(self.write_ins),
                 name="polls_poll_write_ins",
@@ -329,6 +413,11 @@ class PollAdmin(RowsByIdAdmin):
                 "<path:object_id>/results.csv",
                 wrap(self.results_csv),
                 name="polls_poll_results_csv",
+            ),
+            path(
+                "<path:object_id>/engagement.csv",
+                wrap(self.engagement_csv),
+                name="polls_poll_engagement_csv",
             ),
             path(
                 "<path:object_id>/ballots.csv",
@@ -363,6 +452,16 @@ class PollAdmin(RowsByIdAdmin):
             "preview": poll.state(),
         }
         return TemplateResponse(request, "polls/poll_detail.html", context)
+
+    def newsletter_preview(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The newsletter block as a mail client shows it, for the poll's page to frame:
+        ?results=1 for the version with the share card."""
+        poll = self.viewable_poll(request, object_id)
+        with_results = request.GET.get("results") == "1"
+        block = newsletter_block(site_origin(request), poll, with_results=with_results)
+        return TemplateResponse(
+            request, "admin/polls/poll/newsletter_preview.html", {"block": block, "poll": poll}
+        )
 
     WRITE_INS_PER_PAGE = 100
 
@@ -484,6 +583,10 @@ class PollAdmin(RowsByIdAdmin):
         poll = self.viewable_poll(request, object_id)
         return exports.results_csv_response(Poll.objects.filter(pk=poll.pk))
 
+    def engagement_csv(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        poll = self.viewable_poll(request, object_id)
+        return exports.engagement_csv_response(poll)
+
     def ballots_csv(self, request: HttpRequest, object_id: str) -> HttpResponse:
         poll = self.viewable_poll(request, object_id)
         return exports.ballots_csv_response(Poll.objects.filter(pk=poll.pk))
@@ -587,6 +690,42 @@ class ArticleAdmin(RowsByIdAdmin):
         return render_to_string(
             "admin/polls/article/sidebar_preview.html",
             {"related_articles": article.related_articles()},
+        )
+
+
+@admin.register(Theme)
+class ThemeAdmin(RowsByIdAdmin):
+    form = ThemeForm
+    list_display = ["name", "slug", "is_default", "sites", "color_scheme"]
+    prepopulated_fields = {"slug": ["name"]}
+    readonly_fields = ["preview"]
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "is_default", "host_origins", "color_scheme"]}),
+        ("Light", {"fields": ["text_light", "background_light", "accent_light"]}),
+        ("Dark", {"fields": ["text_dark", "background_dark", "accent_dark"]}),
+        ("Type and shapes", {"fields": ["font_stack", "corner_radius", "bar_style"]}),
+        ("Preview", {"fields": ["preview"]}),
+    ]
+
+    class Media:
+        css = {"all": ["admin_polls/poll_admin.css"]}
+
+    @admin.display(description="Sites")
+    def sites(self, theme: Theme) -> str:
+        return ", ".join(theme.host_origins)
+
+    @admin.display(description="The widget in this theme")
+    def preview(self, theme: Theme) -> str:
+        """The real widget, light and dark, framed as a publisher frames it: what was saved
+        last ("Save and continue editing" shows a change)."""
+        if not theme.pk:
+            return "Save the theme to see the widget in it."
+        poll = Poll.objects.visible().first()
+        if poll is None:
+            return "Publish a poll to see the widget in this theme."
+        return render_to_string(
+            "admin/polls/theme/preview.html",
+            {"theme": theme, "poll": poll, "schemes": ["light", "dark"]},
         )
 
 

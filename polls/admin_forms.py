@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from polls import editing
-from polls.models import Article, Ballot, Poll
+from polls.models import Article, Ballot, Poll, Theme
 
 CONFIRM_FIELD = "confirm_change_after_voting"
 
@@ -231,3 +231,49 @@ class SignInForm(AdminAuthenticationForm):
                 f"“{username}” from this network is paused for {minutes} minutes."
             )
             raise ValidationError([*refusal.error_list, ValidationError(warning)]) from None
+
+
+COLOUR_FIELDS = [
+    f"{part}_{scheme}" for scheme in ("light", "dark") for part in ("text", "background", "accent")
+]
+
+
+class ThemeForm(forms.ModelForm):
+    """A theme, with colour pickers and its sites one a line."""
+
+    host_origins = forms.CharField(
+        label=Theme._meta.get_field("host_origins").verbose_name.capitalize(),
+        help_text=Theme._meta.get_field("host_origins").help_text,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+    )
+
+    class Meta:
+        model = Theme
+        fields = [
+            "name",
+            "slug",
+            "is_default",
+            "host_origins",
+            "color_scheme",
+            *COLOUR_FIELDS,
+            "font_stack",
+            "corner_radius",
+            "bar_style",
+        ]
+        widgets = {name: forms.TextInput(attrs={"type": "color"}) for name in COLOUR_FIELDS}
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.initial["host_origins"] = "\n".join(self.instance.host_origins)
+
+    def clean_host_origins(self) -> list[str]:
+        lines = self.cleaned_data["host_origins"].splitlines()
+        origins = [line.strip().lower().rstrip("/") for line in lines if line.strip()]
+        for origin in origins:
+            field = Theme._meta.get_field("host_origins").base_field
+            try:
+                field.run_validators(origin)
+            except ValidationError as error:
+                raise ValidationError(f"{origin}: {error.messages[0]}") from None
+        return origins

@@ -94,7 +94,8 @@ class SourceRow:
 
 
 def votes_by_source(poll: Poll) -> list[SourceRow]:
-    """Where the votes were cast: our poll page, each article, each site embedding the widget."""
+    """Where the votes were cast: our poll page, each article, each site embedding the widget,
+    newsletters."""
     groups = (
         Ballot.objects.filter(poll=poll)
         .values_list("source", "article__title", "host_origin")
@@ -111,6 +112,9 @@ def votes_by_source(poll: Poll) -> list[SourceRow]:
             # The browser could not vouch for the host: this is what the widget read.
             label = "Embedded widget, sandboxed host"
             detail = f"{host_origin} (as the widget read it)" if host_origin else "(host unknown)"
+        elif source == Ballot.Source.NEWSLETTER:
+            # A newsletter's link opened our poll page with the answer picked; the reader voted.
+            label, detail = "Newsletter", "Our poll page, from a newsletter link"
         else:
             label, detail = Ballot.Source(source).label, "Our poll page"
         labelled.append((label, detail, votes))
@@ -255,4 +259,52 @@ def bar_chart_svg(buckets: list[Bucket], *, by: str, title: str, unit: str = "vo
         axis,
         bars,
         labels,
+    )
+
+
+def seen_and_votes_svg(hours: list[Bucket], seen: list[int], *, unit: str) -> SafeString:
+    """Two lines over the hourly chart's hours: readers who saw the poll, and their votes (or
+    voters). Drawn beside the bars, on the same hours, so a rise in one shows against the other."""
+    plot_width, plot_height = WIDTH - LEFT, HEIGHT - BOTTOM - TOP
+    top = max([*seen, *(b.votes for b in hours), 1])
+    slot = plot_width / max(len(hours), FEWEST_SLOTS)
+
+    def points(values: list[int]) -> str:
+        return " ".join(
+            f"{LEFT + i * slot + slot / 2:.2f},{TOP + plot_height - plot_height * v / top:.2f}"
+            for i, v in enumerate(values)
+        )
+
+    first = date_format(timezone.localtime(hours[0].start), "M j Y H:i") if hours else ""
+    return format_html(
+        '<svg class="votes-chart seen-chart" viewBox="0 0 {} {}" role="img" aria-label="{}">'
+        '<line class="votes-chart__axis" x1="{}" y1="{}" x2="{}" y2="{}"/>'
+        '<text class="votes-chart__label" x="{}" y="{}" text-anchor="end">{}</text>'
+        '<polyline class="seen-chart__seen" points="{}"/>'
+        '<polyline class="seen-chart__votes" points="{}"/>'
+        '<text class="votes-chart__label" x="{}" y="{}">{}</text>'
+        '<text class="votes-chart__label seen-chart__seen-key" x="{}" y="{}">— seen</text>'
+        '<text class="votes-chart__label seen-chart__votes-key" x="{}" y="{}">— {}s</text>'
+        "</svg>",
+        WIDTH,
+        HEIGHT,
+        f"Seen and {unit}s per hour: {sum(seen)} seen, {sum(b.votes for b in hours)} {unit}s"
+        f" in {len(hours)} hours",
+        LEFT,
+        TOP + plot_height,
+        WIDTH,
+        TOP + plot_height,
+        LEFT - 6,
+        TOP + 10,
+        top,
+        points(seen),
+        points([b.votes for b in hours]),
+        LEFT,
+        HEIGHT - 6,
+        first,
+        WIDTH - 160,
+        HEIGHT - 6,
+        WIDTH - 80,
+        HEIGHT - 6,
+        unit,
     )

@@ -29,3 +29,20 @@ def site_url_is_https(app_configs, **kwargs) -> list[Warning]:
             id="polls.W002",
         )
     ]
+
+
+@register()
+def share_cards_shape_text(app_configs, **kwargs) -> list[Warning]:
+    # Imported here: the checks module is loaded before the app registry is ready.
+    from polls import sharing
+
+    if sharing.SHAPES_TEXT:
+        return []
+    return [
+        Warning(
+            "Pillow has no libraqm here: share cards draw right-to-left text reversed, unshaped "
+            "(legible for Hebrew, with Arabic letters unjoined).",
+            hint="Install FriBiDi (Debian: libfribidi0); Pillow's wheels carry libraqm itself.",
+            id="polls.W003",
+        )
+    ]

@@ -25,12 +25,25 @@ from django.db.models.functions import Coalesce
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
+from polls.engagement import EngagementRow, poll_engagement, poll_engagement_pages
 from polls.models import Ballot, BallotChoice, Poll
 
 # Written for spreadsheet users: headers and cells in words, not codes; times as a spreadsheet
 # reads a date and time (2026-12-06 08:54:41) in the newsroom's zone, which the header names.
 # With several answers per reader, percent is the share of the poll's voters (one ballot each).
-RESULTS_HEADER = ["Poll", "Position", "Choice", "Votes", "Percent", "Voters"]
+# Seen: readers who had the poll on screen (polls/engagement.py); the engagement rate is the
+# poll's voters per reader who saw it, in percent, empty before anyone was counted seeing it.
+RESULTS_HEADER = [
+    "Poll",
+    "Position",
+    "Choice",
+    "Votes",
+    "Percent",
+    "Voters",
+    "Seen",
+    "Engagement rate (%)",
+]
+ENGAGEMENT_HEADER = ["Site", "Page", "Seen", "Votes", "Engagement rate (%)"]
 SPREADSHEET_TIME = "%Y-%m-%d %H:%M:%S"
 
 
@@ -62,6 +75,7 @@ def results_rows(polls: Iterable[Poll]) -> Iterator[list]:
     for poll in polls:
         results = poll.results()
         voters = results.total if results.voters is None else results.voters
+        engagement = poll_engagement(poll).total
         for row in results.rows:
             yield [
                 poll.question,
@@ -70,7 +84,20 @@ def results_rows(polls: Iterable[Poll]) -> Iterator[list]:
                 row.votes,
                 row.percent,
                 voters,
+                engagement.seen,
+                rate_percent(engagement),
             ]
+
+
+def rate_percent(row: EngagementRow) -> float | str:
+    return "" if row.rate is None else round(row.rate * 100, 1)
+
+
+def engagement_rows(poll: Poll) -> Iterator[list]:
+    """Seen, votes and the engagement rate per site and per page (every page, not the top)."""
+    yield ENGAGEMENT_HEADER
+    for site, page in poll_engagement_pages(poll):
+        yield [site, page.label, page.seen, page.votes, rate_percent(page)]
 
 
 @dataclass(frozen=True)
@@ -215,3 +242,7 @@ def ballots_csv_response(polls: QuerySet[Poll]) -> StreamingHttpResponse:
     polls = list(polls.prefetch_related("choices").order_by("question", "id"))
     filename = export_filename(polls, "ballots")
     return csv_response(ballot_rows(polls, new_voter_key()), filename)
+
+
+def engagement_csv_response(poll: Poll) -> StreamingHttpResponse:
+    return csv_response(engagement_rows(poll), export_filename([poll], "engagement"))

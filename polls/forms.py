@@ -5,12 +5,12 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Field, Layout
 from django import forms
 from django.conf import settings
-from django.core.validators import RegexValidator
+from django.core.validators import RegexValidator, validate_slug
+from django.http import QueryDict
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
-from polls.models import WRITE_IN_MAX_LENGTH, Ballot, Choice, Poll
+from polls.models import WRITE_IN_MAX_LENGTH, Article, Ballot, Choice, Poll
 
 # Characters that reorder the text around them (bidirectional embeddings, overrides, isolates
 # and marks): in a reader's answer they could make it read differently in the admin, the CSV or
@@ -39,6 +39,12 @@ def write_in_cleaned(text: str) -> str:
         or unicodedata.category(character) not in ("Cc", "Cf")
     )
     return " ".join("".join(kept).split())
+
+
+def kept_as_sent(value: str, max_length: int) -> bool:
+    """Whether a text field of the form keeps this value as it was sent (CharField strips it,
+    refuses NUL and holds it to its length)."""
+    return len(value) <= max_length and value == value.strip() and "\x00" not in value
 
 
 class Shared:
@@ -147,43 +153,37 @@ class ChoiceForm(forms.Form):
             raise forms.ValidationError(_("Please pick only one answer."))
         if self.several and len(set(picked)) != len(picked):
             raise forms.ValidationError(_("Please pick each answer only once."))
-        if self.several and len(picked) > self.poll.max_answers:
-            self.add_error(
-                "choice",
-                ngettext(
-                    "Please pick at most %(count)d answer.",
-                    "Please pick at most %(count)d answers.",
-                    self.poll.max_answers,
-                )
-                % {"count": self.poll.max_answers},
-            )
         cleaned = super().clean()
-        if cleaned.get("write_in") and "choice" in cleaned:
-            if self.write_in_choice is None:
-                self.add_error(None, _("This poll takes no written answers."))
-            elif self.write_in_choice not in self.selected_choices():
-                self.add_error(
-                    "write_in",
-                    _("Your own answer counts only with “%(choice)s” picked.")
-                    % {"choice": self.write_in_choice.text},
-                )
+        if "choice" in cleaned:
+            problem = self.poll.ballot_problem(self.selected_choices(), cleaned.get("write_in", ""))
+            if problem is not None:
+                self.add_error(problem.field, problem.message)
+        return cleaned
+
+    @classmethod
+    def quick_clean(cls, data: QueryDict, poll: Poll, choices: list[Choice]) -> dict | None:
+        """The cleaned_data a bound form would give, for the vote nearly every reader sends (one
+        answer picked, nothing typed, every field as the form keeps it), without building the
+        form; None wherever the form must decide, and always for a body it would refuse.
+        Building and validating a form was the largest part of a vote's own work.
+        tests/test_vote_form.py holds it to the form's reading of any body."""
+        picked = data.getlist("choice")
+        if poll.allows_several_answers or len(picked) != 1 or data.get("write_in"):
+            return None
+        choice = next((choice for choice in choices if str(choice.pk) == picked[0]), None)
+        token = data.get("token", "")
+        if choice is None or not kept_as_sent(token, 500) or poll.ballot_problem([choice]):
+            return None
+        return cls.quick_clean_more(data, {"token": token, "choice": choice.pk, "write_in": ""})
+
+    @classmethod
+    def quick_clean_more(cls, data: QueryDict, cleaned: dict) -> dict | None:
+        """quick_clean for the fields a subclass adds."""
         return cleaned
 
     def error_text(self) -> str:
         """The form's errors in one line, for a refusal the reader reads."""
         return " ".join(str(message) for errors in self.errors.values() for message in errors)
-
-    def vote_facts(self, forbidden: str = "") -> dict:
-        """What the vote service takes from this form (services.vote_take): the picked
-        choices, or why it cannot vote: forbidden (the form is not ours), else its errors."""
-        if not forbidden and not self.is_valid() and "token" in self.errors:
-            # Longer than any token we sign: a forged form, refused as the token check would.
-            forbidden = str(_("This voting form is not valid. Reload the poll and try again."))
-        if forbidden:
-            return {"choices": None, "invalid": "", "forbidden": forbidden}
-        if not self.is_valid():
-            return {"choices": None, "invalid": self.error_text(), "forbidden": ""}
-        return {"choices": self.selected_choices(), "invalid": "", "forbidden": ""}
 
     def selected_choices(self) -> list[Choice]:
         picked = self.cleaned_data["choice"]
@@ -198,6 +198,7 @@ READER_FORM.form_class = "vote-form"
 READER_FORM.layout = Layout(
     Field("choice", css_class="form-check-input", template="reader_forms/choice_group.html"),
     "article",
+    "source",
 )
 
 
@@ -206,6 +207,11 @@ class VoteForm(ChoiceForm):
 
     # The article the poll was shown on, to record where the vote was cast.
     article = SharedSlugField(required=False, widget=forms.HiddenInput)
+    # Where the link that opened the poll page came from (a newsletter's link, which picks an
+    # answer and counts nothing), to record it with the vote. Only the values links carry.
+    source = SharedCharField(required=False, widget=forms.HiddenInput)
+
+    LINK_SOURCES = (Ballot.Source.NEWSLETTER,)
 
     # Rendered by {% crispy form %} on the poll page and the article page.
     helper = READER_FORM
@@ -213,6 +219,38 @@ class VoteForm(ChoiceForm):
     @property
     def action(self) -> str:
         return reverse("polls:vote", args=[self.poll.slug])
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        # Said above the form: a hidden field's own error would not show.
+        if cleaned.get("source", "") not in ("", *self.LINK_SOURCES):
+            self.add_error(
+                None, _("This voting link is not valid. Pick your answer and vote again.")
+            )
+        return cleaned
+
+    @classmethod
+    def quick_clean_more(cls, data: QueryDict, cleaned: dict) -> dict | None:
+        article, source = data.get("article", ""), data.get("source", "")
+        if article and not (kept_as_sent(article, 50) and validate_slug.regex.search(article)):
+            return None
+        if source not in ("", *cls.LINK_SOURCES):
+            return None
+        return {**cleaned, "article": article, "source": source}
+
+    @property
+    def link_source(self) -> str:
+        """The source a link named (?source=newsletter), when it is one links may name."""
+        source = self["source"].value() or ""
+        return source if source in self.LINK_SOURCES else ""
+
+    def ballot_source(self, article: Article | None) -> str:
+        """Where the vote was cast, as the ballot records it."""
+        if article is not None:
+            return Ballot.Source.ARTICLE
+        if self.is_valid() and self.cleaned_data.get("source") == Ballot.Source.NEWSLETTER:
+            return Ballot.Source.NEWSLETTER
+        return Ballot.Source.POLL_PAGE
 
 
 ORIGIN = RegexValidator(
@@ -240,21 +278,60 @@ class EmbedVoteForm(ChoiceForm):
         required=False, choices=Ballot.FrameVisibility.choices, widget=forms.HiddenInput
     )
 
+    VISIBILITIES = ("", *Ballot.FrameVisibility.values)
+
+    @classmethod
+    def quick_clean_more(cls, data: QueryDict, cleaned: dict) -> dict | None:
+        origin, path = data.get("host_origin", ""), data.get("host_path", "")
+        visibility = data.get("visibility", "")
+        if not (kept_as_sent(origin, HOST_ORIGIN_MAX_LENGTH) and kept_as_sent(path, 500)):
+            return None
+        if host_origin_refusal(origin) or host_path_refusal(path):
+            return None
+        if visibility not in cls.VISIBILITIES:
+            return None
+        return {**cleaned, "host_origin": origin, "host_path": path, "visibility": visibility}
+
     def clean_host_origin(self) -> str:
         origin = self.cleaned_data["host_origin"]
-        if origin and not origin_port_is_valid(origin):
-            raise forms.ValidationError(_("The host page address is not a valid origin."))
-        allowed = settings.EMBED_ALLOWED_ORIGINS
-        # With a list of sites, a vote must name one of them: leaving the origin out is no way
-        # around the list.
-        if "*" not in allowed and origin not in allowed:
-            raise forms.ValidationError(_("This site is not allowed to embed the poll."))
+        if refusal := host_origin_refusal(origin):
+            raise forms.ValidationError(refusal)
         return origin
 
     def clean_host_path(self) -> str:
         path = self.cleaned_data["host_path"]
-        if path and not path.startswith("/"):
-            raise forms.ValidationError(_("The host page path must start with a slash."))
-        if any(ord(character) < 32 or ord(character) == 127 for character in path):
-            raise forms.ValidationError(_("The host page path contains control characters."))
+        if refusal := host_path_refusal(path):
+            raise forms.ValidationError(refusal)
         return path
+
+
+# The host page as the widget's vote and its seen beacon (polls/engagement.py) take it.
+HOST_ORIGIN_MAX_LENGTH, HOST_PATH_MAX_LENGTH = 200, 500
+
+
+def host_origin_refusal(origin: str) -> str:
+    """Why the widget's host origin is refused, or "" ("" itself: the host is unknown)."""
+    if origin and (
+        len(origin) > HOST_ORIGIN_MAX_LENGTH
+        or not origin.isprintable()  # "$" in ORIGIN also matches before a final newline
+        or not ORIGIN.regex.search(origin)
+        or not origin_port_is_valid(origin)
+    ):
+        return str(_("The host page address is not a valid origin."))
+    allowed = settings.EMBED_ALLOWED_ORIGINS
+    # With a list of sites, a vote must name one of them: leaving the origin out is no way
+    # around the list.
+    if "*" not in allowed and origin not in allowed:
+        return str(_("This site is not allowed to embed the poll."))
+    return ""
+
+
+def host_path_refusal(path: str) -> str:
+    """Why the widget's host page path is refused, or "" ("" itself: the page is unknown)."""
+    if len(path) > HOST_PATH_MAX_LENGTH:
+        return "The host page path is too long."
+    if path and not path.startswith("/"):
+        return str(_("The host page path must start with a slash."))
+    if any(ord(character) < 32 or ord(character) == 127 for character in path):
+        return str(_("The host page path contains control characters."))
+    return ""

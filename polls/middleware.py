@@ -1,7 +1,6 @@
 import codecs
 import functools
 import logging
-import re
 from collections.abc import Callable
 
 from django.conf import settings
@@ -15,16 +14,21 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.middleware import csp
 from django.template.loader import render_to_string
+from django.urls import Resolver404, resolve
 from django.utils.cache import patch_cache_control
 from django.utils.csp import CSP
 from django.utils.functional import SimpleLazyObject, empty
 from django.utils.http import parse_header_parameters
 from django.utils.translation import gettext
 
+from polls import frames
+
 logger = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = 5
-WIDGET_PATH = re.compile(r"^/polls/[^/]+/embed/(vote/)?$")
+# Views whose callers read an error in a form of their own (error_answer), by URL name.
+WIDGET_VIEWS = {"polls:embed", "polls:embed_vote"}
+JSON_VIEWS = {"polls:api_results", "polls:embed_token", "oembed"}
 
 
 class DatabaseUnavailableMiddleware:
@@ -76,14 +80,11 @@ def error_answer(
     """An error in the form its caller reads, never kept: JSON for scripts (the widget's shows
     "message"; the sandboxed widget gets the CORS it needs to read it), the widget's own message
     inside a publisher's article rather than a refusal to be framed, else our page."""
-    # Imported here: the embed views need the app registry, which middleware must not.
-    from polls import embed_views
-
     if answers_in_json(request):
         response = JsonResponse({"ok": False, "error": message, "message": message}, status=status)
-        embed_views.allow_sandboxed_widget(request, response)
-    elif WIDGET_PATH.search(request.path):
-        response = embed_views.widget_message(message, status=status)
+        frames.allow_sandboxed_widget(request, response)
+    elif view_name(request) in WIDGET_VIEWS:
+        response = frames.widget_message(message, status=status)
     else:
         response = page()
     response["Cache-Control"] = "no-store"
@@ -93,14 +94,19 @@ def error_answer(
 def answers_in_json(request: HttpRequest) -> bool:
     """Whether the caller of this request reads its answer as JSON: our JSON endpoints, and
     the scripts (ours on our pages, the widget's in a publisher's) that ask for it."""
-    from polls import embed_views
+    return view_name(request) in JSON_VIEWS or frames.wants_json(request)
 
-    return (
-        request.path.startswith("/api/")
-        or request.path in ("/oembed", "/oembed/")
-        or request.path.endswith("/embed/token/")
-        or embed_views.wants_json(request)
-    )
+
+def view_name(request: HttpRequest) -> str | None:
+    """The URL name of the view this request is for: the resolver's match once Django has
+    resolved it, else resolved here (only an error answered before any view asks)."""
+    match = getattr(request, "resolver_match", None)
+    if match is None:
+        try:
+            match = resolve(request.path_info)
+        except Resolver404:
+            return None
+    return match.view_name
 
 
 # Where a Content-Type that no view could read is kept, out of Django's way (see below).
@@ -147,6 +153,9 @@ def set_aside_unreadable_content_type(sender, environ: dict, **kwargs) -> None:
         environ[UNREADABLE_CONTENT_TYPE] = environ.pop("CONTENT_TYPE")
 
 
+# Cached: browsers send a handful of spellings ("…;charset=UTF-8" with every beacon and vote),
+# and parsing one costs more than the beacon's own work; least recently used ones go.
+@functools.lru_cache(maxsize=1024)
 def readable_content_type(header: str) -> bool:
     try:
         _, parameters = parse_header_parameters(header)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import copy
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -7,12 +9,17 @@ from functools import lru_cache
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q, Sum, prefetch_related_objects
 from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from polls import contrast
 
 
 class CountersKeptByTheDatabase(models.Model):
@@ -234,8 +241,22 @@ class Poll(models.Model):
         return not self.percentages_only
 
     # The choices read with the poll (visible_with_choices, the poll cache), so that readers of
-    # a kept poll send no query; None on a poll read without them.
+    # a kept poll send no query; None on a poll read without them. Read only once loaded: a kept
+    # poll's choices are shared by its copies (with_counts) and the threads that read them.
     loaded_choices: list[Choice] | None = None
+    # Counts votes returned since the choices were read (choice id -> votes), shown by results()
+    # over the loaded choices' own. Replaced, never changed in place.
+    counted_votes: dict[int, int] = {}
+
+    def with_counts(self, counts: dict[int, int]) -> Poll:
+        """This poll as a new object whose counts are raised to counts (choice id -> votes);
+        readers holding this one see it unchanged. Counts only grow with votes: two threads'
+        votes may arrive in either order."""
+        poll = copy.copy(self)
+        poll.counted_votes = self.counted_votes | {
+            pk: max(votes, self.counted_votes.get(pk, 0)) for pk, votes in counts.items()
+        }
+        return poll
 
     def ordered_choices(self) -> list[Choice]:
         """The choices in the editor's order: those loaded with the poll, or else read now."""
@@ -257,9 +278,33 @@ class Poll(models.Model):
         """The "Other" choice whose readers may write their own answer, if the poll has one."""
         return next((choice for choice in self.ordered_choices() if choice.is_write_in), None)
 
+    def ballot_problem(self, picked: list[Choice], write_in: str = "") -> BallotProblem | None:
+        """What keeps these picks from being one ballot of this poll, for the reader: the one
+        statement of these rules, which the vote form shows at its field and the vote service
+        enforces for every caller."""
+        if not picked or any(choice.poll_id != self.pk for choice in picked):
+            return BallotProblem("choice", _("That choice does not belong to this poll."))
+        if len(picked) > self.max_answers or len({choice.pk for choice in picked}) != len(picked):
+            message = ngettext(
+                "Please pick at most %(count)d answer.",
+                "Please pick at most %(count)d answers.",
+                self.max_answers,
+            ) % {"count": self.max_answers}
+            return BallotProblem("choice", message)
+        if write_in and not any(choice.is_write_in for choice in picked):
+            other = self.write_in_choice
+            if other is None:
+                return BallotProblem(None, _("This poll takes no written answers."))
+            message = _("Your own answer counts only with “%(choice)s” picked.")
+            return BallotProblem("write_in", message % {"choice": other.text})
+        return None
+
     def results(self) -> PollResults:
         voters = self.voter_total() if self.allows_several_answers else None
-        return PollResults.from_choices(self.ordered_choices(), voters=voters)
+        choices = self.ordered_choices()
+        counted = self.counted_votes
+        counts = [max(choice.votes, counted.get(choice.pk, 0)) for choice in choices]
+        return PollResults.from_choices(choices, counts, voters=voters)
 
     @cached_property
     def refusals(self) -> Refusals:
@@ -326,6 +371,12 @@ class Choice(CountersKeptByTheDatabase):
     def clean(self) -> None:
         if self.is_write_in:
             self.stays_last = True
+
+
+@dataclass(frozen=True)
+class BallotProblem:
+    field: str | None  # the vote form's field it belongs to; None for the whole form
+    message: str
 
 
 @dataclass(frozen=True)
@@ -406,6 +457,9 @@ class Ballot(models.Model):
         # Voted from a host that sandboxes the widget (WordPress's oEmbed iframe): the browser
         # cannot say which site framed it, so the host origin is only what the widget read.
         EMBED_SANDBOXED = "embed_sandboxed", "Embedded widget, sandboxed host"
+        # Voted on our poll page, opened from a link in a newsletter (the link only picks the
+        # answer: the reader's Vote counts it).
+        NEWSLETTER = "newsletter", "Newsletter"
 
     # No index of its own: one_ballot_per_voter and ballot_poll_cast_at both start with the
     # poll, and serve every lookup by poll; a third would only slow each vote down.
@@ -694,3 +748,229 @@ class RecentVoteAttempts(models.Model):
 
     def __str__(self) -> str:
         return f"{self.address_hash[:12]}: {sum(self.admitted_count)} admitted"
+
+
+HEX_COLOUR = RegexValidator(r"^#[0-9a-fA-F]{6}$", "A colour as #rrggbb, such as #0b5cad.")
+# Font names only: the stack is written into a stylesheet, so nothing that could end its
+# declaration (; { } \ < >) gets in.
+FONT_STACK = RegexValidator(
+    r"^[A-Za-z0-9 ,\"'-]+$",
+    "Font names separated by commas, with quotes around names that have spaces, such as "
+    'Georgia, "Times New Roman", serif.',
+)
+HOST_ORIGIN = RegexValidator(
+    r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?$",
+    "A site's origin: https://, its host name and no path, such as https://news.example.",
+)
+
+
+def colour_field(label: str, default: str) -> models.CharField:
+    return models.CharField(label, max_length=7, default=default, validators=[HEX_COLOUR])
+
+
+class Theme(models.Model):
+    """The widget in a publisher's colours and type (see docs/embedding.md, "Themes").
+
+    A theme is chosen per embed (?theme=slug), per site that embeds (by the host page's origin),
+    or as the default (polls/themes.py); its colours are refused when they fail WCAG 2.2 AA
+    (contrast_failures). The defaults are the widget's own look (static/embed/widget.css)."""
+
+    class Scheme(models.TextChoices):
+        AUTO = "auto", "The reader's setting (light or dark)"
+        LIGHT = "light", "Light"
+        DARK = "dark", "Dark"
+
+    class BarStyle(models.TextChoices):
+        ROUNDED = "rounded", "Rounded bars"
+        SQUARE = "square", "Square bars"
+        THIN = "thin", "Thin lines"
+
+    # The widget's colour for the reader's own answer ("Your vote"): the same in every theme.
+    MINE = {"light": "#b3261e", "dark": "#ff8a80"}
+
+    name = models.CharField(max_length=80, unique=True)
+    slug = models.SlugField(
+        max_length=60,
+        unique=True,
+        help_text="What publishers write to pick this theme: ?theme=… on the iframe, "
+        'data-theme="…" on the loader.',
+    )
+    is_default = models.BooleanField(
+        "default theme",
+        default=False,
+        help_text="Used wherever neither the embed nor its site picks a theme.",
+    )
+    host_origins = ArrayField(
+        models.CharField(max_length=200, validators=[HOST_ORIGIN]),
+        blank=True,
+        default=list,
+        verbose_name="sites that use it",
+        help_text="One origin a line, such as https://news.example: polls embedded on these "
+        "sites take this theme unless the embed picks another.",
+    )
+    color_scheme = models.CharField(
+        "colour scheme",
+        max_length=5,
+        choices=Scheme,
+        default=Scheme.AUTO,
+        help_text="Unless the embed asks for one (?scheme=light, dark or auto).",
+    )
+    text_light = colour_field("text (light)", "#1b1f23")
+    background_light = colour_field("background (light)", "#ffffff")
+    accent_light = colour_field("accent (light)", "#0b5cad")
+    text_dark = colour_field("text (dark)", "#e6e8ea")
+    background_dark = colour_field("background (dark)", "#16191d")
+    accent_dark = colour_field("accent (dark)", "#5aa9f5")
+    font_stack = models.CharField(
+        max_length=200,
+        default='system-ui, -apple-system, "Segoe UI", Roboto, sans-serif',
+        validators=[FONT_STACK],
+        help_text="Fonts the reader's device has, or that the host page already loads: the "
+        "widget fetches no font.",
+    )
+    corner_radius = models.PositiveSmallIntegerField(
+        "corner radius (px)", default=8, validators=[MaxValueValidator(24)]
+    )
+    bar_style = models.CharField(max_length=7, choices=BarStyle, default=BarStyle.ROUNDED)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"],
+                condition=Q(is_default=True),
+                name="one_default_theme",
+                violation_error_message="Another theme is the default already: untick it there "
+                "first.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def colours(self, scheme: str) -> dict[str, str]:
+        """The widget's colour variables in one scheme ("light" or "dark"): those the editor
+        picked, and those worked out from them."""
+        text = getattr(self, f"text_{scheme}").lower()
+        background = getattr(self, f"background_{scheme}").lower()
+        accent = getattr(self, f"accent_{scheme}").lower()
+        return {
+            "bg": background,
+            "fg": text,
+            "muted": contrast.readable_mix(text, background, 0.75),
+            "line": contrast.mix(text, background, 0.3),
+            "accent": accent,
+            "track": contrast.mix(text, background, 0.15),
+            "mine": self.MINE[scheme],
+            "focus": accent,
+            "on-accent": background,  # the Vote button's label
+            "notice": contrast.mix(accent, background, 0.1),  # color-mix() in widget.css
+        }
+
+    def contrast_failures(self) -> list[str]:
+        """The pairs of colours the widget shows together that fail WCAG 2.2 AA, as
+        "Text on background (dark): 2.9:1, needs 4.5:1"."""
+        failures = []
+        for scheme in ("light", "dark"):
+            c = self.colours(scheme)
+            pairs = [
+                ("Text on background", c["fg"], c["bg"], contrast.TEXT_RATIO),
+                # Links, the kicker, and the Vote button, whose label is the background colour.
+                ("Accent on background", c["accent"], c["bg"], contrast.TEXT_RATIO),
+                ("Text on a notice", c["fg"], c["notice"], contrast.TEXT_RATIO),
+                ("“Your vote” marker on background", c["mine"], c["bg"], contrast.TEXT_RATIO),
+                ("Result bar on its track", c["accent"], c["track"], contrast.GRAPHIC_RATIO),
+                ("“Your vote” bar on its track", c["mine"], c["track"], contrast.GRAPHIC_RATIO),
+            ]
+            for label, first, second, needed in pairs:
+                ratio = contrast.contrast_ratio(first, second)
+                if ratio < needed:
+                    failures.append(
+                        f"{label} ({scheme}): {contrast.shown_ratio(ratio)}, needs {needed:g}:1"
+                    )
+        return failures
+
+    def clean(self) -> None:
+        super().clean()
+        self.host_origins = sorted({origin.lower().rstrip("/") for origin in self.host_origins})
+        taken = Theme.objects.exclude(pk=self.pk).filter(host_origins__overlap=self.host_origins)
+        for other in taken if self.host_origins else []:
+            both = ", ".join(sorted(set(other.host_origins) & set(self.host_origins)))
+            raise ValidationError({"host_origins": f"{both} uses the theme “{other}” already."})
+        colours = [
+            getattr(self, f"{part}_{scheme}")
+            for scheme in ("light", "dark")
+            for part in ("text", "background", "accent")
+        ]
+        # A malformed colour has its own error on its field.
+        well_formed = all(HEX_COLOUR.regex.fullmatch(colour or "") for colour in colours)
+        if well_formed and (failures := self.contrast_failures()):
+            raise ValidationError(["Too little contrast (WCAG 2.2 AA):", *failures])
+
+    def stylesheet(self) -> str:
+        """The theme as the widget's CSS custom properties (static/embed/widget.css reads
+        them): both schemes, the one shown picked by the page's data-scheme, or else by the
+        reader's setting."""
+
+        def declarations(scheme: str) -> str:
+            # "mine" is the same in every theme, and widget.css mixes "notice" from the
+            # theme's accent and background itself: neither costs the stylesheet a byte.
+            colours = self.colours(scheme)
+            del colours["mine"], colours["notice"]
+            return ";".join(f"--{name}:{value}" for name, value in colours.items())
+
+        bar_height, compact_bar_height, bar_radius = {
+            self.BarStyle.ROUNDED: (12, 8, 6),
+            self.BarStyle.SQUARE: (12, 8, 0),
+            self.BarStyle.THIN: (4, 4, 2),
+        }[self.bar_style]
+        shape = (
+            f"--radius:{self.corner_radius}px;--bar-h:{bar_height}px;"
+            f"--bar-hc:{compact_bar_height}px;--bar-r:{bar_radius}px;--font:{self.font_stack}"
+        )
+        dark = declarations("dark")
+        return (
+            f":root{{{declarations('light')};{shape}}}\n"
+            f"@media (prefers-color-scheme:dark){{:root:not([data-scheme=light]){{{dark}}}}}\n"
+            f":root[data-scheme=dark]{{{dark}}}\n"
+        )
+
+    @property
+    def version(self) -> str:
+        """Changes with anything the stylesheet says: the widget links the stylesheet with it,
+        so that browsers and CDNs may keep a stylesheet for good."""
+        return hashlib.sha256(self.stylesheet().encode()).hexdigest()[:12]
+
+
+class SeenCount(models.Model):
+    """How many times a poll was seen on one page in one hour (polls/engagement.py).
+
+    Seen: half of the poll on screen for a second, in a visible tab, once per page view. A page
+    is where the vote records it was cast: on our own site (embedded false) the path of the poll
+    page or article; in the widget the host site and its page, "" for a page unknown. Nothing
+    about the reader is stored. Each worker adds its beacons up in memory and writes a row at
+    most once per flush.
+    """
+
+    poll = models.ForeignKey(
+        Poll, on_delete=models.CASCADE, related_name="seen_counts", db_index=False
+    )
+    embedded = models.BooleanField()
+    host_origin = models.CharField(max_length=200, blank=True)
+    host_path = models.CharField(max_length=500, blank=True)
+    hour = models.DateTimeField()
+    seen = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            # The flush's INSERT … ON CONFLICT names these columns; its first column also serves
+            # every lookup by poll.
+            models.UniqueConstraint(
+                fields=["poll", "embedded", "host_origin", "host_path", "hour"],
+                name="one_seen_count_per_page_and_hour",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.host_origin}{self.host_path or ' (page unknown)'}: {self.seen}"

@@ -6,9 +6,9 @@ upsert per attempt. The admin's sign-in throttle counts the same networks
 (polls/sign_in_throttle.py).
 """
 
+import functools
 import ipaddress
 import math
-import random
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,8 +18,8 @@ from django.http import HttpRequest
 from django.utils.crypto import salted_hmac
 from django.utils.timezone import now
 
+from polls import statements
 from polls.models import RecentVoteAttempts
-from polls.statements import prepared_cursor
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,9 @@ def client_address(request: HttpRequest) -> str:
     if address is None:
         # Not a client's doing: gunicorn on a Unix socket, say. All such requests are one.
         return remote_addr
-    forwarded = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",")]
+    # META, not request.headers: the beacon's view reads no other header that would pay for
+    # building that mapping.
+    forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
     forwarded = [part for part in forwarded if part]
     for _ in range(settings.TRUSTED_PROXY_COUNT):
         if not forwarded or not is_trusted_proxy(address):
@@ -61,6 +63,8 @@ WITH_PORT = re.compile(r"\[(?P<bracketed>[^]]+)\](?::\d{1,5})?|(?P<ipv4>[\d.]+):
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
+# Cached: every request asks for its address, and a reader (or a proxy) sends many.
+@functools.lru_cache(maxsize=4096)
 def address_parse(text: str) -> Address | None:
     """The address that text names, however it is written, or None if it names none.
 
@@ -83,6 +87,7 @@ def is_trusted_proxy(address: Address) -> bool:
     return any(address in network for network in settings.TRUSTED_PROXIES)
 
 
+@functools.lru_cache(maxsize=4096)
 def client_network(address: str) -> str:
     """What the rate limit and the sign-in throttle count as one client: an IPv4 address, or
     the /64 an IPv6 address is in (every IPv6 host is given a /64 and may use any address in it,
@@ -97,59 +102,25 @@ def client_network(address: str) -> str:
 
 def address_hash(address: str) -> str:
     """The keyed hash of the address's network: all that is stored about it."""
-    return salted_hmac(
-        "polls.client-address", client_network(address), algorithm="sha256"
-    ).hexdigest()
+    return network_hash(client_network(address), settings.SECRET_KEY)
 
 
-# Counts one attempt from an address, atomically whatever worker runs it: the attempt is
-# admitted while fewer than the limit were admitted in the window before it, and then counted
-# in its second (rounded up: RecentVoteAttempts); the seconds that have left the window are
-# dropped on the way. Returns whether it was admitted and the oldest second kept, from which a
-# refused attempt's Retry-After follows. Also the first part of the vote's own statement
-# (services.ballot_insert_and_count). Parameters: address hash, the attempt's second, now,
-# limit, window in seconds.
-ATTEMPT = (
-    f"INSERT INTO {RecentVoteAttempts._meta.db_table} AS recent"
-    " (address_hash, admitted_at, admitted_count, last_attempt_at, last_admitted_at)"
-    " VALUES (%s::varchar(64), ARRAY[%s::timestamptz], ARRAY[1], %s::timestamptz,"
-    " %s::timestamptz)"
-    " ON CONFLICT (address_hash) DO UPDATE SET"
-    " (admitted_at, admitted_count, last_admitted_at, last_attempt_at) = ("
-    "  WITH kept AS (SELECT at, n FROM unnest(recent.admitted_at, recent.admitted_count)"
-    "    AS log (at, n) WHERE at > excluded.last_attempt_at - make_interval(secs => %s::integer)),"
-    "   decision AS (SELECT coalesce(sum(n), 0) < %s::integer AS admit FROM kept),"
-    "   counted AS (SELECT at, sum(n)::integer AS n FROM (SELECT at, n FROM kept"
-    "    UNION ALL SELECT excluded.admitted_at[1], 1 FROM decision WHERE admit) AS log"
-    "    GROUP BY at)"
-    "  SELECT coalesce((SELECT array_agg(at ORDER BY at) FROM counted), '{}'),"
-    "   coalesce((SELECT array_agg(n ORDER BY at) FROM counted), '{}'),"
-    "   CASE WHEN admit THEN excluded.last_attempt_at ELSE recent.last_admitted_at END,"
-    "   excluded.last_attempt_at"
-    "  FROM decision)"
-    " RETURNING last_admitted_at = last_attempt_at AS admitted, admitted_at[1] AS oldest"
-)
-
-
-# The share of attempts that also delete the addresses quiet for a whole window: an extra
-# query for one attempt in a hundred.
-TRIM_CHANCE = 0.01
+# Cached: a reader's every vote hashes the same network. The secret is part of the key, so a
+# new one is never answered with a hash made under the old.
+@functools.lru_cache(maxsize=4096)
+def network_hash(network: str, secret: str) -> str:
+    return salted_hmac("polls.client-address", network, secret, algorithm="sha256").hexdigest()
 
 
 @dataclass(frozen=True)
 class Attempt:
-    """One attempt from an address, ready to be counted by ATTEMPT."""
+    """One attempt from a network, ready to be counted by statements.ATTEMPT."""
 
-    params: list
+    params: dict
     seconds: int
     now: datetime
 
     def decision(self, admitted: bool, oldest: datetime) -> RateDecision:
-        if random.random() < TRIM_CHANCE:
-            # Addresses quiet for a whole window have nothing left to count; trimming now and
-            # then keeps the table small.
-            too_old = self.now - timedelta(seconds=self.seconds)
-            RecentVoteAttempts.objects.filter(last_attempt_at__lt=too_old).delete()
         # A refused attempt may try again once the oldest admitted one leaves the window. Its
         # second was rounded up, which may put that a fraction of a second past a whole
         # window from now: the reader is never told to wait longer than the window.
@@ -163,12 +134,27 @@ def attempt_params(address: str) -> Attempt:
     limit, seconds = settings.VOTE_RATE_LIMIT
     at = now()
     second = at.replace(microsecond=0) + timedelta(seconds=1 if at.microsecond else 0)
-    return Attempt([address_hash(address), second, at, at, seconds, limit], seconds, at)
+    params = {
+        "address_hash": address_hash(address),
+        "second": second,
+        "now": at,
+        "window": seconds,
+        "limit": limit,
+    }
+    return Attempt(params, seconds, at)
 
 
 def vote_attempt_register(address: str) -> RateDecision:
     attempt = attempt_params(address)
-    with prepared_cursor() as cursor:
-        cursor.execute(ATTEMPT, attempt.params)
+    with statements.prepared_cursor() as cursor:
+        cursor.execute(statements.ATTEMPT, attempt.params)
         admitted, oldest = cursor.fetchone()
     return attempt.decision(admitted, oldest)
+
+
+def quiet_networks_trim() -> int:
+    """Drop the networks quiet for a whole window: they have nothing left to count. Run by each
+    worker's upkeep thread (polls/upkeep.py), off the vote's path; returns how many went."""
+    too_old = now() - timedelta(seconds=settings.VOTE_RATE_LIMIT[1])
+    deleted, _ = RecentVoteAttempts.objects.filter(last_attempt_at__lt=too_old).delete()
+    return deleted

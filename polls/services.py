@@ -1,17 +1,20 @@
 """Voting: the one rule that spans polls, choices and ballots."""
 
+from __future__ import annotations
+
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import cache
+from typing import TYPE_CHECKING
 
 from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
-from django.db.models import Field
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from polls import poll_cache, rate_limit
-from polls.models import Article, Ballot, BallotChoice, Choice, Poll, RefusedVoter
-from polls.statements import prepared_cursor
+from polls import poll_cache, rate_limit, statements
+from polls.models import Article, Ballot, Choice, Poll, RefusedVoter
+
+if TYPE_CHECKING:  # a value the channels parse, and this module only reads
+    from polls.vote_request import VoteRequest
 
 
 class VoteRefused(Exception):
@@ -23,7 +26,9 @@ class PollClosed(VoteRefused):
 
 
 class AlreadyVoted(VoteRefused):
-    pass
+    def __init__(self, message: str, earlier: Ballot | None) -> None:
+        super().__init__(message)
+        self.earlier = earlier  # the reader's ballot
 
 
 class TokenAlreadyUsed(VoteRefused):
@@ -81,61 +86,49 @@ class VoteOutcome:
         }.get(self.kind, 409)
 
 
-def vote_take(
-    *,
-    poll: Poll,
-    voter_hash: str,
-    client_address: str,
-    choices: list[Choice] | None = None,
-    invalid: str = "",
-    forbidden: str = "",
-    **place,
-) -> VoteOutcome:
-    """The one way a vote is taken, from our pages and from the widget alike.
+def vote_take(vote: VoteRequest) -> VoteOutcome:
+    """The one way a vote is taken, from every channel (polls/vote_request.py).
 
-    The view passes what the request says: the choices, or why the request cannot vote at all
-    (invalid, forbidden). Every attempt counts against the address's rate limit, here: a vote in
-    its own statement (ballot_cast), any other attempt on its own. place: where the vote was cast
-    and with what (source, article, host_origin, host_path, token_nonce, frame_visibility,
-    write_in), as ballot_cast records them.
-    """
+    Every attempt counts against its network's rate limit, here: a vote in its own statement
+    (ballot_cast), any attempt refused before or by that statement on its own."""
     Kind = VoteOutcome.Kind
-    try:
-        if invalid or forbidden or not choices:
-            vote_attempt_admit(poll=poll, client_address=client_address)
-            if forbidden:
-                return VoteOutcome(Kind.FORBIDDEN, forbidden)
-            missing = _("Please pick one of the answers before voting.")
-            return VoteOutcome(Kind.INVALID, invalid or missing)
-        ballot = ballot_cast(
-            poll=poll,
-            choices=choices,
-            voter_hash=voter_hash,
-            client_address=client_address,
-            **place,
-        )
-    except OverRateLimit as refusal:
-        return VoteOutcome(Kind.OVER_LIMIT, str(refusal), retry_after=refusal.retry_after)
-    except AlreadyVoted as refusal:
-        earlier = ballot_for(poll=poll, voter_hash=voter_hash)
-        return VoteOutcome(Kind.REPEAT, str(refusal), ballot=earlier)
-    except TokenAlreadyUsed as refusal:
-        return VoteOutcome(Kind.FORM_USED, str(refusal))
-    except PollClosed as refusal:
-        return VoteOutcome(Kind.CLOSED, str(refusal))
-    except VoteRefused as refusal:  # e.g. a choice of another poll
-        return VoteOutcome(Kind.INVALID, str(refusal))
-    return VoteOutcome(Kind.COUNTED, ballot=ballot)
-
-
-def vote_attempt_admit(*, poll: Poll, client_address: str) -> None:
-    """Count a vote attempt against its address's rate limit; refuse it when over.
-
-    For attempts that never reach ballot_cast (a bad form or token): a cast counts its own.
-    Such attempts are not votes, so the integrity line does not count their refusals."""
-    decision = rate_limit.vote_attempt_register(client_address)
+    if vote.forbidden:
+        refused = VoteOutcome(Kind.FORBIDDEN, vote.forbidden)
+    elif vote.choices is None:
+        refused = VoteOutcome(Kind.INVALID, vote.invalid)
+    else:
+        try:
+            ballot = ballot_cast(
+                poll=vote.poll,
+                choices=vote.choices,
+                voter_hash=vote.voter_hash,
+                client_address=vote.client_address,
+                **vote.ballot_place(),
+            )
+            return VoteOutcome(Kind.COUNTED, ballot=ballot)
+        except OverRateLimit as refusal:  # counted by the vote's statement, and refused
+            return refusal_outcome(refusal)
+        except VoteRefused as refusal:
+            refused = refusal_outcome(refusal)
+    # The vote's statement did not run, or was undone: the attempt counts on its own.
+    decision = rate_limit.vote_attempt_register(vote.client_address)
     if not decision.allowed:
-        raise OverRateLimit(decision.retry_after)
+        return refusal_outcome(OverRateLimit(decision.retry_after))
+    return refused
+
+
+def refusal_outcome(refusal: VoteRefused) -> VoteOutcome:
+    Kind = VoteOutcome.Kind
+    if isinstance(refusal, OverRateLimit):
+        return VoteOutcome(Kind.OVER_LIMIT, str(refusal), retry_after=refusal.retry_after)
+    if isinstance(refusal, AlreadyVoted):
+        # The reader's earlier ballot, which their answer shows.
+        return VoteOutcome(Kind.REPEAT, str(refusal), ballot=refusal.earlier)
+    if isinstance(refusal, TokenAlreadyUsed):
+        return VoteOutcome(Kind.FORM_USED, str(refusal))
+    if isinstance(refusal, PollClosed):
+        return VoteOutcome(Kind.CLOSED, str(refusal))
+    return VoteOutcome(Kind.INVALID, str(refusal))  # e.g. a choice of another poll
 
 
 def ballot_cast(
@@ -161,7 +154,8 @@ def ballot_cast(
     votes never overwrite each other.
 
     With a client_address, the attempt is counted against that address's rate limit in the same
-    statement, and a vote over the limit is refused (OverRateLimit) with nothing recorded.
+    statement, and a vote over the limit is refused (OverRateLimit) with nothing recorded. A
+    vote refused otherwise is not counted here: services.vote_take counts every attempt.
 
     A poll with several answers takes them as choices (up to poll.max_answers): one ballot,
     and each chosen choice counted once, in the same statement.
@@ -170,29 +164,12 @@ def ballot_cast(
     it is stored with the ballot, pending moderation, and counts as a vote for that choice.
     """
     picked = [choice] if choice is not None else list(choices or [])
-    refusal = None
-    if not picked or any(picked_choice.poll_id != poll.pk for picked_choice in picked):
-        refusal = VoteRefused(_("That choice does not belong to this poll."))
-    elif write_in and not any(picked_choice.is_write_in for picked_choice in picked):
-        refusal = VoteRefused(write_in_needs_its_choice(poll))
-    elif len(picked) > poll.max_answers or len({c.pk for c in picked}) != len(picked):
-        refusal = VoteRefused(
-            ngettext(
-                "Please pick at most %(count)d answer.",
-                "Please pick at most %(count)d answers.",
-                poll.max_answers,
-            )
-            % {"count": poll.max_answers}
-        )
-    elif not poll.is_open():
+    if problem := poll.ballot_problem(picked, write_in):
+        raise VoteRefused(problem.message)
+    if not poll.is_open():
         if poll.is_closed():
-            refusal = PollClosed(_("This poll is closed; votes are no longer counted."))
-        else:
-            refusal = PollClosed(_("This poll is not open for votes."))
-    if refusal is not None:
-        if client_address is not None:
-            vote_attempt_admit(poll=poll, client_address=client_address)
-        raise refusal
+            raise PollClosed(_("This poll is closed; votes are no longer counted."))
+        raise PollClosed(_("This poll is not open for votes."))
     ballot = Ballot(
         poll=poll,
         # A poll with several answers keeps them apart (BallotChoice), even when one was picked.
@@ -219,12 +196,11 @@ def ballot_cast(
         else:
             attempt = ballot_insert_and_count(ballot, client_address, picked, announced=announced)
     except IntegrityError as error:
-        # The statement was undone, the attempt with it: count it on its own.
-        if client_address is not None:
-            vote_attempt_admit(poll=poll, client_address=client_address)
+        # The statement was undone, the attempt with it (services.vote_take counts it).
         if "one_ballot_per_voter" in str(error):
             RefusedVoter.record(poll=poll, reason=RefusedVoter.Reason.REPEAT, who_hash=voter_hash)
-            raise AlreadyVoted(_("You have already voted in this poll.")) from error
+            earlier = ballot_for(poll=poll, voter_hash=voter_hash)
+            raise AlreadyVoted(_("You have already voted in this poll."), earlier) from error
         if "vote_token_used_once" in str(error):
             raise TokenAlreadyUsed(
                 _("This voting form was already used. Please vote again.")
@@ -243,13 +219,6 @@ def ballot_cast(
     return ballot
 
 
-def write_in_needs_its_choice(poll: Poll) -> str:
-    other = poll.write_in_choice
-    if other is None:
-        return _("This poll takes no written answers.")
-    return _("Your own answer counts only with “%(choice)s” picked.") % {"choice": other.text}
-
-
 def ballot_insert_and_count(
     ballot: Ballot,
     client_address: str | None = None,
@@ -265,25 +234,24 @@ def ballot_insert_and_count(
     The choice's new count, this ballot included, is left in ballot.choice_votes; with several
     answers (picked, for a ballot without a choice), ballot.choice_counts has each new count.
 
-    With a client_address, the same statement first counts the attempt (rate_limit.ATTEMPT) and
+    With a client_address, the same statement first counts the attempt (statements.ATTEMPT) and
     inserts the ballot only within the limit; the decision is returned.
 
     announced: the caller announces the new counts (poll_cache.PollCache.vote_counted), so
     the statement tells the choices' trigger to send nothing (migration 0020).
     """
-    fields = ballot_fields()
-    values = [field.get_db_prep_save(field.pre_save(ballot, True), connection) for field in fields]
     several = ballot.choice_id is None
-    picked_ids = [sorted(choice.pk for choice in picked)] if several else []
+    params = statements.ballot_params(ballot)
+    if several:
+        params["picked"] = sorted(choice.pk for choice in picked)
     attempt = rate_limit.attempt_params(client_address) if client_address is not None else None
-    if attempt is None:
-        statement = ballot_statement(rate_limited=False, several=several, announced=announced)
-        params = [*values, *picked_ids]
-    else:
-        statement = ballot_statement(rate_limited=True, several=several, announced=announced)
-        params = [*attempt.params, *values, *picked_ids]
+    if attempt is not None:
+        params.update(attempt.params)
+    statement = statements.ballot_statement(
+        rate_limited=attempt is not None, several=several, announced=announced
+    )
     # A failure to connect happens here, before anything is sent: the vote was not counted.
-    with prepared_cursor() as cursor:
+    with statements.prepared_cursor() as cursor:
         try:
             cursor.execute(statement, params)
             rows = cursor.fetchall()
@@ -304,62 +272,6 @@ def ballot_insert_and_count(
     ballot._state.adding = False
     ballot._state.db = connection.alias
     return decision
-
-
-@cache
-def ballot_fields() -> list[Field]:
-    return [field for field in Ballot._meta.concrete_fields if not field.primary_key]
-
-
-@cache
-def ballot_statement(*, rate_limited: bool, several: bool = False, announced: bool = False) -> str:
-    """The SQL of ballot_insert_and_count, written once per process."""
-    quote = connection.ops.quote_name
-    ballots, choices = quote(Ballot._meta.db_table), quote(Choice._meta.db_table)
-    columns = ", ".join(quote(field.column) for field in ballot_fields())
-    # Typed, because the server binds the parameters (polls/statements.py) and must know them.
-    placeholders = ", ".join(f"%s::{field.db_type(connection)}" for field in ballot_fields())
-    if not several:
-        counted = (
-            f"UPDATE {choices} SET votes = votes + 1 FROM ballot"
-            f" WHERE {choices}.id = ballot.choice_id"
-            f" RETURNING ballot.id, {choices}.id AS choice_id, {choices}.votes"
-        )
-        chosen = ""
-    else:
-        # Each pick is stored with the ballot, and its choice counted. The choices' rows are
-        # locked in the order of their ids before they are counted: two readers picking the
-        # same choices in any order then queue up instead of deadlocking.
-        picks = quote(BallotChoice._meta.db_table)
-        chosen = (
-            f", picked AS (INSERT INTO {picks} (ballot_id, choice_id)"
-            " SELECT ballot.id, chosen FROM ballot, unnest(%s::bigint[]) AS chosen"
-            " RETURNING ballot_id, choice_id),"
-            f" locked AS (SELECT id FROM {choices} WHERE id IN (SELECT choice_id FROM picked)"
-            f" ORDER BY id FOR NO KEY UPDATE)"
-        )
-        counted = (
-            f"UPDATE {choices} SET votes = votes + 1 FROM locked, ballot"
-            f" WHERE {choices}.id = locked.id"
-            f" RETURNING ballot.id, {choices}.id AS choice_id, {choices}.votes"
-        )
-    # Set for this transaction alone, before the statement's triggers fire at its end; the
-    # ballot's insert reads it, so that it is evaluated.
-    announcing = "set_config('pollsite.votes_announced', 'on', true)" if announced else "''"
-    flag = f"flag AS (SELECT {announcing} AS announced)"
-    if not rate_limited:
-        return (
-            f"WITH {flag}, ballot AS (INSERT INTO {ballots} ({columns}) SELECT {placeholders}"
-            f" FROM flag RETURNING id, choice_id){chosen} {counted}"
-        )
-    return (
-        f"WITH {flag}, attempt AS ({rate_limit.ATTEMPT}),"
-        f" ballot AS (INSERT INTO {ballots} ({columns}) SELECT {placeholders}"
-        f" FROM attempt, flag WHERE admitted RETURNING id, choice_id){chosen},"
-        f" counted AS ({counted})"
-        " SELECT attempt.admitted, attempt.oldest, counted.id, counted.choice_id, counted.votes"
-        " FROM attempt LEFT JOIN counted ON true"
-    )
 
 
 def ballot_for(*, poll: Poll, voter_hash: str | None) -> Ballot | None:

@@ -11,14 +11,17 @@ import math
 from datetime import datetime
 from urllib.parse import urlencode
 
+from django.conf import settings
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
-from polls.models import Poll
+from polls.models import Ballot, Poll
+from polls.sharing import card_colours, card_url
 
 DEFAULT_WIDTH = 600
 # The plain iframe fills its column: sized for a phone-to-column width in between, where the
@@ -111,7 +114,7 @@ def iframe_snippet(site: str, poll: Poll, *, height: int | None = None) -> SafeS
     )
 
 
-def oembed_html(site: str, poll: Poll, *, height: int) -> SafeString:
+def oembed_html(site: str, poll: Poll, *, height: int, look_query: str = "") -> SafeString:
     """oEmbed's html: a link to the poll, the iframe, and the loader.
 
     The link in a <blockquote> comes first: WordPress keeps it, shows it until the widget has
@@ -124,6 +127,9 @@ def oembed_html(site: str, poll: Poll, *, height: int) -> SafeString:
     marginwidth, marginheight and scrolling), so a max-width there would not keep a fixed
     width from overflowing a phone. For the same reason frameborder="0" is what takes the
     browser's inset border off there.
+
+    look_query: the theme and colour scheme the consumer asked for (?theme=…&scheme=…), which
+    the frame's address carries.
     """
     return format_html(
         '<blockquote class="pollsite-fallback"><a href="{}">{}</a></blockquote>'
@@ -131,7 +137,7 @@ def oembed_html(site: str, poll: Poll, *, height: int) -> SafeString:
         'style="border:0;max-width:100%"></iframe><script src="{}" async></script>',
         site + poll.get_absolute_url(),
         poll.question,
-        site + reverse("polls:embed", args=[poll.slug]),
+        site + reverse("polls:embed", args=[poll.slug]) + look_query,
         frame_title(poll),
         height,
         site + reverse("embed_js"),
@@ -161,3 +167,28 @@ def embed_snippets(site: str, poll: Poll) -> dict[str, str]:
         + "?"
         + urlencode({"url": site + poll.get_absolute_url(), "format": "json"}),
     }
+
+
+def newsletter_choice_url(site: str, poll: Poll, choice_id: int) -> str:
+    """Our poll page with this answer picked, its vote to be tagged as the newsletter's."""
+    query = urlencode({"choice": choice_id, "source": Ballot.Source.NEWSLETTER})
+    return f"{site}{poll.get_absolute_url()}?{query}"
+
+
+def newsletter_block(site: str, poll: Poll, *, with_results: bool) -> SafeString:
+    """The poll for a newsletter: email clients run no script and no frame, so each answer is a
+    link that opens our poll page with it picked, where the reader's Vote counts it. A link
+    alone never votes: mail scanners and link previews open every link. with_results adds the
+    share card ("results so far"), drawn when the mail is opened."""
+    context = {
+        "poll": poll,
+        "site_name": settings.SITE_NAME,
+        "colours": card_colours(poll),
+        "choices": [
+            (choice.text, newsletter_choice_url(site, poll, choice.pk))
+            for choice in poll.form_choices()
+        ],
+        "results_url": site + poll.get_results_url(),
+        "card_url": card_url(site, poll) if with_results else "",
+    }
+    return mark_safe(render_to_string("polls/newsletter_block.html", context).strip())

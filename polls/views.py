@@ -20,13 +20,12 @@ from polls import poll_cache, vote_tokens, voters
 from polls.context_processors import site_origin
 from polls.forms import VoteForm
 from polls.models import Article, Ballot, Poll
-from polls.rate_limit import client_address
 from polls.services import VoteOutcome, ballot_for, vote_take
-from polls.snippets import embed_snippets
+from polls.sharing import share_links
+from polls.vote_request import Channel, VoteRequest, vote_request_parse
 from polls.vote_tokens import (
     is_cross_site_post,
     vote_token_issue,
-    vote_token_nonce,
     with_fresh_vote_token,
 )
 
@@ -89,15 +88,17 @@ def poll_detail(request: HttpRequest, slug: str) -> HttpResponse:
         return poll_page(request, poll)
     picked = request.GET.get("choice", "")
     if picked:
-        # From the widget without JavaScript: the reader confirms their choice here.
-        form = VoteForm(initial={"choice": picked}, poll=poll, choices=poll.form_choices())
+        # From the widget without JavaScript, or a newsletter's link: the reader confirms their
+        # choice here. A link alone never votes (mail scanners open every link).
+        source = request.GET.get("source", "")
+        initial = {"choice": picked, "source": source if source in VoteForm.LINK_SOURCES else ""}
+        form = VoteForm(initial=initial, poll=poll, choices=poll.form_choices())
         return poll_page(request, poll, form, confirming=True)
     return kept_page(
         poll_cache.polls.rendering(
             poll,
             poll_cache.page_key(request, "poll"),
             lambda: poll_page(request, poll, vote_token=vote_tokens.SLOT).content,
-            shows_counts=poll.shows_results_before_voting,
         ),
         poll,
     )
@@ -120,7 +121,6 @@ def poll_page(
         "vote_token": vote_token or vote_token_issue(poll),
         "results": poll.results() if poll.shows_results_before_voting else None,
         "related_articles": poll.related_articles(),
-        "embed": embed_snippets(site_origin(request), poll),
     }
     return render(request, "polls/poll_detail.html", context, status=status)
 
@@ -132,39 +132,18 @@ def vote(request: HttpRequest, slug: str) -> HttpResponse:
         response["Allow"] = "POST"
         return response
     poll = poll_cache.shared_poll_or_404(slug)
-    form = VoteForm(request.POST, poll=poll, choices=poll.form_choices())
-    form.is_valid()
-    # The article the vote was cast on: the reader stays on it, whatever the outcome.
-    article_slug = form.cleaned_data.get("article")
-    article = poll.articles.published().filter(slug=article_slug).first() if article_slug else None
-    if article_slug and article is None:
-        form.add_error(None, _("This poll is not shown on that article."))
-    valid = form.is_valid()
-    forbidden = nonce = None
-    cookie_voter = voters.voter_id_from(request)
-    voter_id = cookie_voter or voters.new_voter_id()
-    own_hash = voter_hash = voters.voter_hash(voter_id)
-    if is_cross_site_post(request):
-        forbidden = _("Votes can only be cast from our own pages. Nothing was counted.")
-    elif valid:
-        check = vote_token_nonce(
-            form.cleaned_data["token"], poll, cookie_voter_hash=cookie_voter and own_hash
-        )
-        nonce, forbidden = check.nonce, check.refusal
-        voter_hash = check.voter_hash or own_hash
-    outcome = vote_take(
-        poll=poll,
-        voter_hash=voter_hash,
-        client_address=client_address(request),
-        **form.vote_facts(forbidden or ""),
-        source=Ballot.Source.ARTICLE if article else Ballot.Source.POLL_PAGE,
-        article=article,
-        token_nonce=nonce,
-        write_in=form.cleaned_data.get("write_in", "") if valid else "",
-    )
+    vote = vote_request_parse(request, poll, Channel.OUR_PAGES)
+    return vote_answer(request, vote, vote_take(vote))
+
+
+def vote_answer(request: HttpRequest, vote: VoteRequest, outcome: VoteOutcome) -> HttpResponse:
+    """Our pages' answer to a vote: the reader stays on the article the vote was cast on, or
+    on the poll; the form again where nothing was counted and a fresh form may still vote."""
     Kind = VoteOutcome.Kind
+    poll, article = vote.poll, vote.article
     if outcome.kind in (Kind.INVALID, Kind.FORBIDDEN, Kind.FORM_USED):
         # Nothing was counted: the form again, with why, and a fresh token to try again with.
+        form = vote.form
         if not form.errors or outcome.kind != Kind.INVALID:
             form.add_error(None, outcome.message)
         if article:
@@ -181,8 +160,14 @@ def vote(request: HttpRequest, slug: str) -> HttpResponse:
                 status=outcome.status,
             )
         else:
+            # A repeat's earlier ballot came with it; a reader refused otherwise (a closed poll,
+            # the rate limit) may still have voted before.
             response = results_response(
-                request, poll, refusal=outcome.message, status=outcome.status
+                request,
+                poll,
+                ballot=outcome.ballot or reader_ballot(request, poll),
+                refusal=outcome.message,
+                status=outcome.status,
             )
         if outcome.retry_after is not None:
             response["Retry-After"] = str(outcome.retry_after)
@@ -194,8 +179,8 @@ def vote(request: HttpRequest, slug: str) -> HttpResponse:
     else:
         response = redirect("polls:results", slug=poll.slug)
     response.status_code = 303
-    if voter_hash == own_hash:  # not a voter only the token knew
-        voters.remember_voter(response, voter_id)
+    if vote.voter_id_to_remember:
+        voters.remember_voter(response, vote.voter_id_to_remember)
     return response
 
 
@@ -203,7 +188,8 @@ def vote(request: HttpRequest, slug: str) -> HttpResponse:
 def results(request: HttpRequest, slug: str) -> HttpResponse:
     if voters.voter_id_from(request) or has_message(request):
         # "Your vote", or the thank-you message after voting: this reader's own page.
-        return results_response(request, poll_cache.visible_poll_or_404(slug))
+        poll = poll_cache.visible_poll_or_404(slug)
+        return results_response(request, poll, ballot=reader_ballot(request, poll))
     # Everyone else, most of a front-page burst, sees the same page until the poll changes.
     poll = poll_cache.shared_poll_or_404(slug)
     key = poll_cache.page_key(request, "results")
@@ -213,15 +199,20 @@ def results(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def results_response(
-    request: HttpRequest, poll: Poll, refusal: str = "", status: int = 200
+    request: HttpRequest,
+    poll: Poll,
+    *,
+    ballot: Ballot | None = None,
+    refusal: str = "",
+    status: int = 200,
 ) -> HttpResponse:
     context = {
         "poll": poll,
         "results": poll.results(),
-        "ballot": reader_ballot(request, poll),
+        "ballot": ballot,
         "refusal": refusal,
         "related_articles": poll.related_articles(),
-        "embed": embed_snippets(site_origin(request), poll),
+        "share_links": share_links(site_origin(request), poll),
     }
     return render(request, "polls/results.html", context, status=status)
 
@@ -261,7 +252,6 @@ def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
             poll,
             poll_cache.page_key(request, "article"),
             lambda: article_response(request, article(), poll, vote_token=vote_tokens.SLOT).content,
-            shows_counts=not poll.is_open() or poll.shows_results_before_voting,
             since=since,
         ),
         poll,

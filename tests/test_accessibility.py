@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from polls.models import Ballot, Poll
-from tests.conftest import make_poll, seed_reader_pages
+from polls.models import Ballot, Poll, Theme
+from tests.helpers import make_poll, seed_reader_pages
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -345,3 +345,46 @@ def test_a_poll_with_a_write_in_box_has_no_wcag_violations(browser, live_server,
         found["poll page, refused write-in"] = violations
     context.close()
     assert found == {}
+
+
+# The example themes of the demo content (polls/demo_content.json, seeded with the site): in
+# each scheme they can be asked for, with the reader's own setting the other way, and in auto
+# following the reader.
+@pytest.mark.parametrize(
+    ("scheme", "reader"), [("light", "dark"), ("dark", "light"), ("auto", "dark")]
+)
+@pytest.mark.parametrize("theme", ["night-desk", "broadsheet"])
+def test_the_widget_in_each_example_theme_has_no_wcag_violations(
+    browser, site, theme, scheme, reader
+):
+    context = browser.new_context(color_scheme=reader, viewport={"width": 1280, "height": 900})
+    context.add_init_script(path=AXE)
+    page = context.new_page()
+    widget = f"{site['widget']}?theme={theme}&scheme={scheme}"
+    found: dict[str, list[str]] = {}
+
+    def check(label: str) -> None:
+        page.wait_for_load_state("load")
+        background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        assert background == rgb(Theme.objects.get(slug=theme).colours(shown[scheme])["bg"])
+        if violations := axe_violations(page):
+            found[label] = violations
+
+    shown = {"light": "light", "dark": "dark", "auto": reader}
+    page.goto(widget)
+    check("before voting")
+    Poll.objects.update(results_shown="always")
+    page.goto(widget + "&again")
+    check("with results before voting")
+    Poll.objects.update(results_shown="after_voting")
+    vote_in_the_widget(page, widget + "&vote")
+    check("right after voting")
+    page.goto(widget)
+    check("after voting")
+    context.close()
+    assert not found, json.dumps(found, indent=2)
+
+
+def rgb(colour: str) -> str:
+    """ "#rrggbb" as getComputedStyle writes it."""
+    return "rgb({}, {}, {})".format(*(int(colour[i : i + 2], 16) for i in (1, 3, 5)))

@@ -3,35 +3,9 @@ from django.urls import reverse
 
 from polls.models import Ballot, Poll
 from polls.services import ballot_cast
-from tests.conftest import make_article, make_poll
+from tests.helpers import make_article, make_poll, poll_form
 
 pytestmark = pytest.mark.django_db
-
-
-def poll_form(**overrides) -> dict:
-    data = {
-        "question": "Which service mesh do you run?",
-        "slug": "which-service-mesh",
-        "status": "published",
-        "max_answers": "1",
-        "results_shown": "after_voting",
-        "opens_at_0": "2024-01-01",
-        "opens_at_1": "09:00:00",
-        "closes_at_0": "",
-        "closes_at_1": "",
-        "choices-TOTAL_FORMS": "3",
-        "choices-INITIAL_FORMS": "0",
-        "choices-MIN_NUM_FORMS": "2",
-        "choices-MAX_NUM_FORMS": "1000",
-        "choices-0-position": "2",
-        "choices-0-text": "Linkerd",
-        "choices-1-position": "1",
-        "choices-1-text": "Istio",
-        "choices-2-position": "3",
-        "choices-2-text": "None yet",
-    }
-    data.update(overrides)
-    return data
 
 
 def test_an_editor_adds_a_poll_with_ordered_choices_that_readers_can_vote_in(admin_client, client):

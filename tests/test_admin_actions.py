@@ -7,9 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from polls.models import Ballot, Poll
-from tests.conftest import make_poll
-from tests.helpers import vote_form
-from tests.test_editor_helpers import change_form_data, editor_client, vote
+from tests.helpers import change_form_data, editor_client, make_poll, vote, vote_form
 
 pytestmark = pytest.mark.django_db
 
@@ -70,7 +68,7 @@ def test_duplicate_copies_question_settings_and_choices_but_not_votes():
     poll.percentages_only = True
     poll.closes_at = timezone.now() + timedelta(days=3)
     poll.save()
-    vote(poll, "Envoy", "reader")
+    vote(poll, "Envoy", voter="reader")
     response = on_page("duplicate", poll)
     copy = Poll.objects.get(slug="which-proxy-2")
     assert response.redirect_chain[-1][0] == reverse("admin:polls_poll_change", args=[copy.pk])
@@ -147,7 +145,7 @@ def test_a_viewer_without_change_permission_gets_no_close_action():
 
 def test_the_poll_s_actions_are_at_the_top_of_its_page_before_its_results():
     open_poll, closed = make_poll(), make_poll(state="closed")
-    vote(open_poll, "Envoy", "reader")
+    vote(open_poll, "Envoy", voter="reader")
     page = editor_client().get(reverse("admin:polls_poll_change", args=[open_poll.pk]))
     html = page.content.decode()
     top = html[: html.index('id="poll-results"')]

@@ -5,8 +5,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from tests.conftest import make_article, make_poll
-from tests.test_editor_helpers import editor_client
+from tests.helpers import editor_client, make_article, make_poll
 
 pytestmark = pytest.mark.django_db
 

@@ -11,14 +11,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from polls.models import Ballot, Poll
+from polls.models import Ballot, Poll, SeenCount, Theme
 from polls.snippets import SNIPPET_SIZING_WIDTH, widget_height
-from tests.conftest import make_article, make_poll
-from tests.test_editor_helpers import (  # noqa: F401 (a fixture)
-    editors_group,
-    signed_in_editor_page,
-    vote,
-)
+from tests.helpers import make_article, make_poll, signed_in_editor_page, vote
 
 pytestmark = [
     pytest.mark.browser,
@@ -27,6 +22,7 @@ pytestmark = [
 ]
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
+THEME_SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "themes"
 
 
 def test_an_editor_creates_publishes_embeds_and_reads_a_poll(browser, live_server, tmp_path):
@@ -125,11 +121,31 @@ def busy_poll() -> Poll:
         elif where.startswith("embed"):
             extra = {"source": Ballot.Source.EMBED}
         text = chooser.choices(["Envoy", "NGINX", "HAProxy", "Traefik", "None of them"], weights)[0]
-        ballot = vote(poll, text, f"reader-{n}", **extra)
+        ballot = vote(poll, text, voter=f"reader-{n}", **extra)
         host = {"embed-a": "https://news.example", "embed-b": "https://dev-weekly.example"}
         Ballot.objects.filter(pk=ballot.pk).update(
             cast_at=opened + timedelta(hours=hours), host_origin=host.get(where, "")
         )
+    # Readers who saw it, in the first two days: more early on, as with the votes.
+    first_hour = opened.replace(minute=0, second=0, microsecond=0)
+    pages = [
+        (True, "https://news.example", "/2026/edge"),
+        (True, "https://dev-weekly.example", ""),
+        (False, "", article.get_absolute_url()),
+        (False, "", poll.get_absolute_url()),
+    ]
+    SeenCount.objects.bulk_create(
+        SeenCount(
+            poll=poll,
+            embedded=embedded,
+            host_origin=origin,
+            host_path=path,
+            hour=first_hour + timedelta(hours=hour),
+            seen=chooser.randint(1, 60 // (1 + hour // 8)),
+        )
+        for hour in range(48)
+        for embedded, origin, path in pages
+    )
     return poll
 
 
@@ -145,7 +161,9 @@ def test_screenshots_of_the_editor_pages(browser, live_server):
 
     page.goto(live_server.url + reverse("admin:polls_poll_change", args=[poll.pk]))
     page.wait_for_load_state("load")
-    assert page.locator("#poll-over-time svg.votes-chart").count() == 2
+    # Votes per hour, seen and votes per hour beside them, and votes per day.
+    assert page.locator("#poll-over-time svg.votes-chart").count() == 3
+    assert page.locator("#poll-engagement table").count() == 2
     no_horizontal_scroll = page.evaluate(
         "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
     )
@@ -177,7 +195,7 @@ def test_an_editor_reorders_choices_with_the_move_buttons(browser, live_server):
 
 def test_the_poll_page_in_the_admin_breaks_no_content_security_policy(browser, live_server):
     poll = make_poll("Which proxy?", ("Envoy", "NGINX"))
-    vote(poll, "Envoy", "reader-1")
+    vote(poll, "Envoy", voter="reader-1")
     context, page = signed_in_editor_page(browser, live_server)
     violations = []
     page.on("console", lambda message: violations.append(message.text))
@@ -190,9 +208,28 @@ def test_the_poll_page_in_the_admin_breaks_no_content_security_policy(browser, l
 
 def test_the_poll_page_in_the_admin_fits_a_phone(browser, live_server):
     poll = make_poll("Which proxy do you trust at the edge of a very long network?", ("A", "B"))
-    vote(poll, "A", "reader-1")
+    vote(poll, "A", voter="reader-1")
     context, page = signed_in_editor_page(browser, live_server)
     page.set_viewport_size({"width": 375, "height": 800})
     page.goto(live_server.url + reverse("admin:polls_poll_change", args=[poll.pk]))
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    context.close()
+
+
+def test_an_editor_sees_a_theme_previewed_light_and_dark(browser, live_server):
+    """The theme's page frames the real widget in it, light and dark, for the newest poll."""
+    make_poll("Which proxy do you run at the edge?", ("Envoy", "NGINX"))
+    theme = Theme(name="Broadsheet", slug="broadsheet", background_light="#fbf8f1")
+    theme.font_stack = 'Georgia, "Times New Roman", serif'
+    theme.save()
+    context, page = signed_in_editor_page(browser, live_server)
+    page.goto(live_server.url + reverse("admin:polls_theme_change", args=[theme.pk]))
+    for scheme, background in (("light", "rgb(251, 248, 241)"), ("dark", "rgb(22, 25, 29)")):
+        frame = page.frame_locator(f'iframe[src*="scheme={scheme}"]')
+        frame.get_by_role("button", name="Vote").wait_for()
+        assert frame.locator("body").evaluate("b => getComputedStyle(b).backgroundColor") == (
+            background
+        )
+    page.locator(".theme-preview").scroll_into_view_if_needed()
+    page.screenshot(path=THEME_SCREENSHOTS / "admin-preview-broadsheet.png", full_page=True)
     context.close()

@@ -11,8 +11,7 @@ from polls import voters
 from polls.models import Ballot, Poll
 from polls.services import ballot_cast
 from polls.snippets import SNIPPET_SIZING_WIDTH, widget_height
-from tests.conftest import make_article, make_poll
-from tests.test_editor_helpers import editor_client, vote
+from tests.helpers import editor_client, make_article, make_poll, vote
 
 pytestmark = pytest.mark.django_db
 
@@ -25,9 +24,9 @@ def change_page(poll) -> str:
 
 def test_it_shows_the_results_with_counts_and_percentages():
     poll = make_poll(choices=("Envoy", "NGINX", "HAProxy"))
-    vote(poll, "Envoy", "reader-1")
-    vote(poll, "Envoy", "reader-2")
-    vote(poll, "HAProxy", "reader-3")
+    vote(poll, "Envoy", voter="reader-1")
+    vote(poll, "Envoy", voter="reader-2")
+    vote(poll, "HAProxy", voter="reader-3")
     page = change_page(poll)
     rows = re.findall(
         r'admin-results__text">([^<]+)</span>\s*<span class="admin-results__figures">'
@@ -42,16 +41,16 @@ def test_it_shows_the_results_with_counts_and_percentages():
 def test_it_breaks_votes_down_by_page_article_and_host_site():
     poll = make_poll(choices=("Yes", "No"))
     article = make_article("Edge proxies compared", poll=poll)
-    vote(poll, "Yes", "r1")
-    vote(poll, "Yes", "r2", source=Ballot.Source.ARTICLE, article=article)
-    vote(poll, "No", "r3", source=Ballot.Source.ARTICLE, article=article)
-    embedded = [vote(poll, "No", f"e{i}", source=Ballot.Source.EMBED) for i in range(3)]
+    vote(poll, "Yes", voter="r1")
+    vote(poll, "Yes", voter="r2", source=Ballot.Source.ARTICLE, article=article)
+    vote(poll, "No", voter="r3", source=Ballot.Source.ARTICLE, article=article)
+    embedded = [vote(poll, "No", voter=f"e{i}", source=Ballot.Source.EMBED) for i in range(3)]
     # The embed view on main records the host page; set it here as it will.
     Ballot.objects.filter(pk__in=[b.pk for b in embedded[:2]]).update(
         host_origin="https://news.example"
     )
     Ballot.objects.filter(pk=embedded[2].pk).update(host_origin="https://blog.example")
-    sandboxed = vote(poll, "Yes", "s1", source=Ballot.Source.EMBED_SANDBOXED)
+    sandboxed = vote(poll, "Yes", voter="s1", source=Ballot.Source.EMBED_SANDBOXED)
     Ballot.objects.filter(pk=sandboxed.pk).update(host_origin="https://wp.example")
     page = change_page(poll)
     table = page[page.index('class="poll-sources"') :]
@@ -162,7 +161,7 @@ def test_an_open_poll_is_viewed_on_the_site_itself():
 
 def test_it_charts_votes_over_time_as_svg_with_one_bar_per_hour():
     poll = make_poll()
-    vote(poll, "Envoy", "r1")
+    vote(poll, "Envoy", voter="r1")
     page = change_page(poll)
     assert "By hour, the first two days" in page
     chart = re.search(r'<svg class="votes-chart"[^>]*aria-label="([^"]*)"', page)
@@ -194,7 +193,7 @@ def test_it_names_the_sites_whose_widget_was_hidden_when_readers_voted():
     poll = make_poll(choices=("Yes", "No"))
     assert "poll-hidden-frames" not in change_page(poll)
     for reader, visibility in (("a", "confirmed"), ("b", "confirmed"), ("c", "visible")):
-        ballot = vote(poll, "Yes", reader, source=Ballot.Source.EMBED)
+        ballot = vote(poll, "Yes", voter=reader, source=Ballot.Source.EMBED)
         Ballot.objects.filter(pk=ballot.pk).update(
             host_origin="https://prizes.example", frame_visibility=visibility
         )
@@ -225,7 +224,7 @@ def test_a_poll_with_several_answers_counts_voters_and_answers_apart_everywhere(
 
 def test_a_poll_with_one_answer_speaks_of_votes():
     poll = make_poll()
-    vote(poll, "Envoy", "reader-1")
+    vote(poll, "Envoy", voter="reader-1")
     page = change_page(poll)
     assert '<strong class="poll-report__figures">1 vote</strong>' in page
     assert "Where votes came from" in page and "Votes over time" in page

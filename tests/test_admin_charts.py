@@ -13,8 +13,7 @@ from polls.charts import (
     votes_over_time,
 )
 from polls.models import Ballot
-from tests.conftest import make_article, make_poll
-from tests.test_editor_helpers import vote
+from tests.helpers import make_article, make_poll, vote
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +28,7 @@ def poll_opened_at(opened: datetime = OPENED, closes_at: datetime | None = None)
 
 
 def vote_at(poll, when: datetime, voter: str) -> None:
-    ballot = vote(poll, "Yes", voter)
+    ballot = vote(poll, "Yes", voter=voter)
     Ballot.objects.filter(pk=ballot.pk).update(cast_at=when)
 
 
@@ -86,11 +85,11 @@ def test_a_poll_that_has_not_opened_has_no_chart():
 def test_votes_by_source_groups_pages_articles_and_host_sites():
     poll = make_poll(choices=("Yes", "No"))
     one, two = make_article("One", poll=poll), make_article("Two", poll=poll)
-    vote(poll, "Yes", "a", source=Ballot.Source.ARTICLE, article=one)
-    vote(poll, "Yes", "b", source=Ballot.Source.ARTICLE, article=two)
-    vote(poll, "Yes", "c", source=Ballot.Source.ARTICLE, article=two)
-    vote(poll, "Yes", "d", source=Ballot.Source.EMBED)
-    vote(poll, "No", "e")
+    vote(poll, "Yes", voter="a", source=Ballot.Source.ARTICLE, article=one)
+    vote(poll, "Yes", voter="b", source=Ballot.Source.ARTICLE, article=two)
+    vote(poll, "Yes", voter="c", source=Ballot.Source.ARTICLE, article=two)
+    vote(poll, "Yes", voter="d", source=Ballot.Source.EMBED)
+    vote(poll, "No", voter="e")
     rows = [(r.label, r.detail, r.votes, r.percent) for r in votes_by_source(poll)]
     assert rows == [
         ("Article", "Two", 2, 40),

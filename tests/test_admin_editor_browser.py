@@ -14,14 +14,15 @@ from django.utils import timezone
 from polls import editing, voters
 from polls.models import Ballot, Poll, WriteInMove
 from polls.services import ballot_cast
-from tests.conftest import counts, make_article, make_poll
-from tests.test_editor_helpers import (  # noqa: F401 (a fixture)
-    editors_group,
+from tests.helpers import (
+    counts,
+    make_article,
     make_editor,
+    make_poll,
     signed_in_editor_page,
     vote,
+    write_in_poll,
 )
-from tests.test_write_ins import write_in, write_in_poll
 
 pytestmark = [
     pytest.mark.browser,
@@ -35,7 +36,7 @@ DESKTOP, PHONE = 1280, 390
 @pytest.mark.parametrize("width", [DESKTOP, PHONE])
 def test_an_editor_merges_a_later_write_in_into_an_existing_choice(browser, live_server, width):
     poll = write_in_poll()
-    first = write_in(poll, "a", "Platformer")
+    first = vote(poll, "Other", voter="a", write_in="Platformer")
     context, page = signed_in_editor_page(browser, live_server, width=width)
     write_ins = live_server.url + reverse("admin:polls_poll_write_ins", args=[poll.pk])
     page.goto(write_ins)
@@ -46,7 +47,10 @@ def test_an_editor_merges_a_later_write_in_into_an_existing_choice(browser, live
     page.get_by_role("button", name="Yes, merge 1 ballot into “Platformer”").click()
     page.get_by_text("1 write-in merged into “Platformer”").wait_for()
 
-    later = [write_in(poll, "b", "platformer "), write_in(poll, "c", "PLATFORMER")]
+    later = [
+        vote(poll, "Other", voter="b", write_in="platformer "),
+        vote(poll, "Other", voter="c", write_in="PLATFORMER"),
+    ]
     page.goto(write_ins)
     for ballot in later:
         page.locator(f"#write-in-{ballot.pk}").check()
@@ -74,7 +78,7 @@ def test_the_admin_shows_and_takes_times_in_the_newsrooms_zone_and_names_it(
     settings.TIME_ZONE = "Europe/Berlin"
     berlin = ZoneInfo("Europe/Berlin")
     poll = write_in_poll()
-    ballot = write_in(poll, "a", "Linkerd")
+    ballot = vote(poll, "Other", voter="a", write_in="Linkerd")
     context, page = signed_in_editor_page(
         browser, live_server, width=DESKTOP, timezone_id="Europe/Berlin"
     )
@@ -115,7 +119,7 @@ def test_the_ballots_export_reads_in_a_spreadsheet_as_dates_words_and_a_column_p
 ):
     settings.TIME_ZONE = "Europe/Berlin"
     poll = write_in_poll(max_answers=2)
-    ballot = write_in(poll, "a", "Linkerd", "Envoy")
+    ballot = vote(poll, "Envoy", "Other", voter="a", write_in="Linkerd")
     article = make_article("Edge proxies compared", poll=poll)
     Ballot.objects.filter(pk=ballot.pk).update(source=Ballot.Source.ARTICLE, article=article)
     context, page = signed_in_editor_page(
@@ -145,7 +149,7 @@ def in_first_screen(page, locator) -> bool:
 def test_a_poll_s_actions_are_on_its_first_screen(browser, live_server, width):
     poll = make_poll("Which proxy do you run at the edge?", ("Envoy", "NGINX", "HAProxy", "None"))
     for n, text in enumerate(["Envoy", "NGINX", "Envoy", "None"]):
-        vote(poll, text, f"reader-{n}")
+        vote(poll, text, voter=f"reader-{n}")
     context, page = signed_in_editor_page(browser, live_server, width=width)
     page.goto(live_server.url + reverse("admin:polls_poll_change", args=[poll.pk]))
     close = page.get_by_role("button", name="Close this poll now")
@@ -218,7 +222,7 @@ def test_an_embed_sent_before_the_poll_opens_says_when_it_opens(
 @pytest.mark.parametrize("width", [DESKTOP, PHONE])
 def test_a_duplicate_s_slug_follows_its_retyped_question(browser, live_server, width):
     poll = make_poll("Which proxy do you run in 2026?", ("Envoy", "NGINX"), slug="proxy-2026")
-    vote(poll, "Envoy", "reader")
+    vote(poll, "Envoy", voter="reader")
     context, page = signed_in_editor_page(browser, live_server, width=width)
     page.goto(live_server.url + reverse("admin:polls_poll_change", args=[poll.pk]))
     page.get_by_role("button", name="Duplicate this poll").click()
@@ -257,8 +261,11 @@ def off_screen(page, selector: str) -> list[str]:
 
 def test_the_poll_s_admin_pages_work_on_a_phone(browser, live_server):
     poll = write_in_poll()
-    ballots = [write_in(poll, f"reader-{n}", f"Linkerd, as a sidecar, {n}") for n in range(3)]
-    vote(poll, "Envoy", "reader-9")
+    ballots = [
+        vote(poll, "Other", voter=f"reader-{n}", write_in=f"Linkerd, as a sidecar, {n}")
+        for n in range(3)
+    ]
+    vote(poll, "Envoy", voter="reader-9")
     editor = make_editor()
     editing.write_ins_merge(poll=poll, ballot_ids=[ballots[0].pk], text="Linkerd", editor=editor)
     context, page = signed_in_editor_page(browser, live_server, width=PHONE, user=editor)

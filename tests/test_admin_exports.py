@@ -1,41 +1,23 @@
 """CSV exports: results per choice and every ballot, checked row by row against the database."""
 
-import csv
-import io
 import re
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.http import StreamingHttpResponse
 from django.urls import reverse
 
-from polls import voters
 from polls.models import Ballot, Poll
-from polls.services import ballot_cast
-from tests.conftest import make_article, make_poll
-from tests.test_editor_helpers import editor_client, vote
-from tests.test_write_ins import write_in, write_in_poll
-
-
-def poll_with_several(poll: Poll, voter: str, *texts: str) -> Ballot:
-    choices = [poll.choices.get(text=text) for text in texts]
-    return ballot_cast(poll=poll, choices=choices, voter_hash=voters.voter_hash(voter))
-
+from tests.helpers import (
+    csv_rows,
+    editor_client,
+    export,
+    make_article,
+    make_poll,
+    vote,
+    write_in_poll,
+)
 
 pytestmark = pytest.mark.django_db
-
-
-def rows(response) -> list[list[str]]:
-    assert response.status_code == 200
-    assert isinstance(response, StreamingHttpResponse)
-    assert response["Content-Type"] == "text/csv; charset=utf-8"
-    body = b"".join(response.streaming_content).decode("utf-8")
-    assert body.startswith("\ufeff")
-    return list(csv.reader(io.StringIO(body[1:])))
-
-
-def export(url_name: str, poll: Poll):
-    return editor_client().get(reverse(url_name, args=[poll.pk]))
 
 
 def action(name: str, *polls: Poll):
@@ -49,9 +31,9 @@ def action(name: str, *polls: Poll):
 def voted_poll() -> Poll:
     poll = make_poll("Which proxy?", choices=("Envoy", "NGINX", "HAProxy"), slug="which-proxy")
     article = make_article("Edge proxies", poll=poll)
-    vote(poll, "Envoy", "reader-a")
-    vote(poll, "NGINX", "reader-b", source=Ballot.Source.ARTICLE, article=article)
-    embedded = vote(poll, "Envoy", "reader-c", source=Ballot.Source.EMBED)
+    vote(poll, "Envoy", voter="reader-a")
+    vote(poll, "NGINX", voter="reader-b", source=Ballot.Source.ARTICLE, article=article)
+    embedded = vote(poll, "Envoy", voter="reader-c", source=Ballot.Source.EMBED)
     Ballot.objects.filter(pk=embedded.pk).update(
         host_origin="https://news.example", host_path="/2024/edge"
     )
@@ -61,17 +43,27 @@ def voted_poll() -> Poll:
 def test_the_results_csv_has_one_row_per_choice(voted_poll):
     response = export("admin:polls_poll_results_csv", voted_poll)
     assert 'filename="poll-which-proxy-results-' in response["Content-Disposition"]
-    assert rows(response) == [
-        ["Poll", "Position", "Choice", "Votes", "Percent", "Voters"],
-        ["Which proxy?", "1", "Envoy", "2", "67", "3"],
-        ["Which proxy?", "2", "NGINX", "1", "33", "3"],
-        ["Which proxy?", "3", "HAProxy", "0", "0", "3"],
+    assert csv_rows(response) == [
+        [
+            "Poll",
+            "Position",
+            "Choice",
+            "Votes",
+            "Percent",
+            "Voters",
+            "Seen",
+            "Engagement rate (%)",
+        ],
+        # Nobody counted seeing it (no beacons): no rate.
+        ["Which proxy?", "1", "Envoy", "2", "67", "3", "0", ""],
+        ["Which proxy?", "2", "NGINX", "1", "33", "3", "0", ""],
+        ["Which proxy?", "3", "HAProxy", "0", "0", "3", "0", ""],
     ]
 
 
 def test_the_ballots_csv_matches_the_ballots_row_by_row(voted_poll, settings):
     settings.TIME_ZONE = "Europe/Berlin"
-    table = rows(export("admin:polls_poll_ballots_csv", voted_poll))
+    table = csv_rows(export("admin:polls_poll_ballots_csv", voted_poll))
     assert table[0] == [
         "Poll",
         "Cast at (Europe/Berlin)",
@@ -103,9 +95,9 @@ def test_the_ballots_csv_matches_the_ballots_row_by_row(voted_poll, settings):
 
 def test_a_spreadsheet_reads_the_times_as_dates_and_the_codes_as_words():
     poll = write_in_poll(max_answers=2)
-    ballot = write_in(poll, "a", "Linkerd", "Envoy")
+    ballot = vote(poll, "Envoy", "Other", voter="a", write_in="Linkerd")
     Ballot.objects.filter(pk=ballot.pk).update(frame_visibility="confirmed")
-    table = rows(export("admin:polls_poll_ballots_csv", poll))
+    table = csv_rows(export("admin:polls_poll_ballots_csv", poll))
     header, row = table
     cast = dict(zip(header, row, strict=True))["Cast at (UTC)"]
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", cast)
@@ -135,9 +127,9 @@ def test_several_polls_with_several_answers_each_get_their_choice_columns():
     second = make_poll("Which mesh?", choices=("Istio", "Linkerd"), slug="mesh")
     second.max_answers = 2
     second.save()
-    write_in(first, "a", "Linkerd", "NGINX")
-    poll_with_several(second, "b", "Istio", "Linkerd")
-    table = rows(action("export_ballots_csv", first, second))
+    vote(first, "NGINX", "Other", voter="a", write_in="Linkerd")
+    vote(second, "Istio", "Linkerd", voter="b")
+    table = csv_rows(action("export_ballots_csv", first, second))
     header = table[0]
     # Polls in the order of their questions: "Which mesh?" first.
     assert header[3:10] == [
@@ -157,8 +149,8 @@ def test_several_polls_with_several_answers_each_get_their_choice_columns():
 
 
 def test_the_voter_column_is_a_fresh_hash_never_the_stored_one(voted_poll):
-    vote(make_poll("Other?", choices=("Yes", "No"), slug="other"), "Yes", "reader-a")
-    first = rows(action("export_ballots_csv", voted_poll, Poll.objects.get(slug="other")))
+    vote(make_poll("Other?", choices=("Yes", "No"), slug="other"), "Yes", voter="reader-a")
+    first = csv_rows(action("export_ballots_csv", voted_poll, Poll.objects.get(slug="other")))
     stored = set(Ballot.objects.values_list("voter_hash", flat=True))
     voters = [row[7] for row in first[1:]]
     assert not stored & set(voters)
@@ -167,29 +159,29 @@ def test_the_voter_column_is_a_fresh_hash_never_the_stored_one(voted_poll):
     by_poll_and_choice = {(row[0], row[2]): row[7] for row in first[1:]}
     assert by_poll_and_choice[("Other?", "Yes")] in voters[1:]
     assert len(set(voters)) == 3
-    second = rows(action("export_ballots_csv", voted_poll))
+    second = csv_rows(action("export_ballots_csv", voted_poll))
     assert not {row[7] for row in second[1:]} & set(voters)
 
 
 def test_the_export_actions_cover_the_selected_polls_only(voted_poll):
     other = make_poll("Other?", choices=("Yes", "No"), slug="other")
-    vote(other, "No", "reader-z")
+    vote(other, "No", voter="reader-z")
     make_poll("Not selected?", slug="not-selected")
-    table = rows(action("export_results_csv", voted_poll, other))
+    table = csv_rows(action("export_results_csv", voted_poll, other))
     assert {row[0] for row in table[1:]} == {"Which proxy?", "Other?"}
     assert len(table) == 1 + 3 + 2
-    table = rows(action("export_ballots_csv", other))
+    table = csv_rows(action("export_ballots_csv", other))
     assert [row[2] for row in table[1:]] == ["No"]
 
 
 def test_cells_that_a_spreadsheet_would_run_as_formulas_are_defused():
     poll = make_poll("=cmd|' /C calc'!A0", choices=("+1", "@SUM(A1)"), slug="formula")
-    vote(poll, "+1", "reader")
+    vote(poll, "+1", voter="reader")
     Ballot.objects.update(host_path='=HYPERLINK("http://evil.example")')
-    results = rows(export("admin:polls_poll_results_csv", poll))
+    results = csv_rows(export("admin:polls_poll_results_csv", poll))
     assert results[1][0] == "'=cmd|' /C calc'!A0"
     assert [row[2] for row in results[1:]] == ["'+1", "'@SUM(A1)"]
-    ballots = rows(export("admin:polls_poll_ballots_csv", poll))
+    ballots = csv_rows(export("admin:polls_poll_ballots_csv", poll))
     assert ballots[1][6] == '\'=HYPERLINK("http://evil.example")'
 
 
@@ -215,16 +207,16 @@ def test_cells_that_a_spreadsheet_would_run_as_formulas_are_defused():
 @pytest.mark.parametrize("sign", ["=", "+", "-", "@"])
 def test_formulas_behind_spaces_or_invisible_characters_are_defused_too(lead, sign):
     poll = make_poll(f"{lead}{sign}1+1", choices=(f"{lead}{sign}A1", "Plain"), slug="lead")
-    results = rows(export("admin:polls_poll_results_csv", poll))
+    results = csv_rows(export("admin:polls_poll_results_csv", poll))
     assert results[1][0] == f"'{lead}{sign}1+1"
     assert [row[2] for row in results[1:]] == [f"'{lead}{sign}A1", "Plain"]
 
 
 def test_a_write_in_behind_an_invisible_operator_is_defused_in_the_ballots_csv():
     poll = write_in_poll()
-    ballot = write_in(poll, "a", "Linkerd")
+    ballot = vote(poll, "Other", voter="a", write_in="Linkerd")
     Ballot.objects.filter(pk=ballot.pk).update(write_in='\u2062=HYPERLINK("https://evil.example")')
-    header, row = rows(export("admin:polls_poll_ballots_csv", poll))
+    header, row = csv_rows(export("admin:polls_poll_ballots_csv", poll))
     cell = dict(zip(header, row, strict=True))["Write-in"]
     assert cell == '\'\u2062=HYPERLINK("https://evil.example")'
 
@@ -239,14 +231,14 @@ def test_the_exports_are_also_actions_on_the_polls_page(voted_poll):
         reverse("admin:polls_poll_change", args=[voted_poll.pk]),
         {"CHANGE_FORM-action": "export_ballots_csv", "_selected_action": [str(voted_poll.pk)]},
     )
-    assert [row[2] for row in rows(response)[1:]] == ["Envoy", "NGINX", "Envoy"]
+    assert [row[2] for row in csv_rows(response)[1:]] == ["Envoy", "NGINX", "Envoy"]
 
 
 def test_votes_from_sandboxed_hosts_keep_their_own_source_in_the_csv():
     poll = make_poll("Sandboxed?", choices=("Yes", "No"), slug="sandboxed")
-    vote(poll, "Yes", "reader-a", source=Ballot.Source.EMBED)
-    vote(poll, "No", "reader-b", source=Ballot.Source.EMBED_SANDBOXED)
-    table = rows(export("admin:polls_poll_ballots_csv", poll))
+    vote(poll, "Yes", voter="reader-a", source=Ballot.Source.EMBED)
+    vote(poll, "No", voter="reader-b", source=Ballot.Source.EMBED_SANDBOXED)
+    table = csv_rows(export("admin:polls_poll_ballots_csv", poll))
     assert sorted(row[2:4] for row in table[1:]) == [
         ["No", "Embedded widget, sandboxed host"],
         ["Yes", "Embedded widget"],

@@ -10,7 +10,7 @@ from django.test import Client
 from django.urls import reverse
 
 from polls.sign_in_throttle import address_stand_in
-from tests.test_editor_helpers import EDITOR_PASSWORD, make_editor
+from tests.helpers import EDITOR_PASSWORD, make_editor
 
 pytestmark = pytest.mark.django_db
 

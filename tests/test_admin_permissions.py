@@ -6,9 +6,15 @@ from django.test import Client
 from django.urls import reverse
 
 from polls.models import Ballot, Choice, Poll
-from tests.conftest import make_article, make_poll
-from tests.test_admin import poll_form
-from tests.test_editor_helpers import change_form_data, editor_client, make_editor, vote
+from tests.helpers import (
+    change_form_data,
+    editor_client,
+    make_article,
+    make_editor,
+    make_poll,
+    poll_form,
+    vote,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -28,6 +34,9 @@ def test_the_group_has_exactly_the_editors_permissions():
             "view_article",
             "view_ballot",
             "moderate_write_ins",
+            "add_theme",
+            "change_theme",
+            "view_theme",
         ]
     )
 
@@ -60,7 +69,7 @@ def test_an_editor_adds_and_changes_articles():
 
 def test_an_editor_reads_ballots_but_cannot_change_them():
     poll = make_poll()
-    ballot = vote(poll, "Envoy", "reader")
+    ballot = vote(poll, "Envoy", voter="reader")
     client = editor_client()
     assert client.get(reverse("admin:polls_ballot_changelist")).status_code == 200
     page = client.get(reverse("admin:polls_ballot_change", args=[ballot.pk]))
@@ -79,7 +88,7 @@ def test_an_editor_reads_ballots_but_cannot_change_them():
 )
 def test_an_editor_cannot_delete(url_name):
     poll = make_poll()
-    ballot = vote(poll, "Envoy", "reader")
+    ballot = vote(poll, "Envoy", voter="reader")
     article = make_article("A story", poll=poll)
     target = {"poll": poll, "article": article, "ballot": ballot}[url_name.split("_")[1]]
     response = editor_client().post(reverse(f"admin:{url_name}", args=[target.pk]), {"post": "yes"})

@@ -6,9 +6,15 @@ import pytest
 from django.urls import reverse
 
 from polls.models import Article, Choice, Poll
-from tests.conftest import make_article, make_poll
-from tests.test_admin import poll_form
-from tests.test_editor_helpers import change_form_data, editor_client, vote
+from tests.helpers import (
+    editor_client,
+    make_article,
+    make_poll,
+    poll_change,
+    poll_form,
+    refused,
+    vote,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -17,22 +23,12 @@ def add(**overrides):
     return editor_client().post(reverse("admin:polls_poll_add"), poll_form(**overrides))
 
 
-def change(poll, client=None, **overrides):
-    client = client or editor_client()
-    url = reverse("admin:polls_poll_change", args=[poll.pk])
-    return client.post(url, change_form_data(poll, **overrides))
-
-
-def refused(response, message: str) -> bool:
-    return response.status_code == 200 and message in response.content.decode()
-
-
 def test_it_needs_at_least_two_choices(admin_client):
     response = add(**{"choices-TOTAL_FORMS": "3", "choices-1-text": "", "choices-2-text": ""})
     assert refused(response, "Every choice needs a text.")
     assert not Poll.objects.exists()
     poll = make_poll(choices=("Envoy", "NGINX"))
-    response = change(poll, client=admin_client, **{"choices-1-DELETE": "on"})
+    response = poll_change(poll, client=admin_client, **{"choices-1-DELETE": "on"})
     assert refused(response, "A poll needs at least two choices.")
     assert poll.choices.count() == 2
 
@@ -86,7 +82,7 @@ def test_it_saves_whether_readers_see_results_before_voting_and_its_articles():
     other.refresh_from_db()
     assert other.poll is None
 
-    response = change(poll, articles=[str(second.pk)])
+    response = poll_change(poll, articles=[str(second.pk)])
     assert response.status_code == 302
     assert list(poll.articles.all()) == [second]
     first.refresh_from_db()
@@ -95,7 +91,7 @@ def test_it_saves_whether_readers_see_results_before_voting_and_its_articles():
 
 def test_choices_are_ordered_by_position_and_can_be_reordered():
     poll = make_poll(choices=("Envoy", "NGINX", "HAProxy"))
-    response = change(
+    response = poll_change(
         poll, **{"choices-0-position": "3", "choices-1-position": "1", "choices-2-position": "2"}
     )
     assert response.status_code == 302
@@ -104,31 +100,33 @@ def test_choices_are_ordered_by_position_and_can_be_reordered():
 
 def test_a_choice_with_votes_cannot_be_deleted_and_the_admin_says_why(admin_client):
     poll = make_poll(choices=("Envoy", "NGINX", "HAProxy"))
-    vote(poll, "HAProxy", "reader-1")
-    response = change(poll, client=admin_client, **{"choices-2-DELETE": "on"})
+    vote(poll, "HAProxy", voter="reader-1")
+    response = poll_change(poll, client=admin_client, **{"choices-2-DELETE": "on"})
     assert refused(response, "“HAProxy” cannot be deleted: 1 reader voted for it")
     assert poll.choices.filter(text="HAProxy").exists()
 
 
 def test_a_choice_without_votes_can_be_deleted_by_an_admin(admin_client):
     poll = make_poll(choices=("Envoy", "NGINX", "HAProxy"))
-    vote(poll, "Envoy", "reader-1")
-    response = change(poll, client=admin_client, **{"choices-2-DELETE": "on"})
+    vote(poll, "Envoy", voter="reader-1")
+    response = poll_change(poll, client=admin_client, **{"choices-2-DELETE": "on"})
     assert response.status_code == 302
     assert [c.text for c in poll.choices.all()] == ["Envoy", "NGINX"]
 
 
 def test_rewording_the_question_after_voting_started_asks_for_confirmation():
     poll = make_poll("Which proxy do you run?")
-    vote(poll, "Envoy", "reader-1")
-    vote(poll, "NGINX", "reader-2")
-    response = change(poll, question="Which proxy do you hate?")
+    vote(poll, "Envoy", voter="reader-1")
+    vote(poll, "NGINX", voter="reader-2")
+    response = poll_change(poll, question="Which proxy do you hate?")
     assert refused(response, "2 readers have already voted on this question.")
     assert "Change it anyway" in response.content.decode()
     poll.refresh_from_db()
     assert poll.question == "Which proxy do you run?"
 
-    response = change(poll, question="Which proxy do you hate?", confirm_change_after_voting="on")
+    response = poll_change(
+        poll, question="Which proxy do you hate?", confirm_change_after_voting="on"
+    )
     assert response.status_code == 302
     poll.refresh_from_db()
     assert poll.question == "Which proxy do you hate?"
@@ -136,12 +134,12 @@ def test_rewording_the_question_after_voting_started_asks_for_confirmation():
 
 def test_rewording_a_choice_after_voting_started_asks_for_confirmation():
     poll = make_poll(choices=("Envoy", "NGINX"))
-    vote(poll, "Envoy", "reader-1")
-    response = change(poll, **{"choices-0-text": "Envoy proxy"})
+    vote(poll, "Envoy", voter="reader-1")
+    response = poll_change(poll, **{"choices-0-text": "Envoy proxy"})
     assert refused(response, "you changed the text of “Envoy”")
     assert poll.choices.filter(text="Envoy").exists()
 
-    response = change(
+    response = poll_change(
         poll, **{"choices-0-text": "Envoy proxy", "confirm_change_after_voting": "on"}
     )
     assert response.status_code == 302
@@ -150,7 +148,7 @@ def test_rewording_a_choice_after_voting_started_asks_for_confirmation():
 
 def test_before_any_vote_rewording_needs_no_confirmation():
     poll = make_poll(choices=("Envoy", "NGINX"))
-    response = change(poll, question="New wording?", **{"choices-1-text": "NGINX Plus"})
+    response = poll_change(poll, question="New wording?", **{"choices-1-text": "NGINX Plus"})
     assert response.status_code == 302
     assert Choice.objects.filter(text="NGINX Plus").exists()
     html = editor_client().get(reverse("admin:polls_poll_change", args=[poll.pk])).content
@@ -159,7 +157,7 @@ def test_before_any_vote_rewording_needs_no_confirmation():
 
 def test_vote_counts_cannot_be_set_from_the_form():
     poll = make_poll(choices=("Envoy", "NGINX"))
-    response = change(poll, **{"choices-0-votes": "1000"})
+    response = poll_change(poll, **{"choices-0-votes": "1000"})
     assert response.status_code == 302
     assert poll.choices.get(text="Envoy").votes == 0
 
@@ -192,7 +190,7 @@ def test_saving_stays_on_the_poll_s_page():
     poll = Poll.objects.get(slug="which-service-mesh")
     assert response.status_code == 302
     assert response["Location"] == reverse("admin:polls_poll_change", args=[poll.pk])
-    response = change(poll, question="Which service mesh, then?", _save="Save")
+    response = poll_change(poll, question="Which service mesh, then?", _save="Save")
     assert response["Location"] == reverse("admin:polls_poll_change", args=[poll.pk])
 
 

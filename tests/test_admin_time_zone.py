@@ -8,8 +8,7 @@ from django.urls import reverse
 
 from polls import editing
 from polls.models import Ballot, WriteInMove
-from tests.test_editor_helpers import editor_client, make_editor
-from tests.test_write_ins import write_in, write_in_poll
+from tests.helpers import editor_client, make_editor, vote, write_in_poll
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +25,7 @@ def berlin(moment, clock: str = "%H:%M") -> str:
 
 def test_every_time_in_the_poll_pages_names_the_zone():
     poll = write_in_poll()
-    ballot = write_in(poll, "a", "Linkerd")
+    ballot = vote(poll, "Other", voter="a", write_in="Linkerd")
     client = editor_client()
     listing = client.get(reverse("admin:polls_poll_changelist")).content.decode()
     assert f"{berlin(poll.opens_at)} → until closed" in listing
@@ -40,7 +39,7 @@ def test_every_time_in_the_poll_pages_names_the_zone():
 
 def test_ballots_and_moves_name_the_zone_too():
     poll = write_in_poll()
-    ballot = write_in(poll, "a", "Linkerd")
+    ballot = vote(poll, "Other", voter="a", write_in="Linkerd")
     editing.write_ins_merge(poll=poll, ballot_ids=[ballot.pk], text="Linkerd", editor=make_editor())
     client = editor_client()
     for url in (

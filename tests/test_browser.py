@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.test import Client
 
 from polls.models import Article, Ballot, Poll
-from tests.conftest import make_article, make_poll
+from tests.helpers import make_article, make_poll
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

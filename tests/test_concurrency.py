@@ -8,7 +8,7 @@ from django.db import connection
 
 from polls.models import Ballot, BallotChoice
 from polls.services import AlreadyVoted, OverRateLimit, ballot_cast
-from tests.conftest import counts, make_poll
+from tests.helpers import counts, make_poll
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -20,7 +20,7 @@ def test_saving_a_stale_choice_keeps_the_votes_cast_meanwhile(poll):
 def test_an_editor_saving_the_poll_in_the_admin_keeps_the_votes(admin_client, poll):
     from django.urls import reverse
 
-    from tests.test_admin import poll_form
+    from tests.helpers import poll_form
 
     choices = list(poll.choices.all())
     form = poll_form(

@@ -18,7 +18,7 @@ from django.db import OperationalError, close_old_connections, connection
 from django.test import Client
 from django.urls import reverse
 
-from polls import poll_cache, services
+from polls import poll_listener, statements
 from polls.models import Ballot
 from polls.statements import prepared_cursor
 from tests.helpers import vote_form
@@ -35,7 +35,7 @@ def test_a_connection_the_server_ended_is_replaced_before_the_next_request(poll)
     client = Client()
     assert results_json(client, poll.slug) == 200
     ended = connection.connection.info.backend_pid
-    with psycopg.connect(**poll_cache.listener_params(), autocommit=True) as admin:
+    with psycopg.connect(**poll_listener.listener_params(), autocommit=True) as admin:
         admin.execute("SELECT pg_terminate_backend(%s)", [ended])
     assert results_json(client, poll.slug) == 200
     assert connection.connection.info.backend_pid != ended
@@ -101,7 +101,7 @@ class AnswerLost:
 def test_a_vote_whose_answer_was_lost_is_not_called_uncounted(poll, monkeypatch):
     """The ballot committed; the reader must not be told that nothing was counted, on our page
     or in the widget, and a reload shows them their vote."""
-    monkeypatch.setattr(services, "prepared_cursor", lambda: AnswerLost(prepared_cursor()))
+    monkeypatch.setattr(statements, "prepared_cursor", lambda: AnswerLost(prepared_cursor()))
     client = Client()
     client.post(reverse("polls:vote_token", args=[poll.slug]))  # the voter id comes first
     response = client.post(
@@ -130,7 +130,7 @@ def test_a_vote_that_never_reached_the_database_says_try_again(poll, monkeypatch
     def unreachable():
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr(services, "prepared_cursor", unreachable)
+    monkeypatch.setattr(statements, "prepared_cursor", unreachable)
     response = Client().post(
         reverse("polls:vote", args=[poll.slug]), vote_form(poll, choice=poll.choices.first().pk)
     )

@@ -1,5 +1,6 @@
 """The widget, its vote, the loader, oEmbed and the results JSON, through Django's test client."""
 
+import gzip
 import json
 import re
 from urllib.parse import quote
@@ -14,22 +15,9 @@ from polls.models import Ballot
 from polls.snippets import widget_height
 from polls.vote_tokens import vote_token_issue
 from polls.voters import EMBED_VOTER_COOKIE
-from tests.conftest import counts, make_poll, snapshot
-from tests.helpers import vote_form
+from tests.helpers import counts, make_poll, snapshot, vote, vote_form
 
 pytestmark = pytest.mark.django_db
-
-
-def embed_vote(client, poll, choice_text="Envoy", *, token=None, headers=None, **fields):
-    data = {"token": vote_token_issue(poll) if token is None else token}
-    if choice_text is not None:
-        data["choice"] = str(poll.choices.get(text=choice_text).pk)
-    data.update(fields)
-    return client.post(
-        reverse("polls:embed_vote", args=[poll.slug]),
-        data,
-        headers={"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin", **(headers or {})},
-    )
 
 
 def embed_cookie_from(response) -> str:
@@ -49,6 +37,28 @@ def test_the_widget_is_a_small_cacheable_page_with_the_form(client, poll):
     assert response["Cache-Control"].startswith("public")
     assert "s-maxage=5" in response["Cache-Control"]
     assert response["ETag"]
+
+
+def test_the_widget_is_sent_gzipped_to_browsers_that_take_it_with_an_etag_of_its_own(client, poll):
+    url = reverse("polls:embed", args=[poll.slug])
+    plain = client.get(url)
+    gzipped = client.get(url, headers={"Accept-Encoding": "gzip, deflate, br, zstd"})
+    assert "Content-Encoding" not in plain
+    assert gzipped["Content-Encoding"] == "gzip"
+    assert gzip.decompress(gzipped.content) == plain.content
+    assert len(gzipped.content) < len(plain.content) / 2
+    for response in (plain, gzipped):
+        assert "Accept-Encoding" in response["Vary"]
+        assert response["Cache-Control"].startswith("public")
+    # One ETag per encoding: a cache never answers 304 for the other one's bytes.
+    assert gzipped["ETag"] != plain["ETag"]
+    again = client.get(url, headers={"Accept-Encoding": "gzip", "If-None-Match": gzipped["ETag"]})
+    assert again.status_code == 304 and "Accept-Encoding" in again["Vary"]
+    assert client.get(url, headers={"If-None-Match": gzipped["ETag"]}).status_code == 200
+    for refused in ("gzip;q=0", "br, gzip ; q=0.0", "identity"):
+        assert "Content-Encoding" not in client.get(url, headers={"Accept-Encoding": refused})
+    for accepted in ("gzip;q=0.5", "GZIP"):
+        assert client.get(url, headers={"Accept-Encoding": accepted})["Content-Encoding"]
 
 
 def test_the_widget_may_be_framed_by_the_allowed_origins_and_nothing_else_may(client, poll):
@@ -76,14 +86,19 @@ def test_the_widget_answers_304_until_a_vote_changes_the_results(client, poll):
     unchanged = client.get(url, headers={"If-None-Match": etag})
     assert unchanged.status_code == 304 and unchanged.content == b""
     assert unchanged["ETag"] == etag and unchanged["Cache-Control"].startswith("public")
-    assert embed_vote(Client(), poll).status_code == 200
+    assert vote(poll, "Envoy", client=Client(), widget=True).status_code == 200
     changed = client.get(url, headers={"If-None-Match": etag})
     assert changed.status_code == 200 and changed["ETag"] != etag
 
 
 def test_a_widget_vote_counts_records_the_host_page_and_sets_a_partitioned_cookie(client, poll):
-    response = embed_vote(
-        client, poll, "HAProxy", host_origin="https://news.example", host_path="/2024/envoy"
+    response = vote(
+        poll,
+        "HAProxy",
+        client=client,
+        widget=True,
+        host_origin="https://news.example",
+        host_path="/2024/envoy",
     )
     assert response.status_code == 200
     html = response.content.decode()
@@ -103,11 +118,11 @@ def test_a_widget_vote_counts_records_the_host_page_and_sets_a_partitioned_cooki
 
 
 def test_the_partitioned_cookie_stops_a_second_widget_vote(poll):
-    first = embed_vote(Client(), poll, "Envoy")
+    first = vote(poll, "Envoy", client=Client(), widget=True)
     reader = Client()
     reader.cookies[EMBED_VOTER_COOKIE] = embed_cookie_from(first)
     before = snapshot()
-    second = embed_vote(reader, poll, "NGINX")
+    second = vote(poll, "NGINX", client=reader, widget=True)
     assert second.status_code == 409
     html = second.content.decode()
     assert "You have already voted in this poll." in html and 'data-voted-choice="' in html
@@ -116,9 +131,9 @@ def test_the_partitioned_cookie_stops_a_second_widget_vote(poll):
 
 def test_a_replayed_token_is_refused(poll):
     token = vote_token_issue(poll)
-    assert embed_vote(Client(), poll, token=token).status_code == 200
+    assert vote(poll, "Envoy", client=Client(), widget=True, token=token).status_code == 200
     before = snapshot()
-    replay = embed_vote(Client(), poll, "NGINX", token=token)
+    replay = vote(poll, "NGINX", client=Client(), widget=True, token=token)
     assert replay.status_code == 409
     assert "This voting form was already used." in replay.content.decode()
     assert snapshot() == before
@@ -134,7 +149,7 @@ def test_a_replayed_token_is_refused(poll):
 )
 def test_missing_and_forged_tokens_are_refused(client, poll, token, message):
     before = snapshot()
-    response = embed_vote(client, poll, token=token)
+    response = vote(poll, "Envoy", client=client, widget=True, token=token)
     assert response.status_code == 403
     assert message in response.content.decode()
     assert 'type="radio"' in response.content.decode()
@@ -144,7 +159,7 @@ def test_missing_and_forged_tokens_are_refused(client, poll, token, message):
 def test_a_token_for_another_poll_is_refused(client, poll):
     other = make_poll("Other?", ("Yes", "No"))
     before = snapshot()
-    response = embed_vote(client, poll, token=vote_token_issue(other))
+    response = vote(poll, "Envoy", client=client, widget=True, token=vote_token_issue(other))
     assert response.status_code == 403
     assert "This voting form belongs to another poll." in response.content.decode()
     assert snapshot() == before
@@ -154,7 +169,7 @@ def test_an_expired_token_is_refused(client, poll, monkeypatch):
     token = vote_token_issue(poll)
     monkeypatch.setattr(vote_tokens, "MAX_AGE_SECONDS", -1)
     before = snapshot()
-    response = embed_vote(client, poll, token=token)
+    response = vote(poll, "Envoy", client=client, widget=True, token=token)
     assert response.status_code == 403
     assert "This voting form has expired." in response.content.decode()
     assert snapshot() == before
@@ -171,7 +186,7 @@ def test_an_expired_token_is_refused(client, poll, monkeypatch):
 )
 def test_a_vote_posted_by_another_site_is_refused(client, poll, headers):
     before = snapshot()
-    response = embed_vote(client, poll, headers=headers)
+    response = vote(poll, "Envoy", client=client, widget=True, headers=headers)
     assert response.status_code == 403
     assert "Votes can only be cast from the poll itself." in response.content.decode()
     assert snapshot() == before
@@ -191,7 +206,7 @@ def test_a_vote_posted_by_another_site_is_refused(client, poll, headers):
 )
 def test_malformed_widget_votes_get_a_400_and_change_nothing(client, poll, fields, status):
     before = snapshot()
-    response = embed_vote(client, poll, **fields)
+    response = vote(poll, "Envoy", client=client, widget=True, **fields)
     assert response.status_code == status
     assert snapshot() == before
 
@@ -199,19 +214,26 @@ def test_malformed_widget_votes_get_a_400_and_change_nothing(client, poll, field
 def test_a_host_outside_the_allowed_origins_cannot_vote(client, poll, settings):
     settings.EMBED_ALLOWED_ORIGINS = ["https://news.example"]
     before = snapshot()
-    response = embed_vote(client, poll, host_origin="https://elsewhere.example")
+    response = vote(
+        poll, "Envoy", client=client, widget=True, host_origin="https://elsewhere.example"
+    )
     assert response.status_code == 400
     assert "This site is not allowed to embed the poll." in response.content.decode()
     assert snapshot() == before
-    assert embed_vote(client, poll, host_origin="https://news.example").status_code == 200
+    assert (
+        vote(
+            poll, "Envoy", client=client, widget=True, host_origin="https://news.example"
+        ).status_code
+        == 200
+    )
 
 
 def test_closed_draft_and_unknown_polls_refuse_widget_votes(client):
     closed = make_poll(state="closed")
     draft = make_poll(state="draft")
     before = snapshot()
-    assert embed_vote(client, closed).status_code == 409
-    assert embed_vote(client, draft).status_code == 404
+    assert vote(closed, "Envoy", client=client, widget=True).status_code == 409
+    assert vote(draft, "Envoy", client=client, widget=True).status_code == 404
     assert client.post("/polls/nope/embed/vote/", {"choice": "1"}).status_code == 404
     assert snapshot() == before
     html = client.get(reverse("polls:embed", args=[closed.slug])).content.decode()
@@ -246,9 +268,9 @@ def test_a_widget_token_buys_no_vote_on_our_pages_from_another_site(poll):
 
 
 def test_the_results_json_has_counts_percentages_cors_and_etag(client, poll):
-    embed_vote(Client(), poll, "Envoy")
-    embed_vote(Client(), poll, "Envoy")
-    embed_vote(Client(), poll, "NGINX")
+    vote(poll, "Envoy", client=Client(), widget=True)
+    vote(poll, "Envoy", client=Client(), widget=True)
+    vote(poll, "NGINX", client=Client(), widget=True)
     url = reverse("polls:api_results", args=[poll.slug])
     response = client.get(url)
     assert response.status_code == 200
@@ -465,7 +487,7 @@ def sandboxed_token(client, poll) -> str:
 
 def test_a_sandboxed_widget_votes_by_fetch_and_gets_json_with_cors_for_null(client, poll):
     token = sandboxed_token(client, poll)
-    response = embed_vote(client, poll, "NGINX", token=token, headers=SANDBOXED_FETCH)
+    response = vote(poll, "NGINX", client=client, widget=True, token=token, headers=SANDBOXED_FETCH)
     assert response.status_code == 200
     body = response.json()
     nginx = poll.choices.get(text="NGINX").pk
@@ -482,7 +504,7 @@ def test_a_sandboxed_widget_votes_by_fetch_and_gets_json_with_cors_for_null(clie
     token = client.post(reverse("polls:embed_token", args=[poll.slug]), headers=SANDBOXED_FETCH)
     assert token.json()["choice"] == nginx and token.json()["token"]
     assert token["Access-Control-Allow-Origin"] == "null"
-    again = embed_vote(client, poll, "Envoy", headers=SANDBOXED_FETCH)
+    again = vote(poll, "Envoy", client=client, widget=True, headers=SANDBOXED_FETCH)
     assert again.status_code == 409 and again.json()["choice"] == nginx
     assert counts(poll) == {"Envoy": 0, "NGINX": 1, "HAProxy": 0}
 
@@ -496,7 +518,9 @@ def test_a_sandboxed_page_that_sends_no_cookies_gets_no_vote(poll):
         token = no_cookies.post(
             reverse("polls:embed_token", args=[poll.slug]), headers=SANDBOXED_FETCH
         ).json()["token"]
-        refused = embed_vote(Client(), poll, "NGINX", token=token, headers=SANDBOXED_FETCH)
+        refused = vote(
+            poll, "NGINX", client=Client(), widget=True, token=token, headers=SANDBOXED_FETCH
+        )
         statuses.append(refused.status_code)
         assert "Open the poll on our site" in refused.json()["message"]
         assert refused["Access-Control-Allow-Origin"] == "null"  # the widget can say why
@@ -505,8 +529,22 @@ def test_a_sandboxed_page_that_sends_no_cookies_gets_no_vote(poll):
 
 
 def test_a_sandboxed_reader_with_their_cookie_votes_once(client, poll):
-    first = embed_vote(client, poll, token=sandboxed_token(client, poll), headers=SANDBOXED_FETCH)
-    second = embed_vote(client, poll, token=sandboxed_token(client, poll), headers=SANDBOXED_FETCH)
+    first = vote(
+        poll,
+        "Envoy",
+        client=client,
+        widget=True,
+        token=sandboxed_token(client, poll),
+        headers=SANDBOXED_FETCH,
+    )
+    second = vote(
+        poll,
+        "Envoy",
+        client=client,
+        widget=True,
+        token=sandboxed_token(client, poll),
+        headers=SANDBOXED_FETCH,
+    )
     assert (first.status_code, second.status_code) == (200, 409)
     assert Ballot.objects.count() == 1
 
@@ -520,8 +558,13 @@ def test_a_widget_vote_whose_answer_was_lost_is_a_repeat_when_retried(poll):
         if token.has_header("Set-Cookie"):
             client.cookies[EMBED_VOTER_COOKIE] = embed_cookie_from(token)
         # The vote's answer, and the cookie it may carry, never reach the reader.
-        retried = embed_vote(
-            client, poll, token=token.json()["token"], headers={"Accept": "application/json"}
+        retried = vote(
+            poll,
+            "Envoy",
+            client=client,
+            widget=True,
+            token=token.json()["token"],
+            headers={"Accept": "application/json"},
         )
     assert retried.status_code == 409
     assert Ballot.objects.count() == 1
@@ -532,7 +575,7 @@ def test_a_token_fetched_by_another_reader_votes_for_no_one_else(poll):
     token = other.post(reverse("polls:embed_token", args=[poll.slug]))
     mine = reader.post(reverse("polls:embed_token", args=[poll.slug]))
     reader.cookies[EMBED_VOTER_COOKIE] = embed_cookie_from(mine)
-    refused = embed_vote(reader, poll, token=token.json()["token"])
+    refused = vote(poll, "Envoy", client=reader, widget=True, token=token.json()["token"])
     assert refused.status_code == 403 and not Ballot.objects.exists()
 
 
@@ -543,8 +586,12 @@ FORM_IN_FRAME = {"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "navigate"}
 def test_a_form_vote_from_a_frame_without_script_counts_nothing_and_says_where_to_vote(poll):
     """A transparent frame with scripts off (sandbox="allow-forms allow-same-origin") over a
     decoy button: the click posts the widget's form, and used to count silently."""
-    response = embed_vote(
-        Client(), poll, "NGINX", headers={**FORM_IN_FRAME, "Sec-Fetch-Dest": "iframe"}
+    response = vote(
+        poll,
+        "NGINX",
+        client=Client(),
+        widget=True,
+        headers={**FORM_IN_FRAME, "Sec-Fetch-Dest": "iframe"},
     )
     assert response.status_code == 200
     assert f"http://testserver/polls/{poll.slug}/?choice=" in response.content.decode()
@@ -554,8 +601,12 @@ def test_a_form_vote_from_a_frame_without_script_counts_nothing_and_says_where_t
 def test_a_form_vote_without_script_opens_our_poll_page_to_confirm_the_choice(poll):
     client = Client()
     nginx = poll.choices.get(text="NGINX").pk
-    response = embed_vote(
-        client, poll, "NGINX", headers={**FORM_IN_FRAME, "Sec-Fetch-Dest": "document"}
+    response = vote(
+        poll,
+        "NGINX",
+        client=client,
+        widget=True,
+        headers={**FORM_IN_FRAME, "Sec-Fetch-Dest": "document"},
     )
     assert response.status_code == 303
     assert response["Location"] == f"/polls/{poll.slug}/?choice={nginx}"
@@ -576,10 +627,11 @@ def test_a_form_vote_without_script_opens_our_poll_page_to_confirm_the_choice(po
 def test_the_widgets_form_opens_a_new_tab_and_its_script_votes_with_a_verdict(client, poll):
     html = client.get(reverse("polls:embed", args=[poll.slug])).content.decode()
     assert re.search(r'<form class="widget__form"[^>]*target="_blank"', html)
-    seen = embed_vote(
-        client,
+    seen = vote(
         poll,
         "NGINX",
+        client=client,
+        widget=True,
         visibility="visible",
         headers={
             **FORM_IN_FRAME,
@@ -603,7 +655,13 @@ def test_the_widgets_form_opens_a_new_tab_and_its_script_votes_with_a_verdict(cl
 )
 def test_only_a_sandboxed_scripts_fetch_may_vote_from_an_opaque_origin(client, poll, headers):
     before = snapshot()
-    response = embed_vote(client, poll, headers={"Sec-Fetch-Site": "cross-site", **headers})
+    response = vote(
+        poll,
+        "Envoy",
+        client=client,
+        widget=True,
+        headers={"Sec-Fetch-Site": "cross-site", **headers},
+    )
     assert response.status_code == 403
     assert snapshot() == before
     assert "Access-Control-Allow-Origin" not in response
@@ -612,7 +670,7 @@ def test_only_a_sandboxed_scripts_fetch_may_vote_from_an_opaque_origin(client, p
 def test_sandboxed_votes_can_be_turned_off(client, poll, settings):
     settings.EMBED_SANDBOXED_VOTES = False
     before = snapshot()
-    response = embed_vote(client, poll, headers=SANDBOXED_FETCH)
+    response = vote(poll, "Envoy", client=client, widget=True, headers=SANDBOXED_FETCH)
     assert response.status_code == 403 and "cannot be cast" in response.json()["message"]
     # Readable by the widget, so it can say why.
     assert response["Access-Control-Allow-Origin"] == "null"
@@ -620,10 +678,10 @@ def test_sandboxed_votes_can_be_turned_off(client, poll, settings):
 
 
 def test_the_script_vote_is_answered_with_json_and_the_form_with_the_page(client, poll):
-    script = embed_vote(client, poll, "Envoy", headers={"Accept": "application/json"})
+    script = vote(poll, "Envoy", client=client, widget=True, headers={"Accept": "application/json"})
     assert script["Content-Type"] == "application/json" and script.json()["ok"]
     assert "Access-Control-Allow-Origin" not in script  # same origin: no CORS
-    form = embed_vote(Client(), poll, "NGINX")
+    form = vote(poll, "NGINX", client=Client(), widget=True)
     assert form["Content-Type"].startswith("text/html")
     assert b"Thank you, your vote was counted." in form.content
 
@@ -639,13 +697,15 @@ def test_the_script_vote_is_answered_with_json_and_the_form_with_the_page(client
 )
 def test_with_a_list_of_sites_a_vote_must_name_one(client, poll, settings, host_origin, status):
     settings.EMBED_ALLOWED_ORIGINS = ["https://news.example"]
-    response = embed_vote(client, poll, host_origin=host_origin)
+    response = vote(poll, "Envoy", client=client, widget=True, host_origin=host_origin)
     assert response.status_code == status
     assert Ballot.objects.count() == (1 if status == 200 else 0)
 
 
 def test_an_origin_with_an_impossible_port_is_refused(client, poll):
-    response = embed_vote(client, poll, host_origin="https://news.example:99999")
+    response = vote(
+        poll, "Envoy", client=client, widget=True, host_origin="https://news.example:99999"
+    )
     assert response.status_code == 400 and Ballot.objects.count() == 0
 
 

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
-from polls import embed_views
+from polls import api
 from polls.models import Ballot
 from polls.services import ballot_cast
 from polls.snippets import iframe_snippet, loader_snippet
-from tests.conftest import make_poll
+from tests.helpers import make_poll
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -196,14 +196,14 @@ def test_visible_results_refresh_live_with_conditional_requests(
     page = browser.new_context().new_page()
     # Recorded by the server (the live server runs in this process): what the browser sent.
     conditional: list[str | None] = []
-    answer = embed_views.shared_response
+    answer = api.shared_response
 
     def recording_shared_response(request, etag, build):
         if "/api/polls/" in request.path:
             conditional.append(request.headers.get("If-None-Match"))
         return answer(request, etag, build)
 
-    monkeypatch.setattr(embed_views, "shared_response", recording_shared_response)
+    monkeypatch.setattr(api, "shared_response", recording_shared_response)
     page.goto(url)
     frame = widget_frame(page)
     frame.get_by_label("Yes").check()

@@ -22,9 +22,10 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from django.core.management import call_command
 from django.utils import timezone
 
-from polls.models import Ballot, Poll
+from polls.models import Ballot, Poll, Theme
 from polls.services import ballot_cast
 from polls.snippets import iframe_snippet, loader_snippet
 from tests.cms_hosts import (
@@ -39,7 +40,7 @@ from tests.cms_hosts import (
     wordpress_filter_oembed_result,
     wordpress_host,
 )
-from tests.conftest import counts, make_poll
+from tests.helpers import counts, make_poll
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -475,4 +476,118 @@ def test_the_widget_tells_a_refusal_from_a_network_failure(browser, live_server,
         "no answer": "The poll could not be reached. Please try again.",
     }
     assert Ballot.objects.count() == 0
+    page.context.close()
+
+
+# The example themes of the demo content (polls/demo_content.json), as publishers ask for them.
+THEME_SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "themes"
+CMS_HOSTS = {"wordpress": wordpress_host, "drupal": drupal_host, "ghost": ghost_host}
+
+
+def seeded_poll_and_theme(slug: str) -> tuple[Poll, Theme]:
+    call_command("seed")
+    return Poll.objects.get(question=QUESTION), Theme.objects.get(slug=slug)
+
+
+def shows_theme(frame, theme: Theme, scheme: str) -> None:
+    colours = theme.colours(scheme)
+    shown = frame.evaluate(
+        """() => { const body = getComputedStyle(document.body);
+                   const vote = document.querySelector('.widget__vote');
+                   return [body.backgroundColor, body.color, body.fontFamily,
+                           vote && getComputedStyle(vote).backgroundColor]; }"""
+    )
+    assert shown[:2] == [rgb(colours["bg"]), rgb(colours["fg"])]
+    assert shown[2].split(",")[0].strip('"') == theme.font_stack.split(",")[0].strip('"')
+    if shown[3]:
+        assert shown[3] == rgb(colours["accent"])
+
+
+def rgb(colour: str) -> str:
+    return "rgb({}, {}, {})".format(*(int(colour[i : i + 2], 16) for i in (1, 3, 5)))
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("host", CMS_HOSTS)
+@pytest.mark.parametrize("theme_slug", ["night-desk", "broadsheet"])
+def test_each_example_theme_shows_in_each_cms_host(
+    browser, live_server, host_site, theme_slug, host, scheme
+):
+    """oEmbed's theme and scheme reach the frame through WordPress's filter, Drupal's nested
+    frame and Ghost's card; the reader's own setting is the other scheme."""
+    THEME_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    poll, theme = seeded_poll_and_theme(theme_slug)
+    url = CMS_HOSTS[host](host_site, live_server, poll, {"theme": theme_slug, "scheme": scheme})
+    reader = "dark" if scheme == "light" else "light"
+    context = browser.new_context(viewport={"width": 1024, "height": 900}, color_scheme=reader)
+    page = context.new_page()
+    page.goto(url)
+    frame = widget_frame(page)
+    frame.get_by_role("group", name=QUESTION).wait_for()
+    shows_theme(frame, theme, scheme)
+    assert fits(frame)
+    page.screenshot(path=THEME_SCREENSHOTS / f"{theme_slug}-{host}-{scheme}.png", full_page=True)
+    frame.get_by_label("What recent turmoil?").check()
+    frame.get_by_role("button", name="Vote").click()
+    frame.get_by_text("Thank you, your vote was counted.").wait_for()
+    shows_theme(frame, theme, scheme)
+    assert fits(frame)
+    page.screenshot(
+        path=THEME_SCREENSHOTS / f"{theme_slug}-{host}-{scheme}-results.png", full_page=True
+    )
+    context.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("theme_slug", ["night-desk", "broadsheet"])
+def test_each_example_theme_fits_a_phone_from_the_loaders_attributes(
+    browser, live_server, host_site, theme_slug, scheme
+):
+    THEME_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    poll, theme = seeded_poll_and_theme(theme_slug)
+    loader = loader_snippet(live_server.url, poll).replace(
+        "<div data-poll=", f'<div data-theme="{theme_slug}" data-color-scheme="{scheme}" data-poll='
+    )
+    url = host_site.article(f"/themed-{theme_slug}-{scheme}.html", loader)
+    context = browser.new_context(viewport={"width": 375, "height": 812}, is_mobile=True)
+    page = context.new_page()
+    page.goto(url)
+    frame = widget_frame(page)
+    frame.get_by_role("group", name=QUESTION).wait_for()
+    assert f"?theme={theme_slug}&scheme={scheme}" in frame.url
+    shows_theme(frame, theme, scheme)
+    assert fits(frame)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    page.screenshot(path=THEME_SCREENSHOTS / f"{theme_slug}-phone-375-{scheme}.png", full_page=True)
+    frame.get_by_label("What recent turmoil?").check()
+    frame.get_by_role("button", name="Vote").click()
+    frame.get_by_text("Thank you, your vote was counted.").wait_for()
+    assert fits(frame)
+    page.screenshot(
+        path=THEME_SCREENSHOTS / f"{theme_slug}-phone-375-{scheme}-results.png", full_page=True
+    )
+    context.close()
+
+
+@pytest.mark.parametrize(
+    ("head", "shown"),
+    [
+        ('<meta name="color-scheme" content="dark">', "dark"),
+        ("<style>:root{color-scheme:light}</style>", "light"),
+        ('<meta name="color-scheme" content="light dark">', "auto"),
+    ],
+)
+def test_the_loader_follows_the_host_pages_own_color_scheme_when_asked_for_auto(
+    browser, live_server, host_site, head, shown
+):
+    poll, theme = seeded_poll_and_theme("broadsheet")
+    loader = loader_snippet(live_server.url, poll).replace(
+        "<div data-poll=", '<div data-theme="broadsheet" data-color-scheme="auto" data-poll='
+    )
+    url = host_site.article(f"/host-scheme-{shown}.html", loader, head=head)
+    page = browser.new_context(color_scheme="light").new_page()
+    page.goto(url)
+    frame = widget_frame(page)
+    assert f"scheme={shown}" in frame.url
+    shows_theme(frame, theme, "light" if shown == "auto" else shown)
     page.context.close()

@@ -2,12 +2,7 @@
 
 `make test` fetches the checker from the npm registry into .data/ (see the Makefile)."""
 
-import json
-import os
 import re
-import shutil
-import subprocess
-from pathlib import Path
 
 import pytest
 from django.template.loader import render_to_string
@@ -15,55 +10,12 @@ from django.test import Client, RequestFactory
 from django.views.defaults import server_error
 
 from polls.vote_tokens import vote_token_issue
-from tests.conftest import REQUIRE_BROWSER, seed_reader_pages
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def vnu_jar() -> Path:
-    if os.environ.get("VNU_JAR"):
-        jar = Path(os.environ["VNU_JAR"])
-        return jar if jar.is_absolute() else ROOT / jar
-    found = sorted(ROOT.glob(".data/vnu-*/vnu.jar"))
-    return found[-1] if found else ROOT / ".data" / "vnu.jar"
-
-
-@pytest.fixture(scope="module")
-def checker() -> list[str]:
-    jar = vnu_jar()
-    if not jar.exists() or not shutil.which("java"):
-        message = f"The Nu HTML Checker needs Java and {jar} (make test fetches it)"
-        if REQUIRE_BROWSER:
-            pytest.fail(message)
-        pytest.skip(message)
-    return ["java", "-jar", str(jar)]
+from tests.helpers import seed_reader_pages, validation_errors
 
 
 def page_html(client: Client, url: str, method: str = "get", **form) -> str:
     response = getattr(client, method)(url, form, follow=True) if form else client.get(url)
     return response.content.decode()
-
-
-def validation_errors(checker: list[str], pages: dict[str, str], folder: Path) -> dict:
-    files = []
-    for name, html in pages.items():
-        path = folder / f"{name}.html"
-        path.write_text(html)
-        files.append(str(path))
-    run = subprocess.run(
-        [*checker, "--format", "json", "--exit-zero-always", *files],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    errors: dict[str, list[str]] = {}
-    for message in json.loads(run.stderr)["messages"]:
-        if message["type"] in ("error", "non-document-error"):
-            name = Path(message.get("url", "?")).stem
-            errors.setdefault(name, []).append(
-                f"line {message.get('lastLine')}: {message['message']} {message.get('extract', '')}"
-            )
-    return errors
 
 
 @pytest.mark.django_db
@@ -116,6 +68,9 @@ def test_it_finds_no_errors_on_any_page_before_and_after_voting(checker, tmp_pat
     assert "Thank you, your vote was counted." in pages["widget-voted"]
     assert "You have already voted in this poll." in pages["results-refused"]
     assert all(re.search(r"<html lang=\"en\">", html) for html in pages.values())
+    # In an example theme (seeded), its scheme picked by the address.
+    pages["widget-themed"] = page_html(Client(), widget + "?theme=night-desk&scheme=light")
+    assert 'data-scheme="light"' in pages["widget-themed"]
 
     assert validation_errors(checker, pages, tmp_path) == {}
 

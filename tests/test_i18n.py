@@ -10,8 +10,7 @@ from django.test import Client
 
 from polls.models import Ballot
 from polls.vote_tokens import vote_token_issue
-from tests.conftest import make_poll
-from tests.helpers import vote_form
+from tests.helpers import make_poll, vote_form
 
 LOCALE = Path(__file__).resolve().parent.parent / "locale"
 

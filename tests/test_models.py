@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from polls.forms import EmbedVoteForm, VoteForm
 from polls.models import Choice, Poll, PollResults, whole_percentages
-from tests.conftest import make_article, make_poll
+from tests.helpers import make_article, make_poll
 
 pytestmark = pytest.mark.django_db
 

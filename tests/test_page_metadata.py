@@ -6,7 +6,7 @@ from html.parser import HTMLParser
 import pytest
 from django.test import Client
 
-from tests.conftest import seed_reader_pages
+from tests.helpers import seed_reader_pages
 
 
 class PageOutline(HTMLParser):

@@ -5,8 +5,7 @@ from django.test import Client
 from django.urls import reverse
 
 from polls.vote_tokens import vote_token_issue
-from tests.conftest import make_article
-from tests.helpers import vote_form
+from tests.helpers import make_article, vote_form
 
 pytestmark = pytest.mark.django_db
 

@@ -12,9 +12,7 @@ from django.utils import timezone
 
 from polls.models import Choice, Poll
 from polls.voters import EMBED_VOTER_COOKIE
-from tests.conftest import make_article, make_poll
-from tests.helpers import vote_form
-from tests.test_embed import embed_vote
+from tests.helpers import make_article, make_poll, vote
 
 pytestmark = pytest.mark.django_db
 
@@ -30,13 +28,6 @@ def poll_showing(results_shown: str, *, percentages_only: bool = False, **kwargs
     Choice.objects.filter(poll=poll, text="Envoy").update(votes=7)
     Choice.objects.filter(poll=poll, text="NGINX").update(votes=3)
     return poll
-
-
-def vote_on_page(client: Client, poll: Poll, text: str = "Envoy"):
-    choice = poll.choices.get(text=text)
-    return client.post(
-        reverse("polls:vote", args=[poll.slug]), vote_form(poll, choice=choice.pk), follow=True
-    )
 
 
 def every_reader_surface(poll: Poll) -> dict[str, str]:
@@ -55,19 +46,19 @@ def every_reader_surface(poll: Poll) -> dict[str, str]:
         "oembed": Client().get("/oembed", {"url": "http://testserver" + poll.get_absolute_url()}),
     }
     reader = Client()
-    surfaces["results after voting"] = vote_on_page(reader, poll)
+    surfaces["results after voting"] = vote(poll, "Envoy", client=reader, follow=True)
     surfaces["article after voting"] = reader.get(article.get_absolute_url())
-    surfaces["refused second vote"] = vote_on_page(reader, poll, "NGINX")
+    surfaces["refused second vote"] = vote(poll, "NGINX", client=reader, follow=True)
     widget_reader = Client()
-    surfaces["widget vote (no JavaScript)"] = embed_vote(widget_reader, poll)
+    surfaces["widget vote (no JavaScript)"] = vote(poll, "Envoy", client=widget_reader, widget=True)
     json_reader = Client()
-    surfaces["widget vote (JSON)"] = embed_vote(
-        json_reader, poll, "NGINX", headers={"Accept": "application/json"}
+    surfaces["widget vote (JSON)"] = vote(
+        poll, "NGINX", client=json_reader, widget=True, headers={"Accept": "application/json"}
     )
     cookie = surfaces["widget vote (JSON)"]["Set-Cookie"].split(";")[0].split("=", 1)[1]
     json_reader.cookies[EMBED_VOTER_COOKIE] = cookie
-    surfaces["widget vote refused (JSON)"] = embed_vote(
-        json_reader, poll, "Envoy", headers={"Accept": "application/json"}
+    surfaces["widget vote refused (JSON)"] = vote(
+        poll, "Envoy", client=json_reader, widget=True, headers={"Accept": "application/json"}
     )
     # The widget's data-t-* attributes are its script's texts ("{n} votes"), not counts.
     return {
@@ -90,7 +81,7 @@ def test_the_results_json_and_its_etag_do_not_change_with_votes_held_back():
     url = reverse("polls:api_results", args=[poll.slug])
     widget_url = reverse("polls:embed", args=[poll.slug])
     before, widget_before = Client().get(url), Client().get(widget_url)
-    vote_on_page(Client(), poll)
+    vote(poll, "Envoy", client=Client(), follow=True)
     after, widget_after = Client().get(url), Client().get(widget_url)
     assert before["ETag"] == after["ETag"] and widget_before["ETag"] == widget_after["ETag"]
     assert before.content == after.content
@@ -108,7 +99,7 @@ def test_the_widget_does_not_refresh_results_it_may_not_show():
 
 def test_the_results_appear_everywhere_once_the_poll_closes():
     poll = poll_showing(Poll.ResultsShown.AFTER_CLOSE)
-    vote_on_page(Client(), poll)
+    vote(poll, "Envoy", client=Client(), follow=True)
     open_etag = Client().get(reverse("polls:api_results", args=[poll.slug]))["ETag"]
     Poll.objects.filter(pk=poll.pk).update(closes_at=timezone.now() - timedelta(seconds=1))
     results = Client().get(poll.get_results_url()).content.decode()
@@ -138,7 +129,9 @@ def test_percentages_only_the_votes_own_answer_shows_the_shares_every_reader_see
     """Shares moved by one's own vote give the counts away (70/30 becoming 64/36 after a vote
     for Envoy fits only 7/3): the vote's answer shows the shares as every reader sees them."""
     poll = poll_showing(Poll.ResultsShown.AFTER_VOTING, percentages_only=True)
-    answer = embed_vote(Client(), poll, "Envoy", headers={"Accept": "application/json"})
+    answer = vote(
+        poll, "Envoy", client=Client(), widget=True, headers={"Accept": "application/json"}
+    )
     assert answer.status_code == 200 and answer.json()["ok"]
     shares = {c["text"]: c["percent"] for c in answer.json()["choices"]}
     assert shares["Envoy"] == 70 and shares["NGINX"] == 30
@@ -150,7 +143,7 @@ def test_after_voting_shows_the_results_to_voters_only():
     poll = poll_showing(Poll.ResultsShown.AFTER_VOTING)
     form = Client().get(poll.get_absolute_url()).content.decode()
     assert 'type="radio"' in form and "Results so far" not in form
-    results = vote_on_page(Client(), poll).content.decode()
+    results = vote(poll, "Envoy", client=Client(), follow=True).content.decode()
     assert "11 votes in total" in results
 
 

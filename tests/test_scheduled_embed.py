@@ -10,8 +10,7 @@ from django.test import Client
 from django.urls import reverse
 
 from polls.snippets import opening_notice
-from tests.conftest import make_poll
-from tests.test_editor_helpers import editor_client
+from tests.helpers import editor_client, make_poll
 
 pytestmark = pytest.mark.django_db
 

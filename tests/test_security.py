@@ -3,8 +3,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
-from tests.conftest import make_article
-from tests.helpers import manage, vote_form
+from tests.helpers import make_article, manage, vote_form
 
 pytestmark = pytest.mark.django_db
 

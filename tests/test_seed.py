@@ -1,7 +1,7 @@
 import pytest
 from django.core.management import call_command
 
-from polls.models import Article, Ballot, Choice, Poll
+from polls.models import Article, Ballot, Choice, Poll, Theme
 from polls.services import ballot_cast
 
 pytestmark = pytest.mark.django_db
@@ -45,11 +45,21 @@ def test_it_seeds_at_least_six_related_articles_marked_as_demo_content():
 
 def test_running_the_seed_again_keeps_votes_and_changes_nothing(capsys):
     call_command("seed")
-    assert "Demo content: added 1 poll(s) and 8 article(s)." in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Demo content: added 1 poll(s), 8 article(s) and 2 theme(s)." in out
     poll = Poll.objects.get(question=QUESTION)
     ballot_cast(poll=poll, choice=poll.choices.first(), voter_hash="x" * 64)
     call_command("seed")
     assert capsys.readouterr().out == "Demo content: already there, nothing changed.\n"
     assert Poll.objects.count() == 1 and Choice.objects.count() == 4
     assert Article.objects.count() == 8 and Ballot.objects.count() == 1
+    assert Theme.objects.count() == 2
     assert poll.choices.first().votes == 1
+
+
+def test_it_seeds_two_example_themes_one_dark_first_one_serif_that_pass_the_contrast_check():
+    call_command("seed")
+    night, broadsheet = Theme.objects.get(slug="night-desk"), Theme.objects.get(slug="broadsheet")
+    assert night.color_scheme == Theme.Scheme.DARK
+    assert broadsheet.font_stack.startswith("Georgia") and "serif" in broadsheet.font_stack
+    assert night.contrast_failures() == [] and broadsheet.contrast_failures() == []

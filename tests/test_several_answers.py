@@ -7,14 +7,18 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from polls import voters
 from polls.models import Ballot, BallotChoice, Poll
-from polls.services import AlreadyVoted, VoteRefused, ballot_cast
-from tests.conftest import counts, make_poll, snapshot
-from tests.helpers import vote_form
-from tests.test_admin_exports import export, rows
-from tests.test_admin_poll_form import change, refused
-from tests.test_embed import embed_vote
+from polls.services import AlreadyVoted, VoteRefused
+from tests.helpers import (
+    counts,
+    csv_rows,
+    export,
+    make_poll,
+    poll_change,
+    refused,
+    snapshot,
+    vote,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -30,11 +34,6 @@ def ids(poll: Poll, *texts: str) -> list[str]:
     return [str(poll.choices.get(text=text).pk) for text in texts]
 
 
-def cast(poll: Poll, voter: str, *texts: str) -> Ballot:
-    picked = [poll.choices.get(text=text) for text in texts]
-    return ballot_cast(poll=poll, choices=picked, voter_hash=voters.voter_hash(voter))
-
-
 def test_readers_get_check_boxes_and_the_limit_in_words(client):
     poll = several_answers_poll()
     html = client.get(poll.get_absolute_url()).content.decode()
@@ -47,10 +46,7 @@ def test_readers_get_check_boxes_and_the_limit_in_words(client):
 
 def test_a_vote_without_javascript_counts_each_answer_on_one_ballot(client):
     poll = several_answers_poll()
-    response = client.post(
-        reverse("polls:vote", args=[poll.slug]),
-        vote_form(poll, choice=ids(poll, "Envoy", "HAProxy")),
-    )
+    response = vote(poll, "Envoy", "HAProxy", client=client)
     assert response.status_code == 303
     assert counts(poll) == {"Envoy": 1, "NGINX": 0, "HAProxy": 1}
     ballot = Ballot.objects.get()
@@ -65,9 +61,9 @@ def test_a_vote_without_javascript_counts_each_answer_on_one_ballot(client):
 
 def test_percentages_are_shares_of_the_voters():
     poll = several_answers_poll(max_answers=3)
-    cast(poll, "a", "Envoy", "NGINX")
-    cast(poll, "b", "Envoy")
-    cast(poll, "c", "Envoy", "NGINX", "HAProxy")
+    vote(poll, "Envoy", "NGINX", voter="a")
+    vote(poll, "Envoy", voter="b")
+    vote(poll, "Envoy", "NGINX", "HAProxy", voter="c")
     results = Poll.objects.visible_with_choices(poll.slug).results()
     assert results.voters == 3 and results.total == 6
     assert [row.percent for row in results.rows] == [100, 67, 33]
@@ -79,37 +75,30 @@ def test_percentages_are_shares_of_the_voters():
 def test_more_answers_than_allowed_are_refused_and_change_nothing(client):
     poll = several_answers_poll()
     before = snapshot()
-    response = client.post(
-        reverse("polls:vote", args=[poll.slug]),
-        vote_form(poll, choice=ids(poll, "Envoy", "NGINX", "HAProxy")),
-    )
+    response = vote(poll, "Envoy", "NGINX", "HAProxy", client=client)
     assert response.status_code == 400
     assert "Please pick at most 2 answers." in response.content.decode()
-    duplicate = client.post(
-        reverse("polls:vote", args=[poll.slug]), vote_form(poll, choice=ids(poll, "Envoy", "Envoy"))
-    )
+    duplicate = vote(poll, "Envoy", "Envoy", client=client)
     assert duplicate.status_code == 400
     nothing = client.post(reverse("polls:vote", args=[poll.slug]), {})
     assert nothing.status_code == 400
     assert snapshot() == before
     with pytest.raises(VoteRefused):
-        cast(poll, "reader", "Envoy", "NGINX", "HAProxy")
+        vote(poll, "Envoy", "NGINX", "HAProxy", voter="reader")
     assert snapshot() == before
 
 
 def test_a_reader_has_one_ballot_whatever_they_pick():
     poll = several_answers_poll()
-    cast(poll, "reader", "Envoy", "NGINX")
+    vote(poll, "Envoy", "NGINX", voter="reader")
     with pytest.raises(AlreadyVoted):
-        cast(poll, "reader", "HAProxy")
+        vote(poll, "HAProxy", voter="reader")
     assert counts(poll) == {"Envoy": 1, "NGINX": 1, "HAProxy": 0}
     assert Ballot.objects.count() == 1 and BallotChoice.objects.count() == 2
 
 
 def test_one_answer_polls_still_take_one_answer(client, poll):
-    response = client.post(
-        reverse("polls:vote", args=[poll.slug]), vote_form(poll, choice=ids(poll, "Envoy", "NGINX"))
-    )
+    response = vote(poll, "Envoy", "NGINX", client=client)
     assert response.status_code == 400
     assert not Ballot.objects.exists()
 
@@ -117,12 +106,8 @@ def test_one_answer_polls_still_take_one_answer(client, poll):
 def test_the_widget_votes_several_answers_by_script_and_by_form():
     poll = several_answers_poll()
     reader = Client()
-    answer = embed_vote(
-        reader,
-        poll,
-        choice_text=None,
-        choice=ids(poll, "NGINX", "HAProxy"),
-        headers={"Accept": "application/json"},
+    answer = vote(
+        poll, "NGINX", "HAProxy", client=reader, widget=True, headers={"Accept": "application/json"}
     )
     assert answer.status_code == 200
     payload = json.loads(answer.content)
@@ -130,33 +115,40 @@ def test_the_widget_votes_several_answers_by_script_and_by_form():
         int(pk) for pk in ids(poll, "NGINX", "HAProxy")
     )
     assert payload["voters"] == 1
-    page = embed_vote(Client(), poll, choice_text=None, choice=ids(poll, "NGINX"))
+    page = vote(poll, "NGINX", client=Client(), widget=True)
     assert page.status_code == 200 and "of 2 voters" in page.content.decode()
     assert counts(poll) == {"Envoy": 0, "NGINX": 2, "HAProxy": 1}
 
 
 def test_the_ballots_csv_lists_every_answer_of_a_ballot():
     poll = several_answers_poll()
-    cast(poll, "reader", "HAProxy", "Envoy")
-    table = rows(export("admin:polls_poll_ballots_csv", poll))
+    vote(poll, "HAProxy", "Envoy", voter="reader")
+    table = csv_rows(export("admin:polls_poll_ballots_csv", poll))
     assert table[1][2] == "Envoy; HAProxy"
     assert dict(zip(table[0][3:6], table[1][3:6], strict=True)) == {
         "Envoy": "1",
         "NGINX": "0",
         "HAProxy": "1",
     }
-    results = rows(export("admin:polls_poll_results_csv", poll))
-    assert results[1][3:] == ["1", "100", "1"]
+    results = csv_rows(export("admin:polls_poll_results_csv", poll))
+    figures = dict(zip(results[0][3:], results[1][3:], strict=True))
+    assert figures == {
+        "Votes": "1",
+        "Percent": "100",
+        "Voters": "1",
+        "Seen": "0",
+        "Engagement rate (%)": "",  # nobody saw it: no rate
+    }
 
 
 def test_the_answer_mode_cannot_change_once_readers_voted_unless_confirmed():
     poll = several_answers_poll()
-    cast(poll, "reader", "Envoy", "NGINX")
-    response = change(poll, max_answers="1")
+    vote(poll, "Envoy", "NGINX", voter="reader")
+    response = poll_change(poll, max_answers="1")
     assert refused(response, "already voted with up to 2 answers")
     poll.refresh_from_db()
     assert poll.max_answers == 2
-    response = change(poll, max_answers="1", confirm_change_after_voting="on")
+    response = poll_change(poll, max_answers="1", confirm_change_after_voting="on")
     assert response.status_code == 302
     poll.refresh_from_db()
     assert poll.max_answers == 1
@@ -166,7 +158,7 @@ def test_the_answer_mode_cannot_change_once_readers_voted_unless_confirmed():
 
 def test_an_unvoted_poll_changes_its_mode_freely():
     poll = make_poll()
-    assert change(poll, max_answers="3").status_code == 302
+    assert poll_change(poll, max_answers="3").status_code == 302
     poll.refresh_from_db()
     assert poll.max_answers == 3
 

@@ -11,8 +11,7 @@ from django.test import Client
 from django.urls import reverse
 
 from polls.models import Ballot
-from tests.conftest import counts, make_article, make_poll
-from tests.helpers import eventually, vote_form
+from tests.helpers import counts, eventually, make_article, make_poll, vote_form
 
 pytestmark = pytest.mark.django_db
 

@@ -8,8 +8,7 @@ from django.test import Client
 from django.urls import reverse
 
 from polls.models import Ballot, Choice, Poll
-from tests.conftest import make_article, make_poll
-from tests.helpers import vote_form
+from tests.helpers import make_article, make_poll, vote_form
 
 pytestmark = pytest.mark.django_db
 

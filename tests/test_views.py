@@ -1,22 +1,16 @@
 import re
+from datetime import timedelta
 
 import pytest
 from django.conf import settings
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
-from polls.models import Ballot, Choice
-from tests.conftest import counts, make_article, make_poll, snapshot
-from tests.helpers import vote_form
+from polls.models import Ballot, Choice, Poll
+from tests.helpers import counts, make_article, make_poll, snapshot, vote, vote_form
 
 pytestmark = pytest.mark.django_db
-
-
-def vote(client, poll, choice_text=None, **extra):
-    data = vote_form(poll, **extra)
-    if choice_text is not None:
-        data["choice"] = str(poll.choices.get(text=choice_text).pk)
-    return client.post(reverse("polls:vote", args=[poll.slug]), data)
 
 
 def test_it_lists_open_polls_on_the_index_and_closed_ones_in_the_archive(client):
@@ -45,7 +39,7 @@ def test_it_shows_the_poll_as_a_form_with_its_choices_in_order(client, poll):
 
 
 def test_a_vote_redirects_to_the_results_with_the_readers_choice_marked(client, poll):
-    response = vote(client, poll, "NGINX")
+    response = vote(poll, "NGINX", client=client)
     assert response.status_code == 303
     assert response["Location"] == poll.get_results_url()
     assert counts(poll) == {"Envoy": 0, "NGINX": 1, "HAProxy": 0}
@@ -58,7 +52,7 @@ def test_a_vote_redirects_to_the_results_with_the_readers_choice_marked(client, 
 
 
 def test_the_voter_cookie_is_signed_and_the_ballot_stores_only_a_hash(client, poll):
-    vote(client, poll, "Envoy")
+    vote(poll, "Envoy", client=client)
     cookie = client.cookies[settings.VOTER_COOKIE_NAME]
     assert cookie["httponly"] and cookie["samesite"] == "Lax"
     raw_voter_id = cookie.value.split(":")[0]
@@ -67,9 +61,9 @@ def test_the_voter_cookie_is_signed_and_the_ballot_stores_only_a_hash(client, po
 
 
 def test_a_second_vote_is_refused_with_the_results_and_changes_nothing(client, poll):
-    vote(client, poll, "Envoy")
+    vote(poll, "Envoy", client=client)
     before = snapshot()
-    response = vote(client, poll, "HAProxy")
+    response = vote(poll, "HAProxy", client=client)
     assert response.status_code == 409
     html = response.content.decode()
     assert "You have already voted in this poll." in html
@@ -78,7 +72,7 @@ def test_a_second_vote_is_refused_with_the_results_and_changes_nothing(client, p
 
 
 def test_after_voting_the_poll_page_leads_to_the_results(client, poll):
-    vote(client, poll, "Envoy")
+    vote(poll, "Envoy", client=client)
     response = client.get(poll.get_absolute_url())
     assert response.status_code == 302
     assert response["Location"] == poll.get_results_url()
@@ -86,21 +80,21 @@ def test_after_voting_the_poll_page_leads_to_the_results(client, poll):
 
 def test_a_forged_voter_cookie_is_ignored_and_gets_a_fresh_identity(client, poll):
     client.cookies[settings.VOTER_COOKIE_NAME] = "someone-else:forged-signature"
-    assert vote(client, poll, "Envoy").status_code == 303
+    assert vote(poll, "Envoy", client=client).status_code == 303
     assert client.cookies[settings.VOTER_COOKIE_NAME].value != "someone-else:forged-signature"
 
 
 def test_two_readers_each_get_their_vote(client, poll):
     from django.test import Client
 
-    vote(client, poll, "Envoy")
-    vote(Client(), poll, "Envoy")
+    vote(poll, "Envoy", client=client)
+    vote(poll, "Envoy", client=Client())
     assert counts(poll)["Envoy"] == 2
 
 
 def test_voting_from_an_article_records_the_article(client, poll):
     article = make_article("Host article", poll=poll)
-    response = vote(client, poll, "HAProxy", article=article.slug)
+    response = vote(poll, "HAProxy", client=client, article=article.slug)
     assert response.status_code == 303
     assert response["Location"] == f"{article.get_absolute_url()}#poll"
     ballot = Ballot.objects.get()
@@ -114,7 +108,7 @@ def test_the_article_page_shows_its_poll_at_the_top_then_the_results_after_votin
     assert html.index(poll.question) < html.index('class="article__body"')
     assert f'value="{article.slug}"' in html and 'type="radio"' in html
     assert related.title in html and "Related articles" in html
-    vote(client, poll, "Envoy", article=article.slug)
+    vote(poll, "Envoy", client=client, article=article.slug)
     html = client.get(article.get_absolute_url()).content.decode()
     assert 'type="radio"' not in html
     assert "You have voted in this poll." in html and "Your vote" in html
@@ -136,13 +130,13 @@ def test_a_vote_on_an_article_stays_on_it_with_the_results_in_place_of_the_form(
 
 def test_a_refused_vote_on_an_article_stays_on_the_article(client, poll):
     article = make_article("Host article", poll=poll)
-    response = vote(client, poll, article=article.slug)
+    response = vote(poll, client=client, article=article.slug)
     assert response.status_code == 400
     html = response.content.decode()
     assert article.title in html and "Please pick one of the answers before voting." in html
     assert f'value="{article.slug}"' in html
-    vote(client, poll, "Envoy", article=article.slug)
-    response = vote(client, poll, "NGINX", article=article.slug)
+    vote(poll, "Envoy", client=client, article=article.slug)
+    response = vote(poll, "NGINX", client=client, article=article.slug)
     assert response.status_code == 409
     html = response.content.decode()
     assert article.title in html and "You have already voted in this poll." in html
@@ -165,10 +159,21 @@ def test_a_closed_poll_shows_results_only_and_refuses_votes(client):
     assert client.get(poll.get_absolute_url())["Location"] == poll.get_results_url()
     assert "This poll is closed." in client.get(poll.get_results_url()).content.decode()
     before = snapshot()
-    response = vote(client, poll, "Envoy")
+    response = vote(poll, "Envoy", client=client)
     assert response.status_code == 409
     assert "This poll is closed; votes are no longer counted." in response.content.decode()
     assert snapshot() == before
+
+
+def test_a_reader_refused_by_a_closed_poll_still_sees_the_vote_they_cast_before(client):
+    poll = make_poll()
+    assert vote(poll, "NGINX", client=client).status_code == 303
+    Poll.objects.filter(pk=poll.pk).update(closes_at=timezone.now() - timedelta(seconds=1))
+    response = vote(poll, "Envoy", client=client)
+    assert response.status_code == 409
+    page = response.content.decode()
+    assert "This poll is closed; votes are no longer counted." in page
+    assert re.search(r"NGINX <span class=\"poll-result__mine\">Your vote</span>", page)
 
 
 @pytest.mark.parametrize("state", ["draft", "scheduled"])
@@ -177,7 +182,7 @@ def test_readers_cannot_see_or_vote_in_unpublished_polls(client, state):
     article = make_article("Host", poll=poll)
     assert client.get(poll.get_absolute_url()).status_code == 404
     assert client.get(poll.get_results_url()).status_code == 404
-    assert vote(client, poll, "Envoy").status_code == 404
+    assert vote(poll, "Envoy", client=client).status_code == 404
     assert poll.question not in client.get(article.get_absolute_url()).content.decode()
     assert Ballot.objects.count() == 0
 
@@ -204,7 +209,7 @@ def test_bad_votes_get_a_400_with_the_form_and_change_nothing(client, poll, data
 
 
 def test_a_vote_without_a_choice_gets_one_message_at_the_group(client, poll):
-    html = vote(client, poll).content.decode()
+    html = vote(poll, client=client).content.decode()
     fieldset = re.search(r"<fieldset[^>]*>", html).group(0)
     assert 'class="vote-form__choices is-invalid"' in fieldset
     assert 'aria-describedby="id_choice_error"' in fieldset
@@ -228,8 +233,8 @@ def test_a_choice_of_another_poll_is_refused(client, poll):
 def test_an_article_that_does_not_carry_the_poll_is_refused(client, poll):
     stranger = make_article("Stranger")
     before = snapshot()
-    assert vote(client, poll, "Envoy", article=stranger.slug).status_code == 400
-    assert vote(client, poll, "Envoy", article="no such article!").status_code == 400
+    assert vote(poll, "Envoy", client=client, article=stranger.slug).status_code == 400
+    assert vote(poll, "Envoy", client=client, article="no such article!").status_code == 400
     assert snapshot() == before
 
 

@@ -3,7 +3,7 @@ from django.db import connection
 
 from polls.models import Ballot
 from polls.services import AlreadyVoted, PollClosed, VoteRefused, ballot_cast
-from tests.conftest import counts, make_article, make_poll
+from tests.helpers import counts, make_article, make_poll
 
 pytestmark = pytest.mark.django_db
 

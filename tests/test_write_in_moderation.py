@@ -13,9 +13,7 @@ from django.urls import reverse
 from polls import editing, voters
 from polls.models import Ballot, BallotChoice, Choice, WriteInMove
 from polls.services import ballot_cast
-from tests.conftest import counts
-from tests.test_editor_helpers import editor_client, make_editor, vote
-from tests.test_write_ins import write_in, write_in_poll
+from tests.helpers import counts, editor_client, make_editor, vote, write_in_poll
 
 pytestmark = pytest.mark.django_db
 
@@ -35,8 +33,8 @@ def counts_equal_ballots(poll) -> bool:
 
 def test_an_editor_sees_the_pending_write_ins_escaped():
     poll = write_in_poll()
-    write_in(poll, "a", "<script>alert(1)</script> & <b>bold</b>")
-    write_in(poll, "b", "Linkerd")
+    vote(poll, "Other", voter="a", write_in="<script>alert(1)</script> & <b>bold</b>")
+    vote(poll, "Other", voter="b", write_in="Linkerd")
     page = editor_client().get(moderation_url(poll))
     assert page.status_code == 200
     html = page.content.decode()
@@ -49,7 +47,10 @@ def test_an_editor_sees_the_pending_write_ins_escaped():
 
 def test_an_editor_approves_and_rejects():
     poll = write_in_poll()
-    keep, drop = write_in(poll, "a", "Linkerd"), write_in(poll, "b", "spam spam")
+    keep, drop = (
+        vote(poll, "Other", voter="a", write_in="Linkerd"),
+        vote(poll, "Other", voter="b", write_in="spam spam"),
+    )
     client = editor_client()
     response = client.post(moderation_url(poll), {"action": "approve", "ballot": [keep.pk]})
     assert response.status_code == 303
@@ -65,8 +66,11 @@ def test_an_editor_approves_and_rejects():
 
 def test_merging_moves_the_votes_exactly_and_records_the_move():
     poll = write_in_poll()
-    ballots = [write_in(poll, f"v{n}", text) for n, text in enumerate(["linkerd", "Linkerd 2"])]
-    untouched = write_in(poll, "v9", "Consul")
+    ballots = [
+        vote(poll, "Other", voter=f"v{n}", write_in=text)
+        for n, text in enumerate(["linkerd", "Linkerd 2"])
+    ]
+    untouched = vote(poll, "Other", voter="v9", write_in="Consul")
     client = editor_client()
     response = client.post(
         moderation_url(poll),
@@ -94,7 +98,7 @@ def test_merging_moves_the_votes_exactly_and_records_the_move():
 
 def test_merging_twice_moves_nothing_the_second_time():
     poll = write_in_poll()
-    ballot = write_in(poll, "a", "Linkerd")
+    ballot = vote(poll, "Other", voter="a", write_in="Linkerd")
     editor = make_editor()
     editing.write_ins_merge(poll=poll, ballot_ids=[ballot.pk], text="Linkerd", editor=editor)
     with pytest.raises(editing.EditRefused):
@@ -104,7 +108,10 @@ def test_merging_twice_moves_nothing_the_second_time():
 
 def test_a_merge_is_shown_for_confirmation_first_and_changes_nothing_until_confirmed():
     poll = write_in_poll()
-    ballots = [write_in(poll, "a", "linkerd"), write_in(poll, "b", "Linkerd 2")]
+    ballots = [
+        vote(poll, "Other", voter="a", write_in="linkerd"),
+        vote(poll, "Other", voter="b", write_in="Linkerd 2"),
+    ]
     client = editor_client()
     form = {"action": "merge", "ballot": [b.pk for b in ballots], "choice_text": " Linkerd "}
     page = client.post(moderation_url(poll), form)
@@ -123,8 +130,11 @@ def test_a_merge_is_shown_for_confirmation_first_and_changes_nothing_until_confi
 
 def test_write_ins_merge_into_an_existing_choice():
     poll = write_in_poll()
-    ballots = [write_in(poll, "a", "envoy"), write_in(poll, "b", "Envoy proxy")]
-    vote(poll, "Envoy", "c")
+    ballots = [
+        vote(poll, "Other", voter="a", write_in="envoy"),
+        vote(poll, "Other", voter="b", write_in="Envoy proxy"),
+    ]
+    vote(poll, "Envoy", voter="c")
     client = editor_client()
     form = {"action": "merge", "ballot": [b.pk for b in ballots], "choice_text": " ENVOY "}
     html = client.post(moderation_url(poll), form).content.decode()
@@ -146,8 +156,8 @@ def test_write_ins_merge_into_an_existing_choice():
 
 def test_a_reader_who_picked_the_choice_and_wrote_it_in_keeps_one_vote_for_it():
     poll = write_in_poll(max_answers=2)
-    both = write_in(poll, "a", "Envoy!", "Envoy")
-    only = write_in(poll, "b", "envoy", "NGINX")
+    both = vote(poll, "Envoy", "Other", voter="a", write_in="Envoy!")
+    only = vote(poll, "NGINX", "Other", voter="b", write_in="envoy")
     editing.write_ins_merge(
         poll=poll, ballot_ids=[both.pk, only.pk], text="Envoy", editor=make_editor()
     )
@@ -159,7 +169,7 @@ def test_a_reader_who_picked_the_choice_and_wrote_it_in_keeps_one_vote_for_it():
 
 def test_merging_into_the_write_in_choice_itself_is_refused_in_words():
     poll = write_in_poll()
-    ballot = write_in(poll, "a", "other")
+    ballot = vote(poll, "Other", voter="a", write_in="other")
     response = editor_client().post(
         moderation_url(poll),
         {"action": "merge", "ballot": [ballot.pk], "choice_text": "other"},
@@ -171,7 +181,7 @@ def test_merging_into_the_write_in_choice_itself_is_refused_in_words():
 
 def test_merging_in_a_poll_with_several_answers_moves_the_picks():
     poll = write_in_poll(max_answers=2)
-    ballot = write_in(poll, "a", "Linkerd", "Envoy")
+    ballot = vote(poll, "Envoy", "Other", voter="a", write_in="Linkerd")
     editing.write_ins_merge(poll=poll, ballot_ids=[ballot.pk], text="Linkerd", editor=make_editor())
     assert counts(poll) == {"Envoy": 1, "NGINX": 0, "Linkerd": 1, "Other": 0}
     assert Ballot.objects.get().answer_text == "Envoy, Linkerd"
@@ -180,7 +190,7 @@ def test_merging_in_a_poll_with_several_answers_moves_the_picks():
 
 def test_only_editors_moderate_and_ballots_stay_read_only():
     poll = write_in_poll()
-    ballot = write_in(poll, "a", "Linkerd")
+    ballot = vote(poll, "Other", voter="a", write_in="Linkerd")
     viewer = User.objects.create_user("viewer", password="x", is_staff=True)
     client = Client()
     client.force_login(viewer)
@@ -201,7 +211,7 @@ def test_only_editors_moderate_and_ballots_stay_read_only():
 def test_readers_write_in_while_an_editor_merges_and_counts_stay_exact():
     poll = write_in_poll()
     other = poll.choices.get(text="Other")
-    first = [write_in(poll, f"early-{n}", "Linkerd") for n in range(20)]
+    first = [vote(poll, "Other", voter=f"early-{n}", write_in="Linkerd") for n in range(20)]
     # A plain account: this test's database is flushed, the editors' group with it.
     editor = User.objects.create_user("editor")
     start = threading.Event()
@@ -251,7 +261,7 @@ def test_readers_write_in_while_an_editor_merges_and_counts_stay_exact():
 )
 def test_a_near_duplicate_merges_into_the_choice_it_looks_like(typed):
     poll = write_in_poll()
-    ballot = write_in(poll, "a", typed)
+    ballot = vote(poll, "Other", voter="a", write_in=typed)
     move = editing.write_ins_merge(
         poll=poll, ballot_ids=[ballot.pk], text=typed, editor=make_editor()
     )

@@ -9,42 +9,18 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from polls import voters
 from polls.forms import write_in_cleaned
 from polls.models import Ballot, Choice, Poll
 from polls.services import VoteRefused, ballot_cast
-from tests.conftest import counts, make_poll, snapshot
-from tests.helpers import vote_form
-from tests.test_embed import embed_vote
+from tests.helpers import counts, snapshot, vote, vote_form, write_in_poll
 
 pytestmark = pytest.mark.django_db
 
 SECRET = "Linkerd, self-hosted"
 
 
-def write_in_poll(max_answers: int = 1, **kwargs) -> Poll:
-    poll = make_poll(choices=("Envoy", "NGINX"), **kwargs)
-    Choice.objects.create(poll=poll, text="Other", position=3, is_write_in=True, stays_last=True)
-    if max_answers > 1:
-        poll.max_answers = max_answers
-        poll.save()
-    return poll
-
-
 def choice_id(poll: Poll, text: str) -> str:
     return str(poll.choices.get(text=text).pk)
-
-
-def vote(client: Client, poll: Poll, *texts: str, **fields):
-    data = vote_form(poll, choice=[choice_id(poll, text) for text in texts], **fields)
-    return client.post(reverse("polls:vote", args=[poll.slug]), data)
-
-
-def write_in(poll: Poll, voter: str, text: str, *also: str) -> Ballot:
-    picked = [poll.choices.get(text=t) for t in (*also, "Other")]
-    return ballot_cast(
-        poll=poll, choices=picked, voter_hash=voters.voter_hash(voter), write_in=text
-    )
 
 
 def test_the_poll_page_has_a_labelled_box_under_other(client):
@@ -64,7 +40,7 @@ def test_a_poll_without_a_write_in_choice_has_no_box(client, poll):
 
 def test_a_write_in_counts_for_other_and_is_stored_pending(client):
     poll = write_in_poll()
-    response = vote(client, poll, "Other", write_in=f"  {SECRET}\n")
+    response = vote(poll, "Other", client=client, write_in=f"  {SECRET}\n")
     assert response.status_code == 303
     assert counts(poll) == {"Envoy": 0, "NGINX": 0, "Other": 1}
     ballot = Ballot.objects.get()
@@ -74,27 +50,27 @@ def test_a_write_in_counts_for_other_and_is_stored_pending(client):
 
 def test_without_javascript_typing_an_answer_picks_other(client):
     poll = write_in_poll()
-    assert vote(client, poll, write_in=SECRET).status_code == 303
+    assert vote(poll, client=client, write_in=SECRET).status_code == 303
     assert Ballot.objects.get().choice.text == "Other"
 
 
 def test_other_without_text_is_a_plain_vote(client):
     poll = write_in_poll()
-    assert vote(client, poll, "Other", write_in="   ").status_code == 303
+    assert vote(poll, "Other", client=client, write_in="   ").status_code == 303
     assert (Ballot.objects.get().write_in, Ballot.objects.get().write_in_status) == ("", "")
 
 
 def test_a_write_in_with_another_choice_is_refused_in_words(client):
     poll = write_in_poll()
     before = snapshot()
-    response = vote(client, poll, "Envoy", write_in=SECRET)
+    response = vote(poll, "Envoy", client=client, write_in=SECRET)
     assert response.status_code == 400
     assert "Your own answer counts only with “Other” picked." in response.content.decode()
     assert snapshot() == before
 
 
 def test_a_write_in_to_a_poll_without_one_is_refused(client, poll):
-    response = vote(client, poll, "Envoy", write_in=SECRET)
+    response = vote(poll, "Envoy", client=client, write_in=SECRET)
     assert response.status_code == 400
     assert "This poll takes no written answers." in response.content.decode()
     assert not Ballot.objects.exists()
@@ -123,7 +99,7 @@ def test_a_single_answer_write_in_is_still_one_statement(django_assert_num_queri
 
 def test_several_answers_take_a_write_in_with_other_picks(client):
     poll = write_in_poll(max_answers=2)
-    response = vote(client, poll, "Envoy", "Other", write_in=SECRET)
+    response = vote(poll, "Envoy", "Other", client=client, write_in=SECRET)
     assert response.status_code == 303
     assert counts(poll) == {"Envoy": 1, "NGINX": 0, "Other": 1}
     ballot = Ballot.objects.get()
@@ -134,21 +110,31 @@ def test_the_widget_takes_a_write_in_by_fetch_and_by_form(client):
     poll = write_in_poll()
     html = client.get(reverse("polls:embed", args=[poll.slug])).content.decode()
     assert 'class="widget__write-in-label">Other: your own answer</label>' in html
-    answer = embed_vote(
-        Client(), poll, "Other", write_in=SECRET, headers={"Accept": "application/json"}
+    answer = vote(
+        poll,
+        "Other",
+        client=Client(),
+        widget=True,
+        write_in=SECRET,
+        headers={"Accept": "application/json"},
     )
     assert answer.status_code == 200
     assert json.loads(answer.content)["voted_choices"] == [int(choice_id(poll, "Other"))]
     assert SECRET not in answer.content.decode()
-    assert embed_vote(Client(), poll, "Other", write_in="Consul").status_code == 200
+    assert vote(poll, "Other", client=Client(), widget=True, write_in="Consul").status_code == 200
     assert sorted(Ballot.objects.values_list("write_in", flat=True)) == ["Consul", SECRET]
     assert counts(poll)["Other"] == 2
 
 
 def test_the_widget_refuses_an_overlong_write_in_with_a_400():
     poll = write_in_poll()
-    response = embed_vote(
-        Client(), poll, "Other", write_in="x" * 101, headers={"Accept": "application/json"}
+    response = vote(
+        poll,
+        "Other",
+        client=Client(),
+        widget=True,
+        write_in="x" * 101,
+        headers={"Accept": "application/json"},
     )
     assert response.status_code == 400
     assert "at most 100 characters" in json.loads(response.content)["message"]
@@ -157,8 +143,8 @@ def test_the_widget_refuses_an_overlong_write_in_with_a_400():
 
 def test_write_ins_are_never_shown_publicly(client):
     poll = write_in_poll()
-    write_in(poll, "a", SECRET)
-    ballot = write_in(poll, "b", "Approved but private")
+    vote(poll, "Other", voter="a", write_in=SECRET)
+    ballot = vote(poll, "Other", voter="b", write_in="Approved but private")
     Ballot.objects.filter(pk=ballot.pk).update(write_in_status="approved")
     reader = Client()
     pages = [
@@ -174,7 +160,7 @@ def test_write_ins_are_never_shown_publicly(client):
     assert "Other" in pages[0].content.decode()
     # The voter's own results page neither: the text stays with the editors.
     voter = Client()
-    vote(voter, poll, "Other", write_in="Mine only")
+    vote(poll, "Other", client=voter, write_in="Mine only")
     page = voter.get(poll.get_results_url()).content.decode()
     assert "Mine only" not in page and "Your vote" in page
 

@@ -3,19 +3,13 @@ sandboxed frame (no forms, no cookies, no origin), where it votes by fetch."""
 
 import pytest
 
-from polls.models import Ballot, Choice
+from polls.models import Ballot
 from tests.cms_hosts import widget_frame, wordpress_host
-from tests.conftest import make_poll
+from tests.helpers import write_in_poll
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 QUESTION = "Which proxy do you run at the edge?"
-
-
-def write_in_poll():
-    poll = make_poll(QUESTION, ("Envoy", "NGINX"))
-    Choice.objects.create(poll=poll, text="Other", position=3, is_write_in=True, stays_last=True)
-    return poll
 
 
 def test_without_javascript_a_reader_writes_in_on_our_page(browser, live_server):

@@ -8,11 +8,23 @@ connection health check that starts each one, would hang for the whole outage.
 
 import psycopg
 from django.conf import settings
+from django.db import OperationalError
 from django.db.backends.postgresql import base
+
+from pollsite import embedded_postgres
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
     answer_timeout: float = 0
+
+    def get_connection_params(self) -> dict:
+        if self.settings_dict.get("EMBEDDED_DATA_DIR") and not self.settings_dict["PORT"]:
+            # No DATABASE_URL: the embedded server starts with this process's first connection.
+            try:
+                embedded_postgres.started(self.settings_dict)
+            except Exception as error:  # pgserver's own errors: as any failure to connect
+                raise OperationalError(f"could not start: {error}") from error
+        return super().get_connection_params()
 
     def get_new_connection(self, conn_params):
         connection = super().get_new_connection(conn_params)

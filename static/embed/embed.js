@@ -3,12 +3,36 @@
 // iframes of our oEmbed html, pasted as is by CMSs such as Ghost). The link inside the div is
 // what readers get where this script cannot run.
 // Paste: <div data-poll="SLUG"><a href="POLL URL">QUESTION</a></div><script src="https://POLLS-SITE/embed.js" async></script>
+// A theme and colour scheme (light, dark or auto) go on the div or on the script:
+// data-theme="NAME" data-color-scheme="auto". With auto, the widget takes the scheme the host
+// page declares (its CSS color-scheme or <meta name="color-scheme">) when it declares one only,
+// else the reader's setting.
 (function () {
   "use strict";
   var script = document.currentScript;
   if (!script) return;
   var origin = new URL(script.src, location.href).origin;
   var widgetPath = /^\/polls\/[-a-zA-Z0-9_]+\/embed\/$/;
+
+  function hostScheme() {
+    var declared = getComputedStyle(document.documentElement).colorScheme || "";
+    var meta = document.querySelector('meta[name="color-scheme"]');
+    if (!/light|dark/.test(declared) && meta) declared = meta.content;
+    var light = /light/.test(declared), dark = /dark/.test(declared);
+    return light === dark ? "auto" : dark ? "dark" : "light";
+  }
+
+  // ?theme=…&scheme=… for a slot's widget: what the publisher wrote on the div or the script.
+  function look(slot) {
+    var asked = new URLSearchParams();
+    function attribute(name) { return slot.getAttribute(name) || script.getAttribute(name) || ""; }
+    var theme = attribute("data-theme"), scheme = attribute("data-color-scheme");
+    if (/^[-a-zA-Z0-9_]{1,60}$/.test(theme)) asked.set("theme", theme);
+    if (scheme === "auto") scheme = hostScheme();
+    if (/^(light|dark|auto)$/.test(scheme)) asked.set("scheme", scheme);
+    var query = asked.toString();
+    return query ? "?" + query : "";
+  }
 
   function isWidget(iframe) {
     try {
@@ -33,12 +57,13 @@
       if (!/^[-a-zA-Z0-9_]+$/.test(slug)) return;
       slot.setAttribute("data-poll-mounted", "");
       var iframe = document.createElement("iframe");
-      iframe.src = origin + "/polls/" + slug + "/embed/#host=" +
+      iframe.src = origin + "/polls/" + slug + "/embed/" + look(slot) + "#host=" +
         encodeURIComponent(location.origin + location.pathname);
       // The fallback link names the poll; the widget sends its full title once loaded.
       var question = slot.textContent.trim();
       iframe.title = question ? "Reader poll: " + question : "Reader poll";
       iframe.setAttribute("scrolling", "no");
+      iframe.allow = "web-share";  // the reader's share sheet, after their vote
       iframe.style.cssText = "display:block;border:0;width:100%;max-width:640px;height:420px;overflow:hidden";
       slot.replaceChildren(iframe);
       adopt(iframe);

@@ -85,6 +85,27 @@
     } catch (e) { return null; }
   }
 
+  // Seen (polls/engagement.py): once per page view, when half the poll has been on screen for
+  // a second in a visible tab, not while prerendered. No cookie, no identifier: just the page.
+  var seenUrl = root.getAttribute("data-seen-url"), onScreen = false, seenTimer;
+  function seenLater() {
+    clearTimeout(seenTimer);
+    if (!seenUrl || !onScreen || document.visibilityState !== "visible" || document.prerendering) return;
+    seenTimer = setTimeout(function () {
+      var host = hostPage() || { origin: "", path: "" };
+      navigator.sendBeacon(seenUrl, new URLSearchParams({ source: "embed", host_origin: host.origin, host_path: host.path }));
+      seenUrl = null;
+    }, 1000);
+  }
+  if (seenUrl && "IntersectionObserver" in window && navigator.sendBeacon) {
+    new IntersectionObserver(function (entries) {
+      onScreen = entries[entries.length - 1].intersectionRatio >= 0.5;
+      seenLater();
+    }, { threshold: 0.5 }).observe(root);
+    document.addEventListener("visibilitychange", seenLater);
+    document.addEventListener("prerenderingchange", seenLater);
+  }
+
   // The reader's language, from data-t-*: "one|several", {n} the number.
   function text(name, n) {
     var f = root.getAttribute("data-t-" + name).split("|");
@@ -201,7 +222,6 @@
   }
   var tokenUrl = root.getAttribute("data-token-url");
   function freshToken() {
-    // The token in a CDN-cached copy may be shared with other readers.
     return postForm(tokenUrl).then(function (body) {
       if (body.token) form.elements.token.value = body.token;
       return body;
@@ -305,8 +325,8 @@
     var send = function () {
       var button = form.querySelector("[data-vote]");
       button.disabled = true;
+      // The page carries no token: every reader's copy is the same (a CDN's, too).
       freshToken()
-        .catch(function () { /* the page's own token is still there */ })
         .then(function () { return postForm(form.action, new URLSearchParams(new FormData(form))); })
         .then(function (answer) {
           update(answer);
@@ -331,6 +351,19 @@
     var writeIn = form.querySelector("[data-write-in-for]");
     if (writeIn) writeIn.addEventListener("input", function () {
       document.getElementById(writeIn.getAttribute("data-write-in-for")).checked = true;
+    });
+  }
+
+  // Sharing: the browser's share sheet where the host lets the frame use it (embed.js does);
+  // else the link opens the share links on our results page.
+  var shareLink = root.querySelector("[data-share]");
+  var policy = document.featurePolicy;
+  if (shareLink && navigator.share && (!policy || policy.allowsFeature("web-share"))) {
+    shareLink.addEventListener("click", function (event) {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+      navigator.share({ title: document.title, url: shareLink.getAttribute("data-share") })
+        .catch(function () { /* dismissed */ });
     });
   }
 

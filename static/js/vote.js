@@ -66,4 +66,24 @@
       });
     });
   });
+  // Seen (polls/engagement.py): once per page view, when half the poll has been on screen for
+  // a second in a visible tab, not while prerendered. No cookie, no identifier: just the page.
+  Array.prototype.forEach.call(document.querySelectorAll("[data-seen-url]"), function (box) {
+    if (!("IntersectionObserver" in window) || !navigator.sendBeacon) return;
+    var onScreen = false, sent = false, timer;
+    function later() {
+      clearTimeout(timer);
+      if (sent || !onScreen || document.visibilityState !== "visible" || document.prerendering) return;
+      timer = setTimeout(function () {
+        sent = true;
+        navigator.sendBeacon(box.getAttribute("data-seen-url"), new URLSearchParams(box.getAttribute("data-seen")));
+      }, 1000);
+    }
+    new IntersectionObserver(function (entries) {
+      onScreen = entries[entries.length - 1].intersectionRatio >= 0.5;
+      later();
+    }, { threshold: 0.5 }).observe(box);
+    document.addEventListener("visibilitychange", later);
+    document.addEventListener("prerenderingchange", later);
+  });
 })();

@@ -5,15 +5,16 @@ from pathlib import Path
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from polls.models import Article, Choice, Poll, Topic
+from polls.models import Article, Choice, Poll, Theme, Topic
 
 DEMO_CONTENT = Path(__file__).resolve().parents[2] / "demo_content.json"
 
 
 class Command(BaseCommand):
     help = (
-        "Create the seeded poll and the demo articles where they are missing. Safe to run again:"
-        " existing polls, votes and editors' changes are left alone."
+        "Create the seeded poll, the demo articles and the example themes where they are"
+        " missing. Safe to run again: existing polls, votes, themes and editors' changes are left"
+        " alone."
     )
 
     @transaction.atomic
@@ -61,9 +62,17 @@ class Command(BaseCommand):
                 Article.objects.get(slug=seeded["slug"]).pinned_related.set(
                     Article.objects.filter(slug__in=seeded["pinned_related"])
                 )
-        if new_polls or new_articles:
+        new_themes = 0
+        for seeded in content["themes"]:
+            fields = {name: value for name, value in seeded.items() if name != "note"}
+            theme = Theme(**fields)
+            theme.full_clean(validate_unique=False)  # the example themes pass the contrast check
+            _, created = Theme.objects.get_or_create(slug=theme.slug, defaults=fields)
+            new_themes += created
+        if new_polls or new_articles or new_themes:
             self.stdout.write(
-                f"Demo content: added {new_polls} poll(s) and {len(new_articles)} article(s)."
+                f"Demo content: added {new_polls} poll(s), {len(new_articles)} article(s)"
+                f" and {new_themes} theme(s)."
             )
         else:
             self.stdout.write("Demo content: already there, nothing changed.")
