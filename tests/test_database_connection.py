@@ -70,8 +70,9 @@ def test_a_query_left_unanswered_ends_at_the_answer_timeout_and_closes_its_conne
     try:
         unanswered = pytest.raises(OperationalError, match=r"did not answer within 0\.2 s")
         with unanswered, connection.cursor() as cursor:
-            cursor.execute("SELECT pg_sleep(3)")
-        assert time.monotonic() - asked < 2
+            cursor.execute("SELECT pg_sleep(20)")
+        # Given up long before the statement could have ended; a loaded machine may be slow.
+        assert time.monotonic() - asked < 10
         assert connection.connection.closed
     finally:
         connection.close()

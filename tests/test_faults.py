@@ -301,23 +301,36 @@ def test_a_frozen_database_gives_quick_503s_then_recovers(site):
     for pid in frozen:
         os.kill(pid, signal.SIGSTOP)
     stop_started = burst.now()
+    health: dict[str, float] = {}
+
+    def ask_health() -> None:
+        asked = burst.now()
+        health["status"] = site.get("/healthz/db")
+        health["answered"] = burst.now()
+        health["seconds"] = health["answered"] - asked
+
+    asker = threading.Thread(target=ask_health)
     try:
         time.sleep(1)
-        asked = time.monotonic()
-        health = site.get("/healthz/db")
-        health_seconds = time.monotonic() - asked
-        time.sleep(6)
+        asker.start()
+        # The database stays frozen until the health check has answered (or for 40 s, past the
+        # client's own 30 s limit), and for at least 8 s in all. On a loaded machine the check
+        # may wait its turn behind the voters' threads; how long is not the point here.
+        asker.join(timeout=40)
+        time.sleep(max(0.0, stop_started + 8 - burst.now()))
     finally:
         for pid in reversed(frozen):
             os.kill(pid, signal.SIGCONT)
     stop_ended = burst.now()
+    asker.join(timeout=40)
     time.sleep(4)
     burst.stop()
 
-    assert health == 503
-    # It answered while the database was still frozen (about 1 s on an idle machine: see the
-    # README), not when the stop ended; no speed is asserted here.
-    assert health_seconds < 5, f"/healthz/db took {health_seconds:.1f} s"
+    # It answered 503 while the database was still frozen (about 1 s on an idle machine: see
+    # the README), not once the stop ended.
+    assert health.get("status") == 503, health
+    assert health["answered"] < stop_ended, "/healthz/db answered only after the stop"
+    health_seconds = health["seconds"]
     statuses = Counter(status for _, _, status, _, _ in burst.outcomes)
     assert set(statuses) <= {200, 503}, statuses
     # Votes sent during the stop were answered within seconds, not when it ended; those the
