@@ -25,6 +25,10 @@ keepalive = int(os.environ.get("KEEP_ALIVE", "0"))
 preload_app = True
 # "-" logs requests to stdout; ACCESS_LOG=off turns the access log off (benchmarks).
 accesslog = None if os.environ.get("ACCESS_LOG") == "off" else os.environ.get("ACCESS_LOG", "-")
+# gunicorn's default line starts with the client's address (or the X-Forwarded-For it trusts)
+# and carries the Referer, the article a reader came from. We store no reader's address, and a
+# log that Docker or journald keeps is stored: the line says what was asked and how it went.
+access_log_format = '%(t)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 # gunicorn's control socket (for gunicornc) sits at one path per user, shared by every checkout
 # on the machine; nothing here uses it.

@@ -117,6 +117,31 @@ def test_a_busy_port_names_bind(tmp_path):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_the_access_log_names_no_reader_address_and_no_referring_page(tmp_path):
+    port = free_port()
+    server = gunicorn(f"127.0.0.1:{port}", tmp_path, WEB_CONCURRENCY="1")
+    try:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/healthz",
+            # From the trusted proxy (127.0.0.1): gunicorn's default line would log this address.
+            headers={"X-Forwarded-For": "203.0.113.9", "Referer": "https://news.example/secret"},
+        )
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(request, timeout=1).read()
+                break
+            except OSError:
+                time.sleep(0.1)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        output, _ = server.communicate(timeout=120)
+    logged = [line for line in output.splitlines() if '"GET /healthz HTTP/1.1" 200' in line]
+    assert logged, output
+    assert "203.0.113.9" not in output and "news.example" not in output
+    assert not any(line.startswith("127.0.0.1") for line in logged), logged
+
+
+@pytest.mark.django_db(transaction=True)
 def test_ctrl_c_stops_every_worker_without_waiting_for_idle_connections(tmp_path):
     port = free_port()
     # Many threads: each connection a worker accepts while Ctrl-C lands may start one, which
