@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db.models.signals import pre_save
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 
 from polls.rate_limit import address_hash, client_address
 
@@ -41,6 +42,16 @@ def access_attempt_forget_the_form(instance: AccessAttempt, **kwargs) -> None:
     attacker adds. The throttle needs neither, and axes has no setting to leave them out."""
     instance.get_data = ""
     instance.post_data = ""
+
+
+def expired_attempts_forget() -> int:
+    """Delete the failed sign-ins whose cool-off has passed; returns how many.
+
+    Axes deletes them itself only at the next sign-in, sign-out or failure, which may never
+    come: the username someone typed would stay for good. Each worker's upkeep runs this."""
+    threshold = timezone.now() - settings.AXES_COOLOFF_TIME
+    deleted, _ = AccessAttempt.objects.filter(attempt_time__lte=threshold).delete()
+    return deleted
 
 
 def lockout_page(view):

@@ -2,6 +2,8 @@
 
 - The rate limit's log: networks quiet for a whole window are dropped once a minute. Every
   worker runs it; a trim finds little when another worker trimmed just before.
+- The admin's failed sign-ins whose cool-off has passed, deleted once a minute
+  (polls/sign_in_throttle.py).
 - The seen counts (polls/engagement.py): what the worker's readers saw, written every
   SEEN_FLUSH_SECONDS.
 
@@ -16,7 +18,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.db import connection
 
-from polls import engagement, rate_limit
+from polls import engagement, rate_limit, sign_in_throttle
 
 UPKEEP_SECONDS = 60
 
@@ -43,4 +45,5 @@ def run_every(seconds: float, job: Callable[[], object], name: str) -> threading
 def start_upkeep() -> None:
     """This worker's periodic jobs (gunicorn starts them in each worker)."""
     run_every(UPKEEP_SECONDS, rate_limit.quiet_networks_trim, "rate-limit-trim")
+    run_every(UPKEEP_SECONDS, sign_in_throttle.expired_attempts_forget, "sign-in-attempts-trim")
     run_every(settings.SEEN_FLUSH_SECONDS, engagement.tally.flush, "seen-flush")

@@ -1,6 +1,7 @@
 """Admin sign-in is throttled (django-axes, attempts stored in PostgreSQL)."""
 
 import ipaddress
+from datetime import timedelta
 
 import pytest
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
@@ -8,8 +9,9 @@ from django.conf import settings
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
-from polls.sign_in_throttle import address_stand_in
+from polls.sign_in_throttle import address_stand_in, expired_attempts_forget
 from tests.helpers import EDITOR_PASSWORD, make_editor
 
 pytestmark = pytest.mark.django_db
@@ -217,3 +219,13 @@ def test_an_access_log_an_operator_turns_on_keeps_no_address(settings):
     assert sign_in(Client(REMOTE_ADDR="203.0.113.71"), EDITOR_PASSWORD).status_code == 302
     assert AccessLog.objects.get().username == "editor"
     assert "203.0.113" not in axes_rows()
+
+
+def test_the_upkeep_deletes_failed_sign_ins_once_their_cool_off_has_passed():
+    """Without a later sign-in anywhere, axes would keep the typed username for good."""
+    for username in ("typed-long-ago", "typed-just-now"):
+        assert sign_in(Client(), "wrong", username=username).status_code == 200
+    cool_off_ended = timezone.now() - settings.AXES_COOLOFF_TIME - timedelta(seconds=1)
+    AccessAttempt.objects.filter(username="typed-long-ago").update(attempt_time=cool_off_ended)
+    assert expired_attempts_forget() == 1
+    assert list(AccessAttempt.objects.values_list("username", flat=True)) == ["typed-just-now"]
