@@ -1,11 +1,13 @@
 """Where a request's CPU goes under load: PostgreSQL, the gunicorn workers, and wrk.
 
-Not a test: figures for people. Starts the site as bench/run.py does (2 gthread workers), warms
-an endpoint up, then drives it for a few seconds and reads the CPU time each side used: the
-embedded PostgreSQL's processes and gunicorn's from /proc (Linux), wrk's as this process's
+Not a test: figures for people. Starts the site as bench/run.py does (2 gthread workers), and
+the Django tutorial's app where a tutorial row is named, warms an endpoint up, then drives it for
+a few seconds and reads the CPU time each side used: the embedded PostgreSQL's processes (both
+apps' databases live in it) and the app's gunicorn from /proc (Linux), wrk's as this process's
 child. Needs the embedded PostgreSQL (DATABASE_URL unset).
 
     DATA_DIR=/tmp/bench-mine .venv/bin/python bench/cpu_shares.py vote_spread_many vote_hot
+    .venv/bin/python bench/cpu_shares.py vote_spread tutorial_vote vote_spread tutorial_vote
 """
 
 import argparse
@@ -49,6 +51,13 @@ def cpu_ticks(server_pid: int) -> dict[str, int]:
     return ticks
 
 
+def machine_ticks() -> tuple[int, int]:
+    """Busy and idle (idle + iowait) clock ticks of the whole machine (/proc/stat)."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return sum(fields) - idle, idle
+
+
 def children_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -58,6 +67,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("endpoints", nargs="+", help="names from bench/run.py, e.g. vote_hot")
     parser.add_argument("--seconds", type=int, default=6)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"])
+    parser.add_argument(
+        "--threads", type=int, default=run.GTHREAD_THREADS, help="per gthread worker"
+    )
     args = parser.parse_args()
     if os.environ.get("DATABASE_URL"):
         sys.exit("needs the embedded PostgreSQL: unset DATABASE_URL")
@@ -65,18 +79,29 @@ def main() -> None:
     run.store_ballots(poll, run.BALLOT_LEVELS[0])
     known = {endpoint.name: endpoint for endpoint in run.endpoints(poll.slug)}
     hertz = os.sysconf("SC_CLK_TCK")
-    server = run.start_server(run.Config("gthread", 2))
+    run.GTHREAD_THREADS = args.threads
+    server = run.start_server(run.Config(args.worker_class, args.workers))
+    print(f"pollsite: {run.Config(args.worker_class, args.workers).label}")
+    tutorial = None
     try:
+        if any(known[name].tutorial for name in args.endpoints):
+            tutorial = run.start_tutorial()
         for name in args.endpoints:
             endpoint = known[name]
-            run.measure(poll, server, endpoint, 1, run.MAX_VOTE_RPS)
-            before, wrk_before, started = cpu_ticks(server.pid), children_seconds(), time.time()
-            figure = run.measure(poll, server, endpoint, args.seconds, run.MAX_VOTE_RPS)
-            after, wall = cpu_ticks(server.pid), time.time() - started
+            app = tutorial if endpoint.tutorial else server
+            run.measure(poll, app, endpoint, 1, run.MAX_VOTE_RPS)
+            machine_before = machine_ticks()
+            before, wrk_before, started = cpu_ticks(app.pid), children_seconds(), time.time()
+            figure = run.measure(poll, app, endpoint, args.seconds, run.MAX_VOTE_RPS)
+            after, wall = cpu_ticks(app.pid), time.time() - started
+            busy, idle = (b - a for b, a in zip(machine_ticks(), machine_before, strict=True))
             used = {side: (after[side] - before[side]) / hertz for side in after}
             used["wrk"] = children_seconds() - wrk_before
             requests = figure.rps * args.seconds
-            print(f"{endpoint.label}: {figure.rps:,.0f} req/s")
+            print(
+                f"{endpoint.label}: {figure.rps:,.0f} req/s; the machine's {os.cpu_count()} cores"
+                f" {busy / hertz / wall:.2f} busy, {idle / hertz / wall:.2f} idle"
+            )
             for side, seconds in used.items():
                 print(
                     f"  {side:<9} {seconds / wall:5.2f} cores"
@@ -84,6 +109,8 @@ def main() -> None:
                 )
     finally:
         run.stop_server(server)
+        if tutorial is not None:
+            run.stop_server(tutorial)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import psycopg
 import pytest
 from django.conf import settings
 from django.db import OperationalError, close_old_connections, connection
+from django.db.backends.postgresql import base as django_postgresql
 from django.test import Client
 from django.urls import reverse
 
@@ -37,17 +38,52 @@ def test_a_connection_the_server_ended_is_replaced_before_the_next_request(poll)
     ended = connection.connection.info.backend_pid
     with psycopg.connect(**poll_listener.listener_params(), autocommit=True) as admin:
         admin.execute("SELECT pg_terminate_backend(%s)", [ended])
+        backend_gone(admin, ended)
+    # It answered a moment ago, so nothing is asked of it: the server's goodbye on the socket
+    # is enough to replace it.
     assert results_json(client, poll.slug) == 200
     assert connection.connection.info.backend_pid != ended
 
 
-def test_a_connection_used_a_moment_ago_whose_server_froze_is_left_within_a_second(poll):
-    """Under a burst every connection was used a moment ago. Its server process stopping (here
-    SIGSTOP on it: it neither answers nor closes) costs the next request the health check's
-    second, then a new connection, not DB_ANSWER_TIMEOUT and a 503."""
+def backend_gone(admin: psycopg.Connection, pid: int) -> None:
+    """pg_terminate_backend only signals the backend: wait until it has ended."""
+    for _ in range(100):
+        if not admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", [pid]).fetchone():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"backend {pid} still there")
+
+
+def test_a_connection_that_answered_a_moment_ago_is_reused_without_a_select_1(poll, monkeypatch):
+    """Under a burst every connection answered a moment ago: its SELECT 1 was a round trip per
+    request for nothing. One that has been quiet longer is asked."""
+    client = Client()
+    assert results_json(client, poll.slug) == 200
+    asked = []
+    select_1 = django_postgresql.DatabaseWrapper.is_usable  # Django's: one SELECT 1
+    monkeypatch.setattr(
+        django_postgresql.DatabaseWrapper,
+        "is_usable",
+        lambda wrapper: asked.append(wrapper.alias) or select_1(wrapper),
+    )
+    reused = connection.connection.info.backend_pid
+    assert results_json(client, poll.slug) == 200
+    assert asked == []
+    time.sleep(settings.DB_HEALTH_CHECK_AFTER)
+    assert results_json(client, poll.slug) == 200
+    assert asked == ["default"]
+    assert connection.connection.info.backend_pid == reused
+
+
+def test_a_connection_quiet_for_a_second_whose_server_froze_is_left_within_a_second(poll):
+    """A server process that stopped (here SIGSTOP on it: it neither answers nor closes) after
+    its connection's last answer costs the next request the health check's second, then a new
+    connection, not DB_ANSWER_TIMEOUT and a 503. (Within DB_HEALTH_CHECK_AFTER of that answer
+    nothing is asked, and such a request waits DB_ANSWER_TIMEOUT: settings.py.)"""
     client = Client()
     assert results_json(client, poll.slug) == 200
     frozen = connection.connection.info.backend_pid
+    time.sleep(settings.DB_HEALTH_CHECK_AFTER)
     os.kill(frozen, signal.SIGSTOP)  # the server runs on this machine, in the tests as in CI
     try:
         asked = time.monotonic()

@@ -6,6 +6,9 @@ noticed by the client, and psycopg waits for as long as it takes: every request,
 connection health check that starts each one, would hang for the whole outage.
 """
 
+import select
+import time
+
 import psycopg
 from django.conf import settings
 from django.db import OperationalError
@@ -16,6 +19,7 @@ from pollsite import embedded_postgres
 
 class DatabaseWrapper(base.DatabaseWrapper):
     answer_timeout: float = 0
+    answered_at: float = float("-inf")  # time.monotonic() of the server's last answer
 
     def get_connection_params(self) -> dict:
         if self.settings_dict.get("EMBEDDED_DATA_DIR") and not self.settings_dict["PORT"]:
@@ -29,8 +33,11 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def get_new_connection(self, conn_params):
         connection = super().get_new_connection(conn_params)
         self.answer_timeout = settings.DB_ANSWER_TIMEOUT
-        bound_waits(connection, lambda: self.answer_timeout)
+        bound_waits(connection, lambda: self.answer_timeout, self.answered)
         return connection
+
+    def answered(self) -> None:
+        self.answered_at = time.monotonic()
 
     def server_binding_cursor(self):
         """cursor(), but PostgreSQL binds the parameters, so that psycopg prepares the statement
@@ -53,13 +60,18 @@ class DatabaseWrapper(base.DatabaseWrapper):
             self.connection.cursor_factory = client_binding
 
     def is_usable(self) -> bool:
-        # The health check before a persistent connection is reused (CONN_HEALTH_CHECKS) is one
-        # SELECT 1, asked even of a connection in use a moment ago: under a burst every
-        # connection is, and a server that froze since would hold each request, and every
-        # thread of the worker with it, for DB_ANSWER_TIMEOUT instead of a second (measured:
-        # tests/test_faults.py). If that SELECT 1 takes more than a second, the request should
-        # not wait any longer to learn that it needs a new connection (which fails after
-        # DB_CONNECT_TIMEOUT).
+        # The health check before a persistent connection is reused (CONN_HEALTH_CHECKS).
+        # A connection that answered within DB_HEALTH_CHECK_AFTER, as every one does under a
+        # burst, is asked nothing: a server that closed it (restarted, crashed, ended the
+        # backend) has left its last message or end of file on the socket, and an idle
+        # connection has nothing else to read. Otherwise one SELECT 1: a server that froze
+        # would hold each request, and every thread of the worker with it, for
+        # DB_ANSWER_TIMEOUT instead of a second (tests/test_faults.py). If that SELECT 1 takes
+        # more than a second, the request should not wait any longer to learn that it needs a
+        # new connection (which fails after DB_CONNECT_TIMEOUT).
+        recent = time.monotonic() - self.answered_at < settings.DB_HEALTH_CHECK_AFTER
+        if recent and not has_input(self.connection):
+            return True
         self.answer_timeout = settings.DB_HEALTH_TIMEOUT
         try:
             return super().is_usable()
@@ -76,8 +88,21 @@ class DatabaseWrapper(base.DatabaseWrapper):
 WAIT_TIMEOUT = psycopg.errors._WaitTimeout
 
 
-def bound_waits(connection: psycopg.Connection, seconds) -> None:
-    """End every wait for the server on this connection after seconds() at most, and close it.
+def has_input(connection: psycopg.Connection) -> bool:
+    """Whether the server sent something that nobody has read: on an idle connection, the
+    error it sends when it ends the backend, or the end of file of a closed socket."""
+    try:
+        socket = connection.fileno()
+    except psycopg.Error:  # closed already
+        return True
+    poll = select.poll()
+    poll.register(socket, select.POLLIN)
+    return bool(poll.poll(0))
+
+
+def bound_waits(connection: psycopg.Connection, seconds, answered) -> None:
+    """End every wait for the server on this connection after seconds() at most, and close it;
+    call answered() after each wait that the server ended.
 
     psycopg leaves Connection.wait's timeout unset; this sets it. A wait cut short leaves the
     connection in the middle of the protocol, so it is closed: the error reaches Django as an
@@ -88,11 +113,13 @@ def bound_waits(connection: psycopg.Connection, seconds) -> None:
     def bounded_wait(gen, interval=0.1, timeout=None):
         limit = timeout if timeout is not None else seconds()
         try:
-            return wait(gen, interval, limit or None)
+            result = wait(gen, interval, limit or None)
         except WAIT_TIMEOUT:
             connection.close()
             raise psycopg.OperationalError(
                 f"PostgreSQL did not answer within {limit:g} s; connection closed"
             ) from None
+        answered()
+        return result
 
     connection.wait = bounded_wait
