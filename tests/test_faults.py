@@ -314,10 +314,13 @@ def test_a_frozen_database_gives_quick_503s_then_recovers(site):
         time.sleep(1)
         asker.start()
         # The database stays frozen until the health check has answered (or for 40 s, past the
-        # client's own 30 s limit), and for at least 8 s in all. On a loaded machine the check
-        # may wait its turn behind the voters' threads; how long is not the point here.
+        # client's own 30 s limit), and for at least 14 s in all: longer than a vote can be held
+        # (DB_ANSWER_TIMEOUT on a connection that had just answered, then, for one queued behind
+        # it, DB_CONNECT_TIMEOUT or two), so that a vote held until the end would show. On a
+        # loaded machine the check may wait its turn behind the voters' threads; how long is not
+        # the point here.
         asker.join(timeout=40)
-        time.sleep(max(0.0, stop_started + 8 - burst.now()))
+        time.sleep(max(0.0, stop_started + 14 - burst.now()))
     finally:
         for pid in reversed(frozen):
             os.kill(pid, signal.SIGCONT)
