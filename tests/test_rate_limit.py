@@ -219,7 +219,11 @@ def test_refusals_are_counted_for_the_integrity_line_once_per_reader_and_network
     reader = Client(REMOTE_ADDR="203.0.113.5")
     url = reverse("polls:vote", args=[poll.slug])
     assert reader.post(url, vote_form(poll, choice=poll.choices.first().pk)).status_code == 303
+    # Nothing refused yet: no "0 readers" in the fine print.
+    assert "One vote per reader.</p>" in client.get(poll.get_results_url()).content.decode()
     assert reader.post(url, vote_form(poll, choice=poll.choices.last().pk)).status_code == 409
+    html = client.get(poll.get_results_url()).content.decode()
+    assert "One vote per reader. Not counted: a second vote from 1 reader.</p>" in html
     assert reader.post(url, vote_form(poll, choice=poll.choices.last().pk)).status_code == 409
     assert reader.post(url, vote_form(poll, choice=poll.choices.last().pk)).status_code == 429
     assert page_vote(poll, address="203.0.113.5").status_code == 429
