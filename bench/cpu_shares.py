@@ -80,8 +80,9 @@ def main() -> None:
     known = {endpoint.name: endpoint for endpoint in run.endpoints(poll.slug)}
     hertz = os.sysconf("SC_CLK_TCK")
     run.GTHREAD_THREADS = args.threads
-    server = run.start_server(run.Config(args.worker_class, args.workers))
-    print(f"pollsite: {run.Config(args.worker_class, args.workers).label}")
+    config = run.Config(args.worker_class, args.workers)
+    server = run.start_server(config)
+    print(f"pollsite: {config.label}")
     tutorial = None
     try:
         if any(known[name].tutorial for name in args.endpoints):
