@@ -14,7 +14,9 @@ import argparse
 import os
 import resource
 import sys
+import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -63,10 +65,54 @@ def children_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+class WaitSampler(threading.Thread):
+    """What the database's client backends are doing, sampled every few milliseconds.
+
+    Each sample reads pg_stat_activity; a backend is active (running or waiting on a lock, on
+    the WAL's flush, ...) or idle (waiting for the app's next statement: ClientRead).
+    """
+
+    def __init__(self, interval: float = 0.005) -> None:
+        super().__init__(daemon=True)
+        self.interval, self.samples, self.states = interval, 0, Counter()
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        import psycopg
+
+        database = settings.DATABASES["default"]
+        with psycopg.connect(
+            host=database["HOST"],
+            port=database["PORT"] or None,
+            user=database["USER"],
+            dbname=database["NAME"],
+            autocommit=True,
+        ) as connection:
+            while not self.stopping.wait(self.interval):
+                rows = connection.execute(
+                    "SELECT state, wait_event_type, wait_event FROM pg_stat_activity"
+                    " WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
+                ).fetchall()
+                self.samples += 1
+                for state, wait_type, wait in rows:
+                    key = f"{state}: {wait_type}/{wait}" if wait_type else f"{state}: on CPU"
+                    self.states[key] += 1
+
+    def report(self) -> None:
+        self.stopping.set()
+        self.join()
+        print(f"  database backends, on average over {self.samples} samples:")
+        for key, count in self.states.most_common(8):
+            print(f"    {count / self.samples:5.2f}  {key}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("endpoints", nargs="+", help="names from bench/run.py, e.g. vote_hot")
     parser.add_argument("--seconds", type=int, default=6)
+    parser.add_argument(
+        "--waits", action="store_true", help="also sample what the database backends wait on"
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"])
     parser.add_argument(
@@ -92,7 +138,10 @@ def main() -> None:
             app = tutorial if endpoint.tutorial else server
             run.measure(poll, app, endpoint, 1, run.MAX_VOTE_RPS)
             machine_before = machine_ticks()
+            sampler = WaitSampler() if args.waits else None
             before, wrk_before, started = cpu_ticks(app.pid), children_seconds(), time.time()
+            if sampler:
+                sampler.start()
             figure = run.measure(poll, app, endpoint, args.seconds, run.MAX_VOTE_RPS)
             after, wall = cpu_ticks(app.pid), time.time() - started
             busy, idle = (b - a for b, a in zip(machine_ticks(), machine_before, strict=True))
@@ -108,6 +157,8 @@ def main() -> None:
                     f"  {side:<9} {seconds / wall:5.2f} cores"
                     f"  {seconds / requests * 1000:6.3f} ms CPU per request"
                 )
+            if sampler:
+                sampler.report()
     finally:
         run.stop_server(server)
         if tutorial is not None:

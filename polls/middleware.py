@@ -4,18 +4,20 @@ import logging
 from collections.abc import Callable
 
 from django.conf import settings
+from django.conf.urls.i18n import is_language_prefix_patterns_used
 from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.messages import middleware as messages_middleware
 from django.contrib.messages.storage import default_storage
 from django.contrib.sessions.middleware import SessionMiddleware
-from django.core.exceptions import BadRequest
+from django.core.exceptions import BadRequest, ImproperlyConfigured
 from django.core.signals import request_started
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.middleware import csp
 from django.template.loader import render_to_string
 from django.urls import Resolver404, resolve
-from django.utils.cache import patch_cache_control
+from django.utils import translation
+from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.csp import CSP
 from django.utils.functional import SimpleLazyObject, empty
 from django.utils.http import parse_header_parameters
@@ -254,6 +256,33 @@ class AdminAuthenticationMiddleware(AuthenticationMiddleware):
         if not in_admin(request):
             return self.get_response(request)
         return super().__call__(request)
+
+
+class LocaleMiddleware:
+    """Django's LocaleMiddleware for a site whose URLs carry no language prefix: the reader's
+    language from their cookie or Accept-Language, else LANGUAGE_CODE; Vary and
+    Content-Language on the answer.
+
+    Django's (6.1) also looks for a language code in every path, with i18n_patterns or without:
+    "/polls/..." reads as the code "polls", which is looked up and refused, twice per request,
+    and a refusal is never cached. That was a fifth of a bare request's instructions
+    (bench/middleware_cost.py).
+    """
+
+    def __init__(self, get_response) -> None:
+        if is_language_prefix_patterns_used(settings.ROOT_URLCONF)[0]:
+            raise ImproperlyConfigured(
+                "URLs with a language prefix (i18n_patterns) need Django's LocaleMiddleware."
+            )
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        translation.activate(translation.get_language_from_request(request))
+        request.LANGUAGE_CODE = translation.get_language()
+        response = self.get_response(request)
+        patch_vary_headers(response, ("Accept-Language",))
+        response.headers.setdefault("Content-Language", translation.get_language())
+        return response
 
 
 class ContentSecurityPolicyMiddleware(csp.ContentSecurityPolicyMiddleware):

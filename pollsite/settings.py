@@ -120,7 +120,7 @@ MIDDLEWARE = [
     # Sessions and the signed-in user only in the admin: readers have neither.
     "polls.middleware.AdminSessionMiddleware",
     # Readers get the page in the language their browser asks for (Accept-Language), if we have it.
-    "django.middleware.locale.LocaleMiddleware",
+    "polls.middleware.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "polls.middleware.AdminAuthenticationMiddleware",

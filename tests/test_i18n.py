@@ -81,6 +81,32 @@ def test_other_languages_get_english(poll):
 
 
 @pytest.mark.django_db
+def test_answers_say_their_language_and_that_it_follows_the_browser(poll):
+    """Caches must keep one copy per language (Vary), and the language is named in the answer;
+    the language cookie, where a reader has one, wins over Accept-Language."""
+    for path in ("/", poll.get_absolute_url(), f"/polls/{poll.slug}/embed/", "/healthz"):
+        response = german().get(path)
+        assert "Accept-Language" in response["Vary"], path
+        assert response["Content-Language"] == "de", path
+    assert Client().get("/")["Content-Language"] == "en"
+    reader = german()
+    reader.cookies["django_language"] = "en"
+    assert reader.get("/")["Content-Language"] == "en"
+
+
+def test_urls_with_a_language_prefix_are_refused_at_start_up(settings):
+    """Our LocaleMiddleware reads no language from the path: with i18n_patterns, it would
+    ignore the prefix, so it refuses to start instead."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from polls.middleware import LocaleMiddleware
+
+    settings.ROOT_URLCONF = "tests.urls_with_language_prefix"
+    with pytest.raises(ImproperlyConfigured, match="i18n_patterns"):
+        LocaleMiddleware(lambda request: None)
+
+
+@pytest.mark.django_db
 def test_dates_follow_the_language():
     make_poll("Closed poll?", ("Yes", "No"), state="closed")
     english = Client().get("/polls/archive/").content.decode()
