@@ -29,6 +29,27 @@ def test_it_records_where_the_vote_was_cast(poll):
     assert (ballot.source, ballot.article) == (Ballot.Source.ARTICLE, article)
 
 
+def test_every_ballot_value_reaches_the_database_as_it_was_cast(poll):
+    """The vote's statement sends most values as the ballot holds them, not through Django's
+    conversion: every column must read back as cast."""
+    article = make_article("Host", poll=poll)
+    cast = {
+        "voter_hash": "d" * 64,
+        "source": Ballot.Source.EMBED,
+        "article": article,
+        "host_origin": "https://news.example",
+        "host_path": "/2019/04/envoy",
+        "token_nonce": "nonce-1",
+        "frame_visibility": Ballot.FrameVisibility.CONFIRMED,
+    }
+    ballot = ballot_cast(poll=poll, choice=poll.choices.get(text="Envoy"), **cast)
+    stored = Ballot.objects.get(pk=ballot.pk)
+    assert {name: getattr(stored, name) for name in cast} == cast
+    assert stored.choice.text == "Envoy"
+    assert stored.cast_at == ballot.cast_at
+    assert (stored.write_in, stored.write_in_status) == ("", "")
+
+
 def test_it_counts_one_ballot_per_voter_per_poll(poll):
     ballot_cast(poll=poll, choice=poll.choices.get(text="Envoy"), voter_hash="c" * 64)
     with pytest.raises(AlreadyVoted):
