@@ -288,7 +288,12 @@ class LocaleMiddleware:
 class ContentSecurityPolicyMiddleware(csp.ContentSecurityPolicyMiddleware):
     """Django's, with the policy built once per process for the responses nearly all of ours
     are: the setting's policy, and no nonce used. Any other (a view's own policy, a nonce a
-    template used) is built per response by Django's code, as before."""
+    template used) is built per response by Django's code, as before.
+
+    A seam into Django's internals, mirroring 6.1: csp_override and csp_report_only_override
+    mark a response with _csp_config and _csp_ro_config, which Django's middleware reads. Should
+    an upgrade rename them, the widget would get the site's frame-ancestors 'none', and
+    tests/test_embed.py (the widget's own policy) fails first."""
 
     def __init__(self, get_response) -> None:
         super().__init__(get_response)
@@ -310,7 +315,11 @@ class ContentSecurityPolicyMiddleware(csp.ContentSecurityPolicyMiddleware):
 class MessageMiddleware(messages_middleware.MessageMiddleware):
     """Django's messages (the thank-you after a vote, the admin's notes), with their cookie
     store set up only when a view or template first uses it: most requests carry no message
-    and add none, and the store's signer costs every request that sets it up."""
+    and add none, and the store's signer costs every request that sets it up.
+
+    A seam into Django's internals, mirroring 6.1: the store lives in request._messages, where
+    django.contrib.messages' add_message and get_messages look for it. The thank-you after a
+    vote (tests/test_views.py, tests/test_accessibility.py) goes through it."""
 
     def process_request(self, request: HttpRequest) -> None:
         request._messages = SimpleLazyObject(lambda: default_storage(request))
