@@ -299,10 +299,12 @@ class Poll(models.Model):
             return BallotProblem("write_in", message % {"choice": other.text})
         return None
 
-    def results(self) -> PollResults:
+    def results(self, just_counted: dict[int, int] | None = None) -> PollResults:
+        """just_counted: counts a vote has just returned (choice id -> votes), which no
+        reader of this poll may have seen yet: the answer to that vote shows them."""
         voters = self.voter_total() if self.allows_several_answers else None
         choices = self.ordered_choices()
-        counted = self.counted_votes
+        counted = self.counted_votes | just_counted if just_counted else self.counted_votes
         counts = [max(choice.votes, counted.get(choice.pk, 0)) for choice in choices]
         return PollResults.from_choices(choices, counts, voters=voters)
 
@@ -408,13 +410,6 @@ class PollResults:
             for choice, votes, percent in zip(choices, counts, percents, strict=True)
         ]
         return cls(rows=rows, total=sum(counts), voters=voters)
-
-    def with_count(self, choice_id: int, votes: int) -> PollResults:
-        """These results with one choice's count as a vote has just returned it."""
-        return PollResults.from_choices(
-            [row.choice for row in self.rows],
-            [votes if row.choice.pk == choice_id else row.votes for row in self.rows],
-        )
 
     @property
     def leading(self) -> set[int]:

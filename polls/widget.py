@@ -236,7 +236,7 @@ def answer_results(vote: VoteRequest, outcome: VoteOutcome) -> PollResults | Non
         return poll_cache.visible_poll_or_404(poll.slug).results()
     # The results as the reader left them, with their choice's count as the vote returned it.
     ballot = outcome.ballot
-    return poll.results().with_count(ballot.choice_id, ballot.choice_votes)
+    return poll.results(just_counted={ballot.choice_id: ballot.choice_votes})
 
 
 def is_unseen_form_vote(request: HttpRequest) -> bool:
