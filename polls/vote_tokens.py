@@ -110,10 +110,10 @@ def is_cross_site_post(request: HttpRequest) -> bool:
     Browsers send Origin and Sec-Fetch-Site with every POST; clients that send neither get no
     ambient credentials to abuse, and still need a valid single-use token.
     """
-    fetch_site = request.headers.get("Sec-Fetch-Site")
+    fetch_site = request.META.get("HTTP_SEC_FETCH_SITE")
     if fetch_site is not None and fetch_site not in ("same-origin", "none"):
         return True
-    origin = request.headers.get("Origin")
+    origin = request.META.get("HTTP_ORIGIN")
     if origin is not None:
         return origin != f"{request.scheme}://{request.get_host()}"
     return False

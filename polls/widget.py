@@ -244,7 +244,7 @@ def is_unseen_form_vote(request: HttpRequest) -> bool:
     the frame could be seen: scripts are off in the frame (a sandbox without allow-scripts, say).
     Browsers mark a form's navigation with Sec-Fetch-Dest (in a frame, or the new tab the form
     opens); the widget's script votes by fetch, with the frame's visibility."""
-    destination = request.headers.get("Sec-Fetch-Dest")
+    destination = request.META.get("HTTP_SEC_FETCH_DEST")
     return (
         destination in ("document", "iframe", "frame")
         and not wants_json(request)
