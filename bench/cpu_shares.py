@@ -25,8 +25,9 @@ import run  # bench/run.py: the same settings, database and server
 from django.conf import settings
 
 
-def cpu_ticks(server_pid: int) -> dict[str, int]:
-    """CPU time (clock ticks) of our PostgreSQL and of the gunicorn master with its workers."""
+def cpu_ticks(server_pid: int, leave_out: frozenset[int] = frozenset()) -> dict[str, int]:
+    """CPU time (clock ticks) of our PostgreSQL and of the gunicorn master with its workers;
+    leave_out: processes not to count (the wait sampler's own backend)."""
     data_dir = settings.DATABASES["default"]["HOST"] or ""
     processes = {}
     for entry in Path("/proc").iterdir():
@@ -46,6 +47,8 @@ def cpu_ticks(server_pid: int) -> dict[str, int]:
     }
     ticks = {"postgres": 0, "gunicorn": 0}
     for pid, (parent, used, _) in processes.items():
+        if pid in leave_out:
+            continue
         if pid in postmasters or parent in postmasters:
             ticks["postgres"] += used
         elif server_pid in (pid, parent):
@@ -76,6 +79,8 @@ class WaitSampler(threading.Thread):
         super().__init__(daemon=True)
         self.interval, self.samples, self.states = interval, 0, Counter()
         self.stopping = threading.Event()
+        # Its own backend's CPU is left out of PostgreSQL's figure (cpu_ticks).
+        self.backend_pids: frozenset[int] = frozenset()
 
     def run(self) -> None:
         import psycopg
@@ -88,6 +93,7 @@ class WaitSampler(threading.Thread):
             dbname=database["NAME"],
             autocommit=True,
         ) as connection:
+            self.backend_pids = frozenset({connection.info.backend_pid})
             while not self.stopping.wait(self.interval):
                 rows = connection.execute(
                     "SELECT state, wait_event_type, wait_event FROM pg_stat_activity"
@@ -143,7 +149,8 @@ def main() -> None:
             if sampler:
                 sampler.start()
             figure = run.measure(poll, app, endpoint, args.seconds, run.MAX_VOTE_RPS)
-            after, wall = cpu_ticks(app.pid), time.time() - started
+            leave_out = sampler.backend_pids if sampler else frozenset()
+            after, wall = cpu_ticks(app.pid, leave_out), time.time() - started
             busy, idle = (b - a for b, a in zip(machine_ticks(), machine_before, strict=True))
             used = {side: (after[side] - before[side]) / hertz for side in after}
             used["wrk"] = children_seconds() - wrk_before
