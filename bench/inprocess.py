@@ -38,7 +38,7 @@ import run  # noqa: E402  (bench/run.py: the same settings and database as the l
 from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
 
 from polls import poll_cache, poll_listener  # noqa: E402
-from polls.vote_tokens import vote_token_issue  # noqa: E402
+from polls.voters import vote_token_issue  # noqa: E402
 
 HOST = f"127.0.0.1:{run.PORT}"
 ENDPOINTS = ["/healthz", "widget", "share card", "seen beacon", "widget vote", "no-JS vote"]

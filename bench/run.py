@@ -124,7 +124,7 @@ from polls.models import Poll  # noqa: E402
 # (DB_STATEMENT_TIMEOUT): no time limits for its own connection. The site it measures keeps them.
 connection.settings_dict["OPTIONS"].pop("options", None)
 settings.DB_ANSWER_TIMEOUT = 0
-from polls.vote_tokens import vote_token_issue  # noqa: E402
+from polls.voters import vote_token_issue  # noqa: E402
 
 
 @dataclass

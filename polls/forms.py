@@ -90,7 +90,7 @@ class WriteInField(Shared, forms.CharField):
 
 class ChoiceForm(forms.Form):
     """Picks one of a poll's choices, or up to poll.max_answers of them (check boxes), from
-    choices the caller already loaded. The single-use token (polls/vote_tokens.py) proves the
+    choices the caller already loaded. The single-use token (polls/voters.py) proves the
     form is ours; the view checks it, as it needs the poll."""
 
     token = SharedCharField(required=False, max_length=500, widget=forms.HiddenInput)

@@ -487,7 +487,7 @@ class Ballot(models.Model):
     frame_visibility = models.CharField(
         max_length=10, blank=True, default="", db_default="", choices=FrameVisibility
     )
-    # The nonce of the single-use token the vote's form carried (see polls/vote_tokens.py).
+    # The nonce of the single-use token the vote's form carried (see polls/voters.py).
     # NULL, not "", for ballots cast without a form: the unique constraint must ignore them.
     token_nonce = models.CharField(  # noqa: DJ001
         max_length=64, null=True, blank=True, editable=False

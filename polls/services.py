@@ -69,6 +69,9 @@ class VoteOutcome:
         REPEAT = "repeat"
         FORM_USED = "form_used"  # the single-use form (widget token) was spent already
         CLOSED = "closed"
+        # The widget's form without its script (vote_request.is_unseen_form_vote): nothing was
+        # counted, and the reader confirms on our own page.
+        TO_CONFIRM = "to_confirm"
 
     kind: Kind
     message: str = ""
@@ -92,6 +95,8 @@ def vote_take(vote: VoteRequest) -> VoteOutcome:
     Every attempt counts against its network's rate limit, here: a vote in its own statement
     (ballot_cast), any attempt refused before or by that statement on its own."""
     Kind = VoteOutcome.Kind
+    if vote.to_confirm:
+        return VoteOutcome(Kind.TO_CONFIRM)
     if vote.forbidden:
         refused = VoteOutcome(Kind.FORBIDDEN, vote.forbidden)
     elif vote.choices is None:

@@ -2,7 +2,7 @@
 results) are kept rendered in each worker (polls/poll_cache.py) and may be shared by a cache:
 they set no cookie. A reader with a vote or a message of their own (our cookies say so) gets a
 page of their own. The vote form's single-use token is filled into each response
-(polls/vote_tokens.py).
+(polls/voters.py).
 """
 
 from django.contrib import messages
@@ -16,18 +16,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST, require_safe
 
-from polls import poll_cache, vote_tokens, voters
+from polls import poll_cache, voters
 from polls.context_processors import site_origin
 from polls.forms import VoteForm
 from polls.models import Article, Ballot, Poll
 from polls.services import VoteOutcome, ballot_for, vote_take
 from polls.sharing import share_links
 from polls.vote_request import Channel, VoteRequest, vote_request_parse
-from polls.vote_tokens import (
-    is_cross_site_post,
-    vote_token_issue,
-    with_fresh_vote_token,
-)
+from polls.voters import is_cross_site_post, vote_token_issue, with_fresh_vote_token
 
 ARTICLES_PER_PAGE = 20
 LATEST_ARTICLES = 5
@@ -41,6 +37,11 @@ def has_message(request: HttpRequest) -> bool:
 def reader_ballot(request: HttpRequest, poll: Poll) -> Ballot | None:
     voter_id = voters.voter_id_from(request)
     return ballot_for(poll=poll, voter_hash=voters.voter_hash(voter_id) if voter_id else None)
+
+
+def voter_ballot(vote: VoteRequest) -> Ballot | None:
+    """The ballot of a vote's reader, where their cookie or token named them."""
+    return ballot_for(poll=vote.poll, voter_hash=vote.voter_hash) if vote.voter_known else None
 
 
 def kept_page(body: bytes, poll: Poll | None = None) -> HttpResponse:
@@ -98,7 +99,7 @@ def poll_detail(request: HttpRequest, slug: str) -> HttpResponse:
         poll_cache.polls.rendering(
             poll,
             poll_cache.page_key(request, "poll"),
-            lambda: poll_page(request, poll, vote_token=vote_tokens.SLOT).content,
+            lambda: poll_page(request, poll, vote_token=voters.SLOT).content,
         ),
         poll,
     )
@@ -165,7 +166,7 @@ def vote_answer(request: HttpRequest, vote: VoteRequest, outcome: VoteOutcome) -
             response = results_response(
                 request,
                 poll,
-                ballot=outcome.ballot or reader_ballot(request, poll),
+                ballot=outcome.ballot or voter_ballot(vote),
                 refusal=outcome.message,
                 status=outcome.status,
             )
@@ -251,7 +252,7 @@ def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
         poll_cache.polls.rendering(
             poll,
             poll_cache.page_key(request, "article"),
-            lambda: article_response(request, article(), poll, vote_token=vote_tokens.SLOT).content,
+            lambda: article_response(request, article(), poll, vote_token=voters.SLOT).content,
             since=since,
         ),
         poll,

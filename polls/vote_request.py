@@ -6,7 +6,7 @@ widget's script, the widget's form without script, and the widget's script in a 
 (WordPress). Who the voter is was decided before the vote, for every channel: the token
 endpoints give the reader their voter id (a partitioned cookie in frames) and the signed token
 carries it, so that a lost answer retried is the same reader's repeat, and a request whose
-cookie does not match its token's voter is refused (polls/vote_tokens.py).
+cookie does not match its token's voter is refused (polls/voters.py).
 """
 
 from dataclasses import dataclass
@@ -19,15 +19,16 @@ from django.utils.translation import gettext as _
 
 from polls import voters
 from polls.forms import ChoiceForm, EmbedVoteForm, VoteForm
+from polls.frames import is_sandboxed_fetch, wants_json
 from polls.models import Article, Ballot, Choice, Poll
 from polls.rate_limit import client_address
-from polls.vote_tokens import is_cross_site_post, vote_token_nonce
 
 
 class Channel(StrEnum):
     OUR_PAGES = "our_pages"  # the poll page's or an article's form
     WIDGET = "widget"  # the widget in a frame that has an origin (its script or its form)
-    SANDBOXED = "sandboxed"  # the widget's script in a frame without one (Origin: null)
+    SANDBOXED = "sandboxed"  # the widget's script in a frame without one (Origin: null): the
+    # parse tells it from WIDGET by the headers the browser sets
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,11 @@ class VoteRequest:
     voter_id_to_remember: str | None
     client_address: str
     forbidden: str = ""  # why this request cannot vote at all, for the reader
+    # The widget's form, sent without its script's word on whether the frame could be seen:
+    # nothing in it is read, and its reader confirms on our own page (widget.vote_to_confirm).
+    to_confirm: bool = False
+    # The reader's cookie or token named them: they may have voted before.
+    voter_known: bool = False
     token_nonce: str | None = None
     article: Article | None = None
     bound_form: ChoiceForm | None = None  # where the parse needed the form
@@ -113,7 +119,22 @@ def bound_vote_form(
 
 
 def vote_request_parse(request: HttpRequest, poll: Poll, channel: Channel) -> VoteRequest:
-    """The one parse of a vote, whichever channel it came by."""
+    """The one parse of a vote, whichever channel it came by. The widget's (Channel.WIDGET) is
+    told here from the widget's script in a sandboxed frame, and from its form without script."""
+    if channel == Channel.WIDGET:
+        if is_unseen_form_vote(request):
+            return VoteRequest(
+                poll=poll,
+                channel=channel,
+                data=request.POST,
+                fields=None,
+                voter_hash="",
+                voter_id_to_remember=None,
+                client_address="",
+                to_confirm=True,
+            )
+        if is_sandboxed_fetch(request):
+            channel = Channel.SANDBOXED
     address = client_address(request)
     choices = poll.form_choices()
     if channel == Channel.OUR_PAGES:
@@ -146,6 +167,7 @@ def vote_request_parse(request: HttpRequest, poll: Poll, channel: Channel) -> Vo
         "voter_id_to_remember": voter_id,
         "client_address": address,
         "article": article,
+        "voter_known": cookie_voter is not None,
     }
     forbidden = channel_refusal(request, channel)
     if forbidden or fields is None:
@@ -153,7 +175,7 @@ def vote_request_parse(request: HttpRequest, poll: Poll, channel: Channel) -> Vo
             # Longer than any token we sign: a forged form, refused as the token check would.
             forbidden = _("This voting form is not valid. Reload the poll and try again.")
         return VoteRequest(**parsed, forbidden=forbidden)
-    check = vote_token_nonce(
+    check = voters.vote_token_nonce(
         fields["token"],
         poll,
         cookie_voter_hash=parsed["voter_hash"] if cookie_voter else None,
@@ -161,7 +183,7 @@ def vote_request_parse(request: HttpRequest, poll: Poll, channel: Channel) -> Vo
     )
     if check.voter_hash and check.voter_hash != parsed["voter_hash"]:
         # The token's reader, given their id by the token endpoint: it is theirs to keep.
-        parsed.update(voter_hash=check.voter_hash, voter_id_to_remember=None)
+        parsed.update(voter_hash=check.voter_hash, voter_id_to_remember=None, voter_known=True)
     return VoteRequest(**parsed, forbidden=check.refusal, token_nonce=check.nonce)
 
 
@@ -171,8 +193,22 @@ def channel_refusal(request: HttpRequest, channel: Channel) -> str:
         if not settings.EMBED_SANDBOXED_VOTES:
             return _("Votes cannot be cast from this page. Nothing was counted.")
         return ""
-    if not is_cross_site_post(request):
+    if not voters.is_cross_site_post(request):
         return ""
     if channel == Channel.WIDGET:
         return _("Votes can only be cast from the poll itself. Nothing was counted.")
     return _("Votes can only be cast from our own pages. Nothing was counted.")
+
+
+def is_unseen_form_vote(request: HttpRequest) -> bool:
+    """The widget's form, posted by a browser with no word from the widget's script on whether
+    the frame could be seen: scripts are off in the frame (a sandbox without allow-scripts, say).
+    Browsers mark a form's navigation with Sec-Fetch-Dest (in a frame, or the new tab the form
+    opens); the widget's script votes by fetch, with the frame's visibility."""
+    destination = request.META.get("HTTP_SEC_FETCH_DEST")
+    return (
+        destination in ("document", "iframe", "frame")
+        and not wants_json(request)
+        and not request.POST.get("visibility")
+        and not voters.is_cross_site_post(request)  # refused as such, by channel_refusal
+    )

@@ -16,14 +16,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST, require_safe
 
-from polls import poll_cache, vote_tokens, voters
+from polls import poll_cache, voters
 from polls.api import results_payload
 from polls.context_processors import site_origin
 from polls.forms import EmbedVoteForm
 from polls.frames import (
     allow_sandboxed_widget,
     frameable,
-    is_sandboxed_fetch,
     poll_unavailable_message,
     wants_json,
     widget_message,
@@ -39,11 +38,7 @@ from polls.shared_responses import (
 from polls.snippets import opening_notice
 from polls.themes import Look, theme_book, widget_look
 from polls.vote_request import Channel, VoteRequest, vote_request_parse
-from polls.vote_tokens import (
-    is_cross_site_post,
-    vote_token_issue,
-    with_fresh_vote_token,
-)
+from polls.voters import vote_token_issue, with_fresh_vote_token
 
 
 @require_safe
@@ -146,7 +141,7 @@ def widget_page(
     ballot: Ballot | None = None,
     notice: str = "",
     look: Look | None = None,
-    vote_token: str = vote_tokens.SLOT,
+    vote_token: str = voters.SLOT,
 ) -> bytes:
     """The widget page, by default with a slot for the vote token, filled per response."""
     return render_widget(
@@ -177,11 +172,9 @@ def widget_vote(request: HttpRequest, slug: str) -> HttpResponse:
             )
             return allow_sandboxed_widget(request, response)
         return widget_message(poll_unavailable_message(), status=404)
-    if is_unseen_form_vote(request):
-        return vote_to_confirm(request, poll)
-    channel = Channel.SANDBOXED if is_sandboxed_fetch(request) else Channel.WIDGET
-    vote = vote_request_parse(request, poll, channel)
-    return widget_vote_answer(request, vote, vote_take(vote))
+    vote = vote_request_parse(request, poll, Channel.WIDGET)
+    outcome = vote_take(vote)
+    return widget_vote_answer(request, vote, outcome)
 
 
 def widget_vote_answer(
@@ -191,6 +184,8 @@ def widget_vote_answer(
     form sent without script."""
     Kind = VoteOutcome.Kind
     poll = vote.poll
+    if outcome.kind == Kind.TO_CONFIRM:
+        return vote_to_confirm(request, poll)
     results = answer_results(vote, outcome)
     counted = outcome.kind == Kind.COUNTED
     notice = _("Thank you, your vote was counted.") if counted else outcome.message
@@ -239,20 +234,6 @@ def answer_results(vote: VoteRequest, outcome: VoteOutcome) -> PollResults | Non
     return poll.results(just_counted={ballot.choice_id: ballot.choice_votes})
 
 
-def is_unseen_form_vote(request: HttpRequest) -> bool:
-    """The widget's form, posted by a browser with no word from the widget's script on whether
-    the frame could be seen: scripts are off in the frame (a sandbox without allow-scripts, say).
-    Browsers mark a form's navigation with Sec-Fetch-Dest (in a frame, or the new tab the form
-    opens); the widget's script votes by fetch, with the frame's visibility."""
-    destination = request.META.get("HTTP_SEC_FETCH_DEST")
-    return (
-        destination in ("document", "iframe", "frame")
-        and not wants_json(request)
-        and not request.POST.get("visibility")
-        and not is_cross_site_post(request)  # refused as such, below
-    )
-
-
 def vote_to_confirm(request: HttpRequest, poll: Poll) -> HttpResponse:
     """The widget's form sent without its script's word on whether the frame could be seen
     (scripts off): perhaps a click on a transparent frame laid over a decoy. Nothing is counted.
@@ -260,7 +241,7 @@ def vote_to_confirm(request: HttpRequest, poll: Poll) -> HttpResponse:
     which no site can frame, with their choice picked."""
     choice = request.POST.get("choice", "")
     url = poll.get_absolute_url() + (f"?choice={choice}" if choice.isdecimal() else "")
-    if request.headers.get("Sec-Fetch-Dest") == "document":
+    if request.META.get("HTTP_SEC_FETCH_DEST") == "document":
         response = HttpResponseRedirect(url)
         response.status_code = 303
         return response

@@ -22,7 +22,7 @@ from django.utils import timezone
 from polls import poll_listener, voters
 from polls.models import Article, Ballot, Choice, Poll, Topic
 from polls.services import ballot_cast
-from polls.vote_tokens import vote_token_issue
+from polls.voters import vote_token_issue
 
 ROOT = Path(__file__).resolve().parent.parent
 # Settings a production run reads; manage() leaves them out unless a test passes them.

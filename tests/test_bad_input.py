@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from polls.forms import write_in_cleaned
 from polls.models import Ballot, Choice, Poll
-from polls.vote_tokens import SALT, vote_token_issue
+from polls.voters import TOKEN_SALT, vote_token_issue
 from tests.helpers import make_article, make_poll, snapshot
 
 pytestmark = pytest.mark.django_db
@@ -84,7 +84,7 @@ def expired_token(world: World) -> str:
 
 
 def forged_token(world: World) -> str:
-    return signing.dumps({"poll": world.poll.pk, "nonce": "x"}, salt=SALT, key="not-our-key")
+    return signing.dumps({"poll": world.poll.pk, "nonce": "x"}, salt=TOKEN_SALT, key="not-our-key")
 
 
 def post(url, data=None, **kwargs):

@@ -10,11 +10,10 @@ from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 
-from polls import vote_tokens
+from polls import voters
 from polls.models import Ballot
 from polls.snippets import widget_height
-from polls.vote_tokens import vote_token_issue
-from polls.voters import EMBED_VOTER_COOKIE
+from polls.voters import EMBED_VOTER_COOKIE, vote_token_issue
 from tests.helpers import counts, make_poll, snapshot, vote, vote_form
 
 pytestmark = pytest.mark.django_db
@@ -167,7 +166,7 @@ def test_a_token_for_another_poll_is_refused(client, poll):
 
 def test_an_expired_token_is_refused(client, poll, monkeypatch):
     token = vote_token_issue(poll)
-    monkeypatch.setattr(vote_tokens, "MAX_AGE_SECONDS", -1)
+    monkeypatch.setattr(voters, "TOKEN_MAX_AGE_SECONDS", -1)
     before = snapshot()
     response = vote(poll, "Envoy", client=client, widget=True, token=token)
     assert response.status_code == 403

@@ -25,7 +25,7 @@ import pytest
 from django.core import signing
 
 from polls.models import Poll
-from polls.vote_tokens import SALT, vote_token_issue
+from polls.voters import TOKEN_SALT, vote_token_issue
 from tests.helpers import gunicorn
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,7 +113,7 @@ class Site:
     def vote(self, choice_id: int) -> tuple[int, str, bytes]:
         """One vote by a new reader (no cookies) in the widget; returns status, nonce, body."""
         token = vote_token_issue(Poll(pk=self.poll_id))
-        nonce = signing.loads(token, salt=SALT)["nonce"]
+        nonce = signing.loads(token, salt=TOKEN_SALT)["nonce"]
         body = urllib.parse.urlencode({"choice": choice_id, "token": token}).encode()
         request = urllib.request.Request(f"{self.url}/polls/{SLUG}/embed/vote/", data=body)
         try:

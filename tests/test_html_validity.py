@@ -9,7 +9,7 @@ from django.template.loader import render_to_string
 from django.test import Client, RequestFactory
 from django.views.defaults import server_error
 
-from polls.vote_tokens import vote_token_issue
+from polls.voters import vote_token_issue
 from tests.helpers import seed_reader_pages, validation_errors
 
 

@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 
 from polls.models import Ballot
-from polls.vote_tokens import vote_token_issue
+from polls.voters import vote_token_issue
 from tests.helpers import make_poll, vote_form
 
 LOCALE = Path(__file__).resolve().parent.parent / "locale"

@@ -16,7 +16,7 @@ from django.urls import reverse
 from polls import poll_cache, poll_listener
 from polls.models import Choice, Poll
 from polls.services import ballot_cast
-from polls.vote_tokens import vote_token_issue
+from polls.voters import vote_token_issue
 from tests.helpers import counts, eventually, listener_backends, make_article, vote_form
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -4,7 +4,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from polls.vote_tokens import vote_token_issue
+from polls.voters import vote_token_issue
 from tests.helpers import make_article, vote_form
 
 pytestmark = pytest.mark.django_db

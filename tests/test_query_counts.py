@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from polls.models import Ballot, Poll
 from polls.snippets import widget_height
-from polls.vote_tokens import vote_token_issue
+from polls.voters import vote_token_issue
 from tests.helpers import counts, make_article, make_poll, vote
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,7 @@ from polls import rate_limit
 from polls.models import Ballot, Choice, Poll, RecentVoteAttempts
 from polls.rate_limit import client_address
 from polls.services import ballot_cast
-from polls.vote_tokens import vote_token_issue
+from polls.voters import vote_token_issue
 from tests.helpers import ROOT, manage, vote_form
 
 pytestmark = pytest.mark.django_db
