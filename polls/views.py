@@ -180,8 +180,8 @@ def vote_answer(request: HttpRequest, vote: VoteRequest, outcome: VoteOutcome) -
     else:
         response = redirect("polls:results", slug=poll.slug)
     response.status_code = 303
-    if vote.voter_id_to_remember:
-        voters.remember_voter(response, vote.voter_id_to_remember)
+    if vote.voter_to_remember:
+        vote.voter_to_remember.remember(response)
     return response
 
 
@@ -309,12 +309,10 @@ def vote_token(request: HttpRequest, slug: str) -> JsonResponse:
     elif poll is None or not poll.is_open():
         response = JsonResponse({"error": _("This poll is not open for votes.")}, status=404)
     else:
-        voter_id = voters.voter_id_from(request)
-        given = voter_id is None
-        voter_id = voter_id or voters.new_voter_id()
-        response = JsonResponse({"token": vote_token_issue(poll, voters.voter_hash(voter_id))})
-        if given:
-            voters.remember_voter(response, voter_id)
+        voter = voters.Voter.of(request, framed=False)
+        response = JsonResponse({"token": vote_token_issue(poll, voter.voter_hash)})
+        if not voter.known:
+            voter.remember(response)
     response["Cache-Control"] = "no-store"
     return response
 

@@ -41,10 +41,10 @@ class VoteRequest:
     # The form's cleaned fields; None when the body is no valid vote, and the form says why.
     fields: dict | None
     voter_hash: str
-    # The voter id a counted vote sets (or refreshes) in the reader's cookie: the cookie's own,
-    # or a new one where neither the cookie nor the token named a voter (a page's token). None
+    # The voter a counted vote sets (or refreshes) in the reader's cookie: the cookie's own, or
+    # a new one where neither the cookie nor the token named a voter (a page's token). None
     # when the voter is the one the token was given to, without the cookie.
-    voter_id_to_remember: str | None
+    voter_to_remember: voters.Voter | None
     client_address: str
     forbidden: str = ""  # why this request cannot vote at all, for the reader
     # The widget's form, sent without its script's word on whether the frame could be seen:
@@ -129,7 +129,7 @@ def vote_request_parse(request: HttpRequest, poll: Poll, channel: Channel) -> Vo
                 data=request.POST,
                 fields=None,
                 voter_hash="",
-                voter_id_to_remember=None,
+                voter_to_remember=None,
                 client_address="",
                 to_confirm=True,
             )
@@ -137,10 +137,7 @@ def vote_request_parse(request: HttpRequest, poll: Poll, channel: Channel) -> Vo
             channel = Channel.SANDBOXED
     address = client_address(request)
     choices = poll.form_choices()
-    if channel == Channel.OUR_PAGES:
-        cookie_voter = voters.voter_id_from(request)
-    else:
-        cookie_voter = voters.embed_voter_id(request)
+    voter = voters.Voter.of(request, framed=channel != Channel.OUR_PAGES)
     form = None
     fields = form_class(channel).quick_clean(request.POST, poll, choices)
     if fields is None:
@@ -156,18 +153,17 @@ def vote_request_parse(request: HttpRequest, poll: Poll, channel: Channel) -> Vo
             form = form or bound_vote_form(channel, request.POST, poll, choices)
             form.add_error(None, _("This poll is not shown on that article."))
             fields = None
-    voter_id = cookie_voter or voters.new_voter_id()
     parsed = {
         "poll": poll,
         "channel": channel,
         "data": request.POST,
         "fields": fields,
         "bound_form": form,
-        "voter_hash": voters.voter_hash(voter_id),
-        "voter_id_to_remember": voter_id,
+        "voter_hash": voter.voter_hash,
+        "voter_to_remember": voter,
         "client_address": address,
         "article": article,
-        "voter_known": cookie_voter is not None,
+        "voter_known": voter.known,
     }
     forbidden = channel_refusal(request, channel)
     if forbidden or fields is None:
@@ -178,12 +174,12 @@ def vote_request_parse(request: HttpRequest, poll: Poll, channel: Channel) -> Vo
     check = voters.vote_token_nonce(
         fields["token"],
         poll,
-        cookie_voter_hash=parsed["voter_hash"] if cookie_voter else None,
+        cookie_voter_hash=voter.voter_hash if voter.known else None,
         cookie_required=channel == Channel.SANDBOXED,
     )
-    if check.voter_hash and check.voter_hash != parsed["voter_hash"]:
+    if check.voter_hash and check.voter_hash != voter.voter_hash:
         # The token's reader, given their id by the token endpoint: it is theirs to keep.
-        parsed.update(voter_hash=check.voter_hash, voter_id_to_remember=None, voter_known=True)
+        parsed.update(voter_hash=check.voter_hash, voter_to_remember=None, voter_known=True)
     return VoteRequest(**parsed, forbidden=check.refusal, token_nonce=check.nonce)
 
 

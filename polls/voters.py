@@ -88,6 +88,31 @@ def remember_embed_voter(response: HttpResponse, voter_id: str) -> None:
     )
 
 
+@dataclass(frozen=True)
+class Voter:
+    """The reader a request comes from: the one our cookie names (in a frame, the widget's
+    partitioned cookie), or a new voter id where it names none. The token endpoints give a new
+    id with the token, before the vote, so that a retried vote is the same reader's."""
+
+    voter_id: str
+    voter_hash: str
+    known: bool  # our cookie named them
+    framed: bool  # the widget's reader
+
+    @classmethod
+    def of(cls, request: HttpRequest, *, framed: bool) -> "Voter":
+        cookie_voter = embed_voter_id(request) if framed else voter_id_from(request)
+        voter_id = cookie_voter or new_voter_id()
+        return cls(voter_id, voter_hash(voter_id), cookie_voter is not None, framed)
+
+    def remember(self, response: HttpResponse) -> None:
+        """Set (or refresh) the reader's cookie in this answer."""
+        if self.framed:
+            remember_embed_voter(response, self.voter_id)
+        else:
+            remember_voter(response, self.voter_id)
+
+
 # The vote token.
 
 TOKEN_SALT = "polls.embed-vote-token"

@@ -210,8 +210,8 @@ def widget_vote_answer(
     if outcome.retry_after is not None:
         response["Retry-After"] = str(outcome.retry_after)
     response["Cache-Control"] = "no-store"
-    if counted and vote.voter_id_to_remember:
-        voters.remember_embed_voter(response, vote.voter_id_to_remember)
+    if counted and vote.voter_to_remember:
+        vote.voter_to_remember.remember(response)
     return response
 
 
@@ -288,19 +288,16 @@ def widget_token(request: HttpRequest, slug: str) -> JsonResponse:
     else:
         # The reader's voter id comes with the token, before the vote, as on our own pages
         # (views.vote_token): a vote whose answer is lost is retried as the same reader.
-        voter_id = voters.embed_voter_id(request)
-        known = voter_id is not None
-        voter_id = voter_id or voters.new_voter_id()
-        voter_hash = voters.voter_hash(voter_id)
-        payload = {"token": vote_token_issue(poll, voter_hash)}
-        ballot = known and ballot_for(poll=poll, voter_hash=voter_hash)
-        if known:
+        voter = voters.Voter.of(request, framed=True)
+        payload = {"token": vote_token_issue(poll, voter.voter_hash)}
+        if voter.known:
+            ballot = ballot_for(poll=poll, voter_hash=voter.voter_hash)
             payload["choice"] = ballot.choice_ids[0] if ballot else None
-        if ballot:
-            payload["voted_choices"] = ballot.choice_ids
+            if ballot:
+                payload["voted_choices"] = ballot.choice_ids
         response = JsonResponse(payload)
-        if not known:
-            voters.remember_embed_voter(response, voter_id)
+        if not voter.known:
+            voter.remember(response)
     response["Cache-Control"] = "no-store"
     return allow_sandboxed_widget(request, response)
 
